@@ -1,0 +1,61 @@
+//! edgekv-api: the management REST APIs of Cloudflare Workers KV, AWS CloudFront KeyValueStore and
+//! Telnyx Edge Compute KV, served over the store. Each dialect module translates its HTTP requests
+//! into store calls and store errors into its own error format; the KV rules stay in the store.
+
+pub mod credentials;
+pub mod route;
+
+pub use credentials::Credentials;
+pub use route::Dialect;
+
+use bytes::Bytes;
+use edgekv_store::Store;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+/// The error type of response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every response body the front door sends.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A whole response body from bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// The management side of the front door: every dialect over one store.
+#[derive(Clone)]
+pub struct Management {
+    store: Store,
+    credentials: Credentials,
+}
+
+impl Management {
+    pub fn new(store: Store, credentials: Credentials) -> Self {
+        Management { store, credentials }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Serves a request whose raw target `Dialect::of` matched.
+    pub async fn handle(&self, dialect: Dialect, req: Request<Incoming>) -> Response<Body> {
+        let _ = (&self.store, &self.credentials, req);
+        not_implemented(dialect)
+    }
+}
+
+fn not_implemented(dialect: Dialect) -> Response<Body> {
+    let message = format!("the {} API is not implemented yet in this edgekv build\n", dialect.name());
+    Response::builder()
+        .status(StatusCode::NOT_IMPLEMENTED)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(full(message))
+        .unwrap_or_else(|_| Response::new(full("not implemented")))
+}

@@ -1,0 +1,160 @@
+//! Typed errors of the store. Each names what went wrong precisely enough for a dialect to pick its own
+//! status code and message without re-deriving the rule.
+
+use crate::etag::Etag;
+use std::fmt;
+
+/// A KV rule of a namespace's profile. Every size or shape check the store makes is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// The key is empty.
+    KeyEmpty,
+    /// The key is `.` or `..` (Cloudflare).
+    KeyDotSegment,
+    /// The key has more characters than allowed (`limit`/`actual` in chars).
+    KeyTooLong,
+    /// The key has more UTF-8 bytes than allowed (`limit`/`actual` in bytes).
+    KeyTooLarge,
+    /// The key has a character outside the profile's alphabet (Telnyx).
+    KeyCharset,
+    /// The key starts with a reserved prefix (Telnyx: `_`).
+    KeyReserved,
+    /// The value is larger than allowed (bytes).
+    ValueTooLarge,
+    /// The metadata is larger than allowed as compact JSON (bytes).
+    MetadataTooLarge,
+    /// The metadata is not valid JSON.
+    MetadataNotJson,
+    /// The namespace keeps no expiry: the profile has none, or TTL support is off for it.
+    ExpiryUnsupported,
+    /// A relative TTL is below the minimum (seconds).
+    TtlTooShort,
+    /// A relative TTL is above the maximum (seconds).
+    TtlTooLong,
+    /// An absolute expiration is earlier than now plus the minimum TTL (`limit`/`actual` in unix seconds).
+    ExpirationTooSoon,
+    /// The write would take the namespace over its total size (key + value bytes).
+    StoreFull,
+    /// A batch has more items than allowed.
+    BatchTooManyItems,
+    /// A batch carries more bytes than allowed.
+    BatchTooLarge,
+    /// A bulk get asks for more keys than allowed.
+    BulkGetTooManyKeys,
+    /// A list page limit is outside 1..=limit.
+    ListLimit,
+    /// A namespace name breaks the profile's naming rule (length in `actual`).
+    NamespaceName,
+}
+
+impl Rule {
+    /// A stable snake_case name, for logs and error bodies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::KeyEmpty => "key_empty",
+            Rule::KeyDotSegment => "key_dot_segment",
+            Rule::KeyTooLong => "key_too_long",
+            Rule::KeyTooLarge => "key_too_large",
+            Rule::KeyCharset => "key_charset",
+            Rule::KeyReserved => "key_reserved",
+            Rule::ValueTooLarge => "value_too_large",
+            Rule::MetadataTooLarge => "metadata_too_large",
+            Rule::MetadataNotJson => "metadata_not_json",
+            Rule::ExpiryUnsupported => "expiry_unsupported",
+            Rule::TtlTooShort => "ttl_too_short",
+            Rule::TtlTooLong => "ttl_too_long",
+            Rule::ExpirationTooSoon => "expiration_too_soon",
+            Rule::StoreFull => "store_full",
+            Rule::BatchTooManyItems => "batch_too_many_items",
+            Rule::BatchTooLarge => "batch_too_large",
+            Rule::BulkGetTooManyKeys => "bulk_get_too_many_keys",
+            Rule::ListLimit => "list_limit",
+            Rule::NamespaceName => "namespace_name",
+        }
+    }
+}
+
+/// A broken rule, with the limit it enforces and the size (or value) that broke it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    pub rule: Rule,
+    pub limit: u64,
+    pub actual: u64,
+}
+
+impl fmt::Display for RuleViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (rule, limit, actual) = (self.rule.name(), self.limit, self.actual);
+        match self.rule {
+            Rule::KeyEmpty => write!(f, "{rule}: the key is empty"),
+            Rule::KeyDotSegment => write!(f, "{rule}: the key may not be `.` or `..`"),
+            Rule::KeyCharset => write!(f, "{rule}: the key has a character outside [-/_=.a-zA-Z0-9]"),
+            Rule::KeyReserved => write!(f, "{rule}: keys starting with `_` are reserved"),
+            Rule::MetadataNotJson => write!(f, "{rule}: the metadata is not valid JSON"),
+            Rule::ExpiryUnsupported => write!(f, "{rule}: this namespace does not support expiry"),
+            Rule::TtlTooShort => write!(f, "{rule}: TTL {actual}s is below the minimum of {limit}s"),
+            Rule::TtlTooLong => write!(f, "{rule}: TTL {actual}s is above the maximum of {limit}s"),
+            Rule::ExpirationTooSoon => {
+                write!(f, "{rule}: expiration {actual} is before the earliest allowed {limit}")
+            }
+            Rule::ListLimit => write!(f, "{rule}: limit {actual} is outside 1..={limit}"),
+            _ => write!(f, "{rule}: {actual} is over the limit of {limit}"),
+        }
+    }
+}
+
+/// Everything a store call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("namespace not found: {0}")]
+    NamespaceNotFound(String),
+    #[error("a namespace named {0:?} already exists")]
+    NamespaceExists(String),
+    #[error("namespace {id} is {status}, not ready")]
+    NamespaceNotReady { id: String, status: String },
+    #[error("key not found: {0:?}")]
+    KeyNotFound(String),
+    /// A precondition failed; nothing was changed. `current` is the ETag the precondition was checked
+    /// against (the entry's, or the namespace's), `None` when the entry does not exist.
+    #[error("precondition failed (current ETag: {})", .current.as_ref().map(Etag::as_str).unwrap_or("none"))]
+    Conflict { current: Option<Etag> },
+    #[error("{0}")]
+    Rule(RuleViolation),
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("the store is closed")]
+    Closed,
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+impl StoreError {
+    pub(crate) fn rule(rule: Rule, limit: u64, actual: u64) -> Self {
+        StoreError::Rule(RuleViolation { rule, limit, actual })
+    }
+
+    /// The broken rule, when this is a rule violation.
+    pub fn violation(&self) -> Option<&RuleViolation> {
+        match self {
+            StoreError::Rule(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A failure of the storage backend itself (I/O, corruption, a bad schema).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("schema version {found} is newer than this edgekv understands ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("could not create the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

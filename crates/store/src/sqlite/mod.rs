@@ -1,0 +1,105 @@
+//! The embedded SQLite backend: one file in WAL mode, one writer thread that commits concurrent write
+//! jobs together (group commit), and a pool of read connections.
+
+mod queries;
+pub mod schema;
+mod writer;
+
+use crate::error::{StorageError, StoreError};
+use crate::storage::{ReadTx, Storage, WriteJob};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How hard a commit works to survive failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: an acknowledged write survives the process being killed (`kill -9`);
+    /// the last commits may be lost on power failure.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit group is fsynced before it is acknowledged.
+    Full,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "normal" => Ok(Durability::Normal),
+            "full" => Ok(Durability::Full),
+            other => Err(format!("unknown durability {other:?} (normal or full)")),
+        }
+    }
+}
+
+/// Idle read connections kept for reuse; more are opened on demand.
+const MAX_IDLE_READERS: usize = 16;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStorage {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: writer::Writer,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StorageError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = open_connection(path, OpenFlags::default())?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        schema::migrate(&mut conn)?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        Ok(SqliteStorage {
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
+            writer: writer::Writer::start(conn),
+        })
+    }
+
+    fn checkout(&self) -> Result<Connection, StorageError> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                open_connection(&self.path, flags)
+            }
+        }
+    }
+
+    fn checkin(&self, conn: Connection) {
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StorageError> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl Storage for SqliteStorage {
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let conn = self.checkout()?;
+        let result = f(&conn);
+        self.checkin(conn);
+        result
+    }
+
+    fn submit(&self, job: WriteJob) -> Result<(), StoreError> {
+        self.writer.submit(job)
+    }
+}
