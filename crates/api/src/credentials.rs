@@ -1,6 +1,7 @@
 //! The management credentials every dialect checks: a bearer token (Cloudflare, Telnyx), the
 //! Cloudflare account id in paths, and an AWS access key pair and account id (CloudFront).
 
+use hyper::header::{HeaderMap, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,4 +16,25 @@ pub struct Credentials {
     pub aws_secret_access_key: String,
     /// `EDGEKV_AWS_ACCOUNT_ID`: the account in CloudFront ARNs.
     pub aws_account_id: String,
+}
+
+impl Credentials {
+    /// Whether the headers carry `Authorization: Bearer <api_token>`.
+    pub fn bearer_ok(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .is_some_and(|token| {
+                constant_time_eq(token.trim().as_bytes(), self.api_token.as_bytes())
+            })
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -21,7 +21,9 @@ pub type Body = BoxBody<Bytes, BoxError>;
 
 /// A whole response body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// The management side of the front door: every dialect over one store.
@@ -51,8 +53,22 @@ impl Management {
     }
 }
 
+/// Runs a blocking store call off the async executor.
+pub async fn blocking<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Store) -> edgekv_store::Result<T> + Send + 'static,
+) -> edgekv_store::Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .unwrap_or(Err(edgekv_store::StoreError::Closed))
+}
+
 fn not_implemented(dialect: Dialect) -> Response<Body> {
-    let message = format!("the {} API is not implemented yet in this edgekv build\n", dialect.name());
+    let message = format!(
+        "the {} API is not implemented yet in this edgekv build\n",
+        dialect.name()
+    );
     Response::builder()
         .status(StatusCode::NOT_IMPLEMENTED)
         .header("content-type", "text/plain; charset=utf-8")

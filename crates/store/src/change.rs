@@ -39,7 +39,10 @@ impl<'t> Change<'t> {
         let change = Change::begin_any_status(tx, seq, now_ms)?;
         if change.ns.status != NamespaceStatus::Ready.as_str() {
             let ns = &change.ns;
-            return Err(StoreError::NamespaceNotReady { id: ns.id.to_string(), status: ns.status.clone() });
+            return Err(StoreError::NamespaceNotReady {
+                id: ns.id.to_string(),
+                status: ns.status.clone(),
+            });
         }
         Ok(change)
     }
@@ -53,8 +56,16 @@ impl<'t> Change<'t> {
         let (profile, _, overrides) = parse_row(&ns)?;
         let limits = effective_limits(profile, ns.ttl_enabled, &overrides);
         let (purged, bytes) = tx.purge_expired(seq, now_ms)?;
-        let mut change =
-            Change { tx, ns, profile, limits, now_ms, changed: false, existed: false, purged };
+        let mut change = Change {
+            tx,
+            ns,
+            profile,
+            limits,
+            now_ms,
+            changed: false,
+            existed: false,
+            purged,
+        };
         change.ns.item_count = change.ns.item_count.saturating_sub(purged);
         change.ns.total_bytes = change.ns.total_bytes.saturating_sub(bytes);
         Ok(change)
@@ -87,7 +98,10 @@ impl<'t> Change<'t> {
                 self.check_if_match(Some(etag))?;
             }
         }
-        let checked = ops.into_iter().map(|op| self.check_sizes(op)).collect::<Result<Vec<_>>>()?;
+        let checked = ops
+            .into_iter()
+            .map(|op| self.check_sizes(op))
+            .collect::<Result<Vec<_>>>()?;
         let grew = checked.iter().any(|op| matches!(op, CheckedOp::Put(_)));
         for op in checked {
             match op {
@@ -105,7 +119,9 @@ impl<'t> Change<'t> {
     pub fn check_if_match(&self, if_match: Option<&str>) -> Result<()> {
         let current = Etag::namespace(&self.ns.id, self.ns.version);
         match if_match {
-            Some(sent) if !current.matches(sent) => Err(StoreError::Conflict { current: Some(current) }),
+            Some(sent) if !current.matches(sent) => Err(StoreError::Conflict {
+                current: Some(current),
+            }),
             _ => Ok(()),
         }
     }
@@ -113,13 +129,19 @@ impl<'t> Change<'t> {
     fn check_sizes(&self, op: BatchOp) -> Result<CheckedOp> {
         self.limits.check_key_size(op_key(&op))?;
         let BatchOp::Put(put) = op else {
-            let BatchOp::Delete(delete) = op else { unreachable!("a batch op is a put or a delete") };
+            let BatchOp::Delete(delete) = op else {
+                unreachable!("a batch op is a put or a delete")
+            };
             return Ok(CheckedOp::Delete(delete));
         };
         self.limits.check_value(put.value.len())?;
         let metadata = self.limits.check_metadata(put.metadata.as_deref())?;
         let expires_at_ms = put.expiry.resolve(self.limits.expiry, self.now_ms)?;
-        Ok(CheckedOp::Put(CheckedPut { put, metadata, expires_at_ms }))
+        Ok(CheckedOp::Put(CheckedPut {
+            put,
+            metadata,
+            expires_at_ms,
+        }))
     }
 
     /// Checks an entry precondition against the stored entry; returns that entry's size if it exists.
@@ -138,7 +160,11 @@ impl<'t> Change<'t> {
     }
 
     fn put(&mut self, checked: CheckedPut) -> Result<()> {
-        let CheckedPut { put, metadata, expires_at_ms } = checked;
+        let CheckedPut {
+            put,
+            metadata,
+            expires_at_ms,
+        } = checked;
         let old_size = self.check_entry(&put.key, &put.precondition)?;
         let new_size = (put.key.len() + put.value.len()) as u64;
         let row = EntryRow {
@@ -213,12 +239,17 @@ impl<'t> Change<'t> {
             self.ns.modified_at_ms = self.now_ms;
         }
         self.tx.update_namespace(&self.ns)?;
-        let etag = self.changed.then(|| Etag::entry(&self.ns.id, self.ns.version));
+        let etag = self
+            .changed
+            .then(|| Etag::entry(&self.ns.id, self.ns.version));
         Ok(WriteOutcome {
             existed: self.existed,
             etag,
             namespace_etag: Etag::namespace(&self.ns.id, self.ns.version),
-            stats: Stats { item_count: self.ns.item_count, total_bytes: self.ns.total_bytes },
+            stats: Stats {
+                item_count: self.ns.item_count,
+                total_bytes: self.ns.total_bytes,
+            },
         })
     }
 }
@@ -239,7 +270,9 @@ fn op_precondition(op: &BatchOp) -> &Precondition {
 
 fn op_bytes(op: &BatchOp) -> u64 {
     match op {
-        BatchOp::Put(p) => (p.key.len() + p.value.len() + p.metadata.as_ref().map_or(0, String::len)) as u64,
+        BatchOp::Put(p) => {
+            (p.key.len() + p.value.len() + p.metadata.as_ref().map_or(0, String::len)) as u64
+        }
         BatchOp::Delete(d) => d.key.len() as u64,
     }
 }

@@ -13,7 +13,9 @@ pub fn encode(last_key: &str) -> String {
 
 /// Decodes a cursor back to the key to start after.
 pub fn decode(cursor: &str) -> Result<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| StoreError::InvalidCursor)
+    URL_SAFE_NO_PAD
+        .decode(cursor.trim_end_matches('='))
+        .map_err(|_| StoreError::InvalidCursor)
 }
 
 /// The byte range `[start, end)` that holds exactly the keys starting with `prefix`; `end` is `None`
@@ -38,13 +40,19 @@ mod tests {
         for key in ["a", "ключ/😀", "with space", "+=&?#"] {
             assert_eq!(decode(&encode(key)).unwrap(), key.as_bytes());
         }
-        assert!(matches!(decode("not base64!"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            decode("not base64!"),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 
     #[test]
     fn prefix_range_bounds() {
         assert_eq!(prefix_range(b"ab"), (b"ab".to_vec(), Some(b"ac".to_vec())));
-        assert_eq!(prefix_range(b"a\xff"), (b"a\xff".to_vec(), Some(b"b".to_vec())));
+        assert_eq!(
+            prefix_range(b"a\xff"),
+            (b"a\xff".to_vec(), Some(b"b".to_vec()))
+        );
         assert_eq!(prefix_range(b""), (vec![], None));
         assert_eq!(prefix_range(b"\xff"), (b"\xff".to_vec(), None));
     }

@@ -46,7 +46,11 @@ pub struct Put {
 
 impl Put {
     pub fn new(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        Put { key: key.into(), value: value.into(), ..Put::default() }
+        Put {
+            key: key.into(),
+            value: value.into(),
+            ..Put::default()
+        }
     }
 }
 

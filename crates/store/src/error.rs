@@ -88,14 +88,22 @@ impl fmt::Display for RuleViolation {
         match self.rule {
             Rule::KeyEmpty => write!(f, "{rule}: the key is empty"),
             Rule::KeyDotSegment => write!(f, "{rule}: the key may not be `.` or `..`"),
-            Rule::KeyCharset => write!(f, "{rule}: the key has a character outside [-/_=.a-zA-Z0-9]"),
+            Rule::KeyCharset => write!(
+                f,
+                "{rule}: the key has a character outside [-/_=.a-zA-Z0-9]"
+            ),
             Rule::KeyReserved => write!(f, "{rule}: keys starting with `_` are reserved"),
             Rule::MetadataNotJson => write!(f, "{rule}: the metadata is not valid JSON"),
             Rule::ExpiryUnsupported => write!(f, "{rule}: this namespace does not support expiry"),
-            Rule::TtlTooShort => write!(f, "{rule}: TTL {actual}s is below the minimum of {limit}s"),
+            Rule::TtlTooShort => {
+                write!(f, "{rule}: TTL {actual}s is below the minimum of {limit}s")
+            }
             Rule::TtlTooLong => write!(f, "{rule}: TTL {actual}s is above the maximum of {limit}s"),
             Rule::ExpirationTooSoon => {
-                write!(f, "{rule}: expiration {actual} is before the earliest allowed {limit}")
+                write!(
+                    f,
+                    "{rule}: expiration {actual} is before the earliest allowed {limit}"
+                )
             }
             Rule::ListLimit => write!(f, "{rule}: limit {actual} is outside 1..={limit}"),
             _ => write!(f, "{rule}: {actual} is over the limit of {limit}"),
@@ -130,7 +138,11 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn rule(rule: Rule, limit: u64, actual: u64) -> Self {
-        StoreError::Rule(RuleViolation { rule, limit, actual })
+        StoreError::Rule(RuleViolation {
+            rule,
+            limit,
+            actual,
+        })
     }
 
     /// The broken rule, when this is a rule violation.

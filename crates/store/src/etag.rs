@@ -26,7 +26,10 @@ impl Etag {
     pub fn matches(&self, sent: &str) -> bool {
         let sent = sent.trim();
         let sent = sent.strip_prefix("W/").unwrap_or(sent);
-        sent.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(sent) == self.0
+        sent.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(sent)
+            == self.0
     }
 }
 

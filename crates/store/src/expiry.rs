@@ -19,7 +19,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 }
 
@@ -62,7 +65,11 @@ impl Expiry {
         if self == Expiry::Never {
             return Ok(None);
         }
-        let ExpiryLimits::Allowed { min_ttl_secs, max_ttl_secs } = limits else {
+        let ExpiryLimits::Allowed {
+            min_ttl_secs,
+            max_ttl_secs,
+        } = limits
+        else {
             return Err(StoreError::rule(Rule::ExpiryUnsupported, 0, 0));
         };
         let now_secs = now_ms.div_euclid(1000).max(0) as u64;
@@ -94,7 +101,9 @@ impl Expiry {
                 .and_then(|ms| i64::try_from(ms).ok())
                 .and_then(|ms| ms.checked_add(now_ms)),
         };
-        at_ms.map(Some).ok_or_else(|| StoreError::rule(Rule::TtlTooLong, i64::MAX as u64 / 1000, ttl_secs))
+        at_ms
+            .map(Some)
+            .ok_or_else(|| StoreError::rule(Rule::TtlTooLong, i64::MAX as u64 / 1000, ttl_secs))
     }
 }
 

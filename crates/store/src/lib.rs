@@ -56,8 +56,8 @@ pub mod sqlite;
 pub mod storage;
 
 pub use entry::{
-    Batch, BatchOp, Delete, Entry, KeyInfo, KeyPage, ListQuery, MissingKeys, Precondition, Put, Stats,
-    WriteOutcome,
+    Batch, BatchOp, Delete, Entry, KeyInfo, KeyPage, ListQuery, MissingKeys, Precondition, Put,
+    Stats, WriteOutcome,
 };
 pub use error::{Result, Rule, RuleViolation, StorageError, StoreError};
 pub use etag::Etag;
@@ -75,7 +75,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{mpsc, Arc, RwLock, Weak};
 use std::time::Duration;
-use storage::{EntryRow, JobOutcome, KeyRange, NamespaceKey, NamespaceRow, ReadTx, Storage, WriteTx};
+use storage::{
+    EntryRow, JobOutcome, KeyRange, NamespaceKey, NamespaceRow, ReadTx, Storage, WriteTx,
+};
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -87,7 +89,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::Normal, sweep_interval: Some(Duration::from_secs(30)) }
+        StoreOptions {
+            durability: Durability::Normal,
+            sweep_interval: Some(Duration::from_secs(30)),
+        }
     }
 }
 
@@ -112,7 +117,11 @@ impl Store {
     }
 
     /// Opens the SQLite store at `path` on the given clock.
-    pub fn open_with_clock(path: &Path, options: StoreOptions, clock: Arc<dyn Clock>) -> Result<Store> {
+    pub fn open_with_clock(
+        path: &Path,
+        options: StoreOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store> {
         let storage = sqlite::SqliteStorage::open(path, options.durability)?;
         let store = Store::with_storage(Box::new(storage), clock);
         if let Some(every) = options.sweep_interval {
@@ -123,7 +132,13 @@ impl Store {
 
     /// A store on any backend.
     pub fn with_storage(storage: Box<dyn Storage>, clock: Arc<dyn Clock>) -> Store {
-        Store { inner: Arc::new(Inner { storage, clock, seqs: RwLock::new(HashMap::new()) }) }
+        Store {
+            inner: Arc::new(Inner {
+                storage,
+                clock,
+                seqs: RwLock::new(HashMap::new()),
+            }),
+        }
     }
 
     /// Now, in unix milliseconds, on the store's clock.
@@ -196,8 +211,10 @@ impl Store {
                 .collect::<Result<Vec<_>>>()?;
             Ok((rows, total))
         })?;
-        let namespaces =
-            rows.into_iter().map(|(expired, row)| self.describe(row, expired)).collect::<Result<_>>()?;
+        let namespaces = rows
+            .into_iter()
+            .map(|(expired, row)| self.describe(row, expired))
+            .collect::<Result<_>>()?;
         Ok(NamespacePage { namespaces, total })
     }
 
@@ -234,7 +251,8 @@ impl Store {
         let seq = self.seq(id)?;
         let now = self.now_ms();
         let row = self.read(|tx| live_entry(tx, id, seq, key, now))?;
-        row.map(|row| to_entry(id, row)).ok_or_else(|| StoreError::KeyNotFound(key.to_string()))
+        row.map(|row| to_entry(id, row))
+            .ok_or_else(|| StoreError::KeyNotFound(key.to_string()))
     }
 
     /// Several entries at once (`None` for a missing key), within the profile's bulk-get bound.
@@ -243,19 +261,37 @@ impl Store {
         ns.limits().check_bulk_get(keys.len())?;
         let seq = self.seq(id)?;
         let now = self.now_ms();
-        let rows: Vec<Option<EntryRow>> =
-            self.read(|tx| keys.iter().map(|key| live_entry(tx, id, seq, key, now)).collect())?;
-        Ok(rows.into_iter().map(|row| row.map(|r| to_entry(id, r))).collect())
+        let rows: Vec<Option<EntryRow>> = self.read(|tx| {
+            keys.iter()
+                .map(|key| live_entry(tx, id, seq, key, now))
+                .collect()
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.map(|r| to_entry(id, r)))
+            .collect())
     }
 
     /// Writes one entry.
     pub fn put(&self, id: &Uuid, put: Put) -> Result<WriteOutcome> {
-        self.change(id, vec![BatchOp::Put(put)], false, None, MissingKeys::Ignore)
+        self.change(
+            id,
+            vec![BatchOp::Put(put)],
+            false,
+            None,
+            MissingKeys::Ignore,
+        )
     }
 
     /// Deletes one entry; deleting a missing key succeeds with `existed: false` and changes nothing.
     pub fn delete(&self, id: &Uuid, delete: Delete) -> Result<WriteOutcome> {
-        self.change(id, vec![BatchOp::Delete(delete)], false, None, MissingKeys::Ignore)
+        self.change(
+            id,
+            vec![BatchOp::Delete(delete)],
+            false,
+            None,
+            MissingKeys::Ignore,
+        )
     }
 
     /// Applies a batch of puts and deletes all or nothing, raising the namespace version once.
@@ -267,20 +303,31 @@ impl Store {
     pub fn list(&self, id: &Uuid, query: &ListQuery) -> Result<KeyPage> {
         let ns = self.namespace(&id.to_string())?;
         if ns.status != NamespaceStatus::Ready {
-            return Err(StoreError::NamespaceNotReady { id: id.to_string(), status: ns.status.to_string() });
+            return Err(StoreError::NamespaceNotReady {
+                id: id.to_string(),
+                status: ns.status.to_string(),
+            });
         }
         let limits = ns.limits();
         let limit = query.limit.unwrap_or(limits.max_list_limit);
         limits.check_list_limit(limit)?;
         let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
         let (start, end) = cursor::prefix_range(query.prefix.as_bytes());
-        let range = KeyRange { after: after.as_deref(), start: &start, end: end.as_deref() };
+        let range = KeyRange {
+            after: after.as_deref(),
+            start: &start,
+            end: end.as_deref(),
+        };
         let seq = self.seq(id)?;
         let now = self.now_ms();
         let mut keys = self.read(|tx| Ok(tx.keys(seq, range, limit + 1, now)?))?;
         let more = keys.len() as u64 > limit;
         keys.truncate(limit as usize);
-        let cursor = if more { keys.last().map(|k| cursor::encode(&k.key)) } else { None };
+        let cursor = if more {
+            keys.last().map(|k| cursor::encode(&k.key))
+        } else {
+            None
+        };
         Ok(KeyPage { keys, cursor })
     }
 
@@ -323,21 +370,41 @@ impl Store {
 
     /// The internal sequence number of a namespace id.
     fn seq(&self, id: &Uuid) -> Result<i64> {
-        if let Some(seq) = self.inner.seqs.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+        if let Some(seq) = self
+            .inner
+            .seqs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
             return Ok(*seq);
         }
         let row = self.read(|tx| Ok(tx.namespace(NamespaceKey::Id(id))?))?;
-        let seq = row.ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?.seq;
-        self.inner.seqs.write().unwrap_or_else(|e| e.into_inner()).insert(*id, seq);
+        let seq = row
+            .ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?
+            .seq;
+        self.inner
+            .seqs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*id, seq);
         Ok(seq)
     }
 
     fn forget(&self, id: &Uuid) {
-        self.inner.seqs.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.inner
+            .seqs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// Builds a described namespace from its row, less the expired rows not yet swept.
-    fn describe(&self, row: NamespaceRow, (expired_count, expired_bytes): (u64, u64)) -> Result<Namespace> {
+    fn describe(
+        &self,
+        row: NamespaceRow,
+        (expired_count, expired_bytes): (u64, u64),
+    ) -> Result<Namespace> {
         let (profile, status, overrides) = parse_row(&row)?;
         Ok(Namespace {
             id: row.id,
@@ -387,23 +454,36 @@ impl Store {
 
     fn start_sweeper(&self, every: Duration) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let spawned = std::thread::Builder::new().name("edgekv-sweeper".into()).spawn(move || loop {
-            std::thread::sleep(every);
-            let Some(inner) = weak.upgrade() else { return };
-            if let Err(e) = (Store { inner }).sweep() {
-                tracing::warn!("expiry sweep failed: {e}");
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("edgekv-sweeper".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Store { inner }).sweep() {
+                    tracing::warn!("expiry sweep failed: {e}");
+                }
+            });
         if let Err(e) = spawned {
             tracing::warn!("could not start the expiry sweeper: {e}");
         }
     }
 }
 
-fn live_entry(tx: &dyn ReadTx, id: &Uuid, seq: i64, key: &str, now: i64) -> Result<Option<EntryRow>> {
-    let lookup = tx.entry(seq, key, now)?.ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
+fn live_entry(
+    tx: &dyn ReadTx,
+    id: &Uuid,
+    seq: i64,
+    key: &str,
+    now: i64,
+) -> Result<Option<EntryRow>> {
+    let lookup = tx
+        .entry(seq, key, now)?
+        .ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
     if lookup.status != NamespaceStatus::Ready.as_str() {
-        return Err(StoreError::NamespaceNotReady { id: id.to_string(), status: lookup.status });
+        return Err(StoreError::NamespaceNotReady {
+            id: id.to_string(),
+            status: lookup.status,
+        });
     }
     Ok(lookup.entry)
 }

@@ -35,7 +35,10 @@ impl Profile {
                 max_key_chars: None,
                 max_value_bytes: 25 * MIB,
                 max_metadata_bytes: 1024,
-                expiry: ExpiryLimits::Allowed { min_ttl_secs: 60, max_ttl_secs: None },
+                expiry: ExpiryLimits::Allowed {
+                    min_ttl_secs: 60,
+                    max_ttl_secs: None,
+                },
                 max_store_bytes: None,
                 max_batch_items: Some(10_000),
                 max_batch_bytes: Some(100 * MIB),
@@ -59,7 +62,10 @@ impl Profile {
                 max_key_chars: Some(256),
                 max_value_bytes: MIB,
                 max_metadata_bytes: 0,
-                expiry: ExpiryLimits::Allowed { min_ttl_secs: 1, max_ttl_secs: Some(9_223_372_036) },
+                expiry: ExpiryLimits::Allowed {
+                    min_ttl_secs: 1,
+                    max_ttl_secs: Some(9_223_372_036),
+                },
                 max_store_bytes: None,
                 max_batch_items: None,
                 max_batch_bytes: None,
@@ -96,7 +102,9 @@ impl Profile {
         let (max, allowed): (u64, fn(char) -> bool) = match self {
             Profile::Cloudflare => (512, |_| true),
             Profile::Cloudfront => (64, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            Profile::Telnyx => (255, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            Profile::Telnyx => (255, |c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+            }),
         };
         let len = name.len() as u64;
         if len == 0 || len > max || !name.chars().all(allowed) {
@@ -130,7 +138,9 @@ impl FromStr for Profile {
             "cloudflare" => Ok(Profile::Cloudflare),
             "cloudfront" => Ok(Profile::Cloudfront),
             "telnyx" => Ok(Profile::Telnyx),
-            other => Err(format!("unknown profile {other:?} (cloudflare, cloudfront or telnyx)")),
+            other => Err(format!(
+                "unknown profile {other:?} (cloudflare, cloudfront or telnyx)"
+            )),
         }
     }
 }
@@ -142,7 +152,10 @@ pub enum ExpiryLimits {
     /// The service has no expiry.
     None,
     /// TTLs in `min_ttl_secs..=max_ttl_secs`; an absolute expiration must be at least `min_ttl_secs` ahead.
-    Allowed { min_ttl_secs: u64, max_ttl_secs: Option<u64> },
+    Allowed {
+        min_ttl_secs: u64,
+        max_ttl_secs: Option<u64>,
+    },
 }
 
 /// The numeric limits of a namespace: its profile's, with any per-namespace overrides applied.
@@ -184,7 +197,9 @@ impl Limits {
         self.max_key_bytes = o.max_key_bytes.or(self.max_key_bytes);
         self.max_value_bytes = o.max_value_bytes.unwrap_or(self.max_value_bytes);
         self.max_metadata_bytes = o.max_metadata_bytes.unwrap_or(self.max_metadata_bytes);
-        if let (Some(min), ExpiryLimits::Allowed { min_ttl_secs, .. }) = (o.min_ttl_secs, &mut self.expiry) {
+        if let (Some(min), ExpiryLimits::Allowed { min_ttl_secs, .. }) =
+            (o.min_ttl_secs, &mut self.expiry)
+        {
             *min_ttl_secs = min;
         }
         self.max_store_bytes = o.max_store_bytes.or(self.max_store_bytes);
@@ -204,11 +219,17 @@ impl Limits {
 
     /// Validates metadata as JSON within the size limit and returns its compact form.
     pub fn check_metadata(&self, metadata: Option<&str>) -> Result<Option<String>> {
-        let Some(text) = metadata else { return Ok(None) };
+        let Some(text) = metadata else {
+            return Ok(None);
+        };
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|_| StoreError::rule(Rule::MetadataNotJson, 0, 0))?;
         let compact = value.to_string();
-        check_max(Rule::MetadataTooLarge, Some(self.max_metadata_bytes), compact.len() as u64)?;
+        check_max(
+            Rule::MetadataTooLarge,
+            Some(self.max_metadata_bytes),
+            compact.len() as u64,
+        )?;
         Ok(Some(compact))
     }
 
@@ -223,7 +244,11 @@ impl Limits {
 
     pub fn check_list_limit(&self, limit: u64) -> Result<()> {
         if limit == 0 || limit > self.max_list_limit {
-            return Err(StoreError::rule(Rule::ListLimit, self.max_list_limit, limit));
+            return Err(StoreError::rule(
+                Rule::ListLimit,
+                self.max_list_limit,
+                limit,
+            ));
         }
         Ok(())
     }

@@ -81,7 +81,13 @@ pub trait ReadTx {
     /// does not exist.
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> StorageResult<Option<EntryLookup>>;
     /// Up to `limit` live keys of `range` in byte order.
-    fn keys(&self, ns: i64, range: KeyRange<'_>, limit: u64, now_ms: i64) -> StorageResult<Vec<KeyInfo>>;
+    fn keys(
+        &self,
+        ns: i64,
+        range: KeyRange<'_>,
+        limit: u64,
+        now_ms: i64,
+    ) -> StorageResult<Vec<KeyInfo>>;
     /// Count and key + value bytes of the rows that have expired but are still stored.
     fn expired_stats(&self, ns: i64, now_ms: i64) -> StorageResult<(u64, u64)>;
 }
@@ -118,7 +124,10 @@ pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> JobOutcome + Send>;
 /// A storage backend.
 pub trait Storage: Send + Sync + 'static {
     /// Runs `f` against a read connection.
-    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// Queues a write job for the writer (group commit). Fails only when the writer has stopped.
     fn submit(&self, job: WriteJob) -> Result<(), StoreError>;
 }

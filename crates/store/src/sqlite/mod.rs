@@ -92,7 +92,10 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StorageE
 }
 
 impl Storage for SqliteStorage {
-    fn read(&self, f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let conn = self.checkout()?;
         let result = f(&conn);
         self.checkin(conn);

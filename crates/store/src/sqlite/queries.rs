@@ -5,11 +5,13 @@ use crate::entry::KeyInfo;
 use crate::error::StorageError;
 use crate::namespace::{NamespaceOrder, NamespaceQuery};
 use crate::storage::{
-    EntryHead, EntryLookup, EntryRow, KeyRange, NamespaceKey, NamespaceRow, ReadTx, StorageResult, WriteTx,
+    EntryHead, EntryLookup, EntryRow, KeyRange, NamespaceKey, NamespaceRow, ReadTx, StorageResult,
+    WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const NS_COLUMNS: &str = "seq, id, name, profile, ttl_enabled, status, comment, overrides, version, \
+const NS_COLUMNS: &str =
+    "seq, id, name, profile, ttl_enabled, status, comment, overrides, version, \
                           item_count, total_bytes, created_at, modified_at";
 
 fn namespace_row(r: &Row<'_>) -> rusqlite::Result<NamespaceRow> {
@@ -46,7 +48,10 @@ impl ReadTx for Connection {
             NamespaceKey::Name(name) => ("name", name.to_string().into()),
         };
         let sql = format!("SELECT {NS_COLUMNS} FROM namespaces WHERE {column} = ?1");
-        Ok(self.prepare_cached(&sql)?.query_row([value], namespace_row).optional()?)
+        Ok(self
+            .prepare_cached(&sql)?
+            .query_row([value], namespace_row)
+            .optional()?)
     }
 
     fn namespaces(&self, q: &NamespaceQuery) -> StorageResult<(Vec<NamespaceRow>, u64)> {
@@ -100,7 +105,13 @@ impl ReadTx for Connection {
         Ok(lookup)
     }
 
-    fn keys(&self, ns: i64, range: KeyRange<'_>, limit: u64, now_ms: i64) -> StorageResult<Vec<KeyInfo>> {
+    fn keys(
+        &self,
+        ns: i64,
+        range: KeyRange<'_>,
+        limit: u64,
+        now_ms: i64,
+    ) -> StorageResult<Vec<KeyInfo>> {
         let mut stmt = self.prepare_cached(
             "SELECT key, expires_at, metadata, length(value) FROM entries \
              WHERE ns = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) AND (?4 IS NULL OR key > ?4) \
@@ -114,7 +125,12 @@ impl ReadTx for Connection {
         let mut keys = Vec::new();
         for row in rows {
             let (key, expires_at_ms, metadata, size) = row?;
-            keys.push(KeyInfo { key: key_string(key)?, expires_at_ms, metadata, size });
+            keys.push(KeyInfo {
+                key: key_string(key)?,
+                expires_at_ms,
+                metadata,
+                size,
+            });
         }
         Ok(keys)
     }
@@ -137,7 +153,11 @@ impl WriteTx for Connection {
                  WHERE ns = ?1 AND key = ?2",
             )?
             .query_row(params![ns, key.as_bytes()], |r| {
-                Ok(EntryHead { version: r.get(0)?, size: r.get(1)?, expires_at_ms: r.get(2)? })
+                Ok(EntryHead {
+                    version: r.get(0)?,
+                    size: r.get(1)?,
+                    expires_at_ms: r.get(2)?,
+                })
             })
             .optional()?)
     }
@@ -186,8 +206,10 @@ impl WriteTx for Connection {
     }
 
     fn delete_namespace(&mut self, seq: i64) -> StorageResult<()> {
-        self.prepare_cached("DELETE FROM entries WHERE ns = ?1")?.execute([seq])?;
-        self.prepare_cached("DELETE FROM namespaces WHERE seq = ?1")?.execute([seq])?;
+        self.prepare_cached("DELETE FROM entries WHERE ns = ?1")?
+            .execute([seq])?;
+        self.prepare_cached("DELETE FROM namespaces WHERE seq = ?1")?
+            .execute([seq])?;
         Ok(())
     }
 
@@ -234,7 +256,9 @@ impl WriteTx for Connection {
             "SELECT seq FROM namespaces n WHERE EXISTS (SELECT 1 FROM entries e \
              WHERE e.ns = n.seq AND e.expires_at IS NOT NULL AND e.expires_at <= ?1)",
         )?;
-        let seqs = stmt.query_map([now_ms], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+        let seqs = stmt
+            .query_map([now_ms], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
         Ok(seqs)
     }
 }

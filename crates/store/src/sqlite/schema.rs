@@ -41,7 +41,10 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > VERSION {
-        return Err(StorageError::SchemaTooNew { found, supported: VERSION });
+        return Err(StorageError::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

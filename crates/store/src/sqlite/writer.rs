@@ -24,7 +24,10 @@ impl Writer {
             .name("edgekv-writer".into())
             .spawn(move || run(conn, jobs))
             .ok();
-        Writer { queue: Some(queue), thread }
+        Writer {
+            queue: Some(queue),
+            thread,
+        }
     }
 
     pub fn submit(&self, job: WriteJob) -> Result<(), StoreError> {
@@ -86,11 +89,17 @@ fn run_job(
     conn.execute_batch("SAVEPOINT job")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
     match outcome {
-        Ok(JobOutcome { applied: true, deliver }) => {
+        Ok(JobOutcome {
+            applied: true,
+            deliver,
+        }) => {
             conn.execute_batch("RELEASE job")?;
             Ok(deliver)
         }
-        Ok(JobOutcome { applied: false, deliver }) => {
+        Ok(JobOutcome {
+            applied: false,
+            deliver,
+        }) => {
             conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
             Ok(deliver)
         }
