@@ -1,1 +1,286 @@
-fn main() {}
+//! Store benchmark: each figure is measured for the store and for raw rusqlite doing the same row
+//! operation on the same machine in the same run, and printed as a ratio (store / raw throughput).
+//!
+//! Run: `cargo bench -p edgekv-store` (set `BENCH_SCALE=0.1` for a quick run).
+
+use edgekv_store::*;
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+const KEYS: u64 = 100_000;
+
+fn scale(n: u64) -> u64 {
+    let s: f64 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * s) as u64).max(1)
+}
+
+fn key(i: u64) -> String {
+    format!("key/{i:08}")
+}
+
+/// A cheap deterministic sequence of key indexes.
+fn spread(i: u64) -> u64 {
+    i.wrapping_mul(2_654_435_761) % KEYS
+}
+
+fn rate(ops: u64, f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    ops as f64 / start.elapsed().as_secs_f64()
+}
+
+fn raw_open(path: &Path, durability: Durability) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    let sync = if durability == Durability::Full {
+        "FULL"
+    } else {
+        "NORMAL"
+    };
+    conn.pragma_update(None, "synchronous", sync).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS kv (key BLOB NOT NULL, value BLOB NOT NULL, metadata TEXT, \
+         expires_at INTEGER, UNIQUE (key))",
+    )
+    .unwrap();
+    conn
+}
+
+fn raw_put(conn: &Connection, k: &str, v: &[u8]) {
+    conn.prepare_cached(
+        "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .unwrap()
+    .execute(params![k.as_bytes(), v])
+    .unwrap();
+}
+
+fn raw_get(conn: &Connection, k: &str) -> Vec<u8> {
+    conn.prepare_cached("SELECT value FROM kv WHERE key = ?1")
+        .unwrap()
+        .query_row([k.as_bytes()], |r| r.get(0))
+        .unwrap()
+}
+
+fn raw_list(conn: &Connection, after: &str) -> usize {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT key, expires_at, metadata, length(value) FROM kv WHERE key > ?1 ORDER BY key LIMIT 1001",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([after.as_bytes()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .unwrap();
+    rows.map(|r| String::from_utf8(r.unwrap().0).unwrap())
+        .take(1000)
+        .count()
+}
+
+/// Throughput of 64 threads putting `total` values between them.
+fn concurrent_puts(store: &Store, ns: &Uuid, total: u64, value: &[u8]) -> f64 {
+    let next = AtomicU64::new(0);
+    rate(total, || {
+        std::thread::scope(|s| {
+            for _ in 0..64 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return;
+                    }
+                    store
+                        .put(ns, Put::new(key(spread(i)), value.to_vec()))
+                        .unwrap();
+                });
+            }
+        })
+    })
+}
+
+struct Figure {
+    name: &'static str,
+    store: f64,
+    raw: f64,
+    target: &'static str,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let dir = tempfile::tempdir().unwrap();
+    let value = vec![0x5a; 1024];
+    let options = StoreOptions {
+        sweep_interval: None,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&dir.path().join("store.sqlite3"), options).unwrap();
+    let ns = store
+        .create_namespace(NewNamespace::new("bench", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    let raw = raw_open(&dir.path().join("raw.sqlite3"), Durability::Normal);
+
+    eprintln!("loading {KEYS} keys of 1 KiB into both ...");
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(10_000) {
+        let ops = chunk
+            .iter()
+            .map(|i| BatchOp::Put(Put::new(key(*i), value.clone())))
+            .collect();
+        store
+            .apply(
+                &ns,
+                Batch {
+                    ops,
+                    ..Batch::default()
+                },
+            )
+            .unwrap();
+    }
+    raw.execute_batch("BEGIN").unwrap();
+    for i in 0..KEYS {
+        raw_put(&raw, &key(i), &value);
+    }
+    raw.execute_batch("COMMIT").unwrap();
+
+    let mut figures = Vec::new();
+    if std::env::var("BENCH_SIZES").is_ok() {
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            let e = e.unwrap();
+            eprintln!("{:?} {}", e.file_name(), e.metadata().unwrap().len());
+        }
+    }
+
+    let gets = scale(200_000);
+    let raw_rate = rate(gets, || {
+        (0..gets).for_each(|i| assert_eq!(raw_get(&raw, &key(spread(i))).len(), 1024))
+    });
+    let store_rate = rate(gets, || {
+        (0..gets)
+            .for_each(|i| assert_eq!(store.get(&ns, &key(spread(i))).unwrap().value.len(), 1024))
+    });
+    figures.push(Figure {
+        name: "point get, 1 KiB among 100k",
+        store: store_rate,
+        raw: raw_rate,
+        target: ">= 0.7",
+    });
+
+    let puts = scale(20_000);
+    let raw_single = rate(puts, || {
+        (0..puts).for_each(|i| raw_put(&raw, &key(spread(i)), &value))
+    });
+    let store_single = rate(puts, || {
+        (0..puts).for_each(|i| {
+            drop(
+                store
+                    .put(&ns, Put::new(key(spread(i)), value.clone()))
+                    .unwrap(),
+            )
+        })
+    });
+    figures.push(Figure {
+        name: "single put (1 writer)",
+        store: store_single,
+        raw: raw_single,
+        target: "-",
+    });
+
+    let store_64 = concurrent_puts(&store, &ns, scale(100_000), &value);
+    figures.push(Figure {
+        name: "64 concurrent putters vs raw autocommit",
+        store: store_64,
+        raw: raw_single,
+        target: ">= 3",
+    });
+
+    // The same at `full` durability (an fsync per commit), on fresh files.
+    let full = StoreOptions {
+        durability: Durability::Full,
+        sweep_interval: None,
+    };
+    let store_full = Store::open(&dir.path().join("store-full.sqlite3"), full).unwrap();
+    let ns_full = store_full
+        .create_namespace(NewNamespace::new("bench", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    let raw_full = raw_open(&dir.path().join("raw-full.sqlite3"), Durability::Full);
+    let puts = scale(2_000);
+    let raw_full_rate = rate(puts, || {
+        (0..puts).for_each(|i| raw_put(&raw_full, &key(spread(i)), &value))
+    });
+    let store_full_rate = rate(puts, || {
+        (0..puts).for_each(|i| {
+            drop(
+                store_full
+                    .put(&ns_full, Put::new(key(spread(i)), value.clone()))
+                    .unwrap(),
+            )
+        })
+    });
+    figures.push(Figure {
+        name: "single put, full durability",
+        store: store_full_rate,
+        raw: raw_full_rate,
+        target: "-",
+    });
+    let store_full_64 = concurrent_puts(&store_full, &ns_full, scale(20_000), &value);
+    figures.push(Figure {
+        name: "64 putters vs raw autocommit, full",
+        store: store_full_64,
+        raw: raw_full_rate,
+        target: ">= 3",
+    });
+
+    let pages = scale(2_000);
+    let after = |i: u64| key(spread(i).min(KEYS - 1001));
+    let raw_pages = rate(pages, || {
+        (0..pages).for_each(|i| assert_eq!(raw_list(&raw, &after(i)), 1000))
+    });
+    let store_pages = rate(pages, || {
+        (0..pages).for_each(|i| {
+            let cursor = Some(cursor::encode(&after(i)));
+            let page = store
+                .list(
+                    &ns,
+                    &ListQuery {
+                        cursor,
+                        limit: Some(1000),
+                        ..ListQuery::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(page.keys.len(), 1000);
+        })
+    });
+    figures.push(Figure {
+        name: "list a 1000-key page",
+        store: store_pages,
+        raw: raw_pages,
+        target: ">= 0.5 (<= 2x time)",
+    });
+
+    println!(
+        "{:<42} {:>14} {:>14} {:>8}  target",
+        "operation", "store ops/s", "raw ops/s", "ratio"
+    );
+    for f in &figures {
+        println!(
+            "{:<42} {:>14.0} {:>14.0} {:>8.2}  {}",
+            f.name,
+            f.store,
+            f.raw,
+            f.store / f.raw,
+            f.target
+        );
+    }
+}

@@ -37,6 +37,11 @@ impl std::str::FromStr for Durability {
 /// Idle read connections kept for reuse; more are opened on demand.
 const MAX_IDLE_READERS: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Page cache of the writer, in KiB (negative `cache_size`): writes re-read the pages they change.
+const WRITER_CACHE_KIB: i64 = -65_536;
+/// Page cache of each reader, in KiB, and how much of the file readers map into memory.
+const READER_CACHE_KIB: i64 = -16_384;
+const READER_MMAP_BYTES: i64 = 1 << 30;
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -58,6 +63,7 @@ impl SqliteStorage {
             Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         Ok(SqliteStorage {
             path: path.to_path_buf(),
             readers: Mutex::new(Vec::new()),
@@ -71,7 +77,10 @@ impl SqliteStorage {
             Some(conn) => Ok(conn),
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                open_connection(&self.path, flags)
+                let conn = open_connection(&self.path, flags)?;
+                conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+                conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+                Ok(conn)
             }
         }
     }

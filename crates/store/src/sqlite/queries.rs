@@ -112,16 +112,26 @@ impl ReadTx for Connection {
         limit: u64,
         now_ms: i64,
     ) -> StorageResult<Vec<KeyInfo>> {
-        let mut stmt = self.prepare_cached(
+        // One plain range per query (no `?x IS NULL OR ...`), so SQLite seeks the (ns, key) index.
+        let (lower, op) = match range.after {
+            Some(after) if after >= range.start => (after, ">"),
+            _ => (range.start, ">="),
+        };
+        let upper = if range.end.is_some() {
+            "AND key < ?3"
+        } else {
+            "AND ?3 IS NULL"
+        };
+        let sql = format!(
             "SELECT key, expires_at, metadata, length(value) FROM entries \
-             WHERE ns = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) AND (?4 IS NULL OR key > ?4) \
-             AND (expires_at IS NULL OR expires_at > ?5) ORDER BY key LIMIT ?6",
-        )?;
+             WHERE ns = ?1 AND key {op} ?2 {upper} AND (expires_at IS NULL OR expires_at > ?4) \
+             ORDER BY key LIMIT ?5"
+        );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(
-            params![ns, range.start, range.end, range.after, now_ms, limit],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![ns, lower, range.end, now_ms, limit], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
         let mut keys = Vec::new();
         for row in rows {
             let (key, expires_at_ms, metadata, size) = row?;

@@ -62,11 +62,11 @@ fn run(mut conn: Connection, jobs: Receiver<WriteJob>) {
 fn commit_group(conn: &mut Connection, group: Vec<WriteJob>) {
     let mut delivers = Vec::with_capacity(group.len());
     let result = (|| -> Result<(), StorageError> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        statement(conn, "BEGIN IMMEDIATE")?;
         for job in group {
             delivers.push(run_job(conn, job)?);
         }
-        conn.execute_batch("COMMIT")?;
+        statement(conn, "COMMIT")?;
         Ok(())
     })();
     if result.is_err() && !conn.is_autocommit() {
@@ -86,27 +86,38 @@ fn run_job(
     conn: &mut Connection,
     job: WriteJob,
 ) -> Result<Box<dyn FnOnce(Result<(), StorageError>) + Send>, StorageError> {
-    conn.execute_batch("SAVEPOINT job")?;
+    statement(conn, "SAVEPOINT job")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
     match outcome {
         Ok(JobOutcome {
             applied: true,
             deliver,
         }) => {
-            conn.execute_batch("RELEASE job")?;
+            statement(conn, "RELEASE job")?;
             Ok(deliver)
         }
         Ok(JobOutcome {
             applied: false,
             deliver,
         }) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            roll_back(conn)?;
             Ok(deliver)
         }
         Err(_) => {
             tracing::error!("a write job panicked; its changes were rolled back");
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            roll_back(conn)?;
             Ok(Box::new(|_| {}))
         }
     }
+}
+
+fn roll_back(conn: &Connection) -> Result<(), StorageError> {
+    statement(conn, "ROLLBACK TO job")?;
+    statement(conn, "RELEASE job")
+}
+
+/// Runs a transaction-control statement, prepared once per connection.
+fn statement(conn: &Connection, sql: &str) -> Result<(), StorageError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
