@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every edgekv test from a fresh machine: installs what it needs (the wasm32-wasip2 target, a
+# Python venv with the real SDKs, local npm packages), builds the workspace and every guest once, then
+# runs the Rust tests and the black-box suites against the real server.
+#
+# Caches (all optional): CARGO_TARGET_DIR (build output), EDGEKV_VENV (the Python venv),
+# npm_config_cache (npm's download cache). .ci/run points them outside the clone.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+venv="${EDGEKV_VENV:-$repo/.venv}"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: wasm32-wasip2 target"
+rustup target add wasm32-wasip2
+
+step "build: workspace (release, once for binaries and tests)"
+cargo build --release --workspace --all-targets
+
+if [ -x guest-examples/build.sh ]; then
+  step "build: guests (examples and test guests)"
+  export EDGEKV_GUESTS_DIR="${EDGEKV_GUESTS_DIR:-$CARGO_TARGET_DIR/guests}"
+  guest-examples/build.sh
+fi
+
+step "test: Rust unit and integration tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release --workspace --no-fail-fast
+else
+  cargo test --release --workspace --no-fail-fast
+fi
+cargo test --release --workspace --doc
+
+step "setup: Python venv with the SDKs"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+if [ -f tests/node/package.json ]; then
+  step "setup: npm packages for the Node SDK tests"
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+step "test: black-box suites against the real server"
+export EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv"
+if ls tests/test_*.py >/dev/null 2>&1; then
+  "$venv/bin/python" -m pytest -q tests
+else
+  echo "no black-box suites yet"
+fi
+step "all tests passed"
