@@ -88,6 +88,30 @@ fn raw_list(conn: &Connection, after: &str) -> usize {
         .count()
 }
 
+/// Throughput of 64 threads each autocommitting on its own raw connection (SQLite's busy handler
+/// serialises them).
+fn raw_concurrent_puts(path: &Path, durability: Durability, total: u64, value: &[u8]) -> f64 {
+    let next = AtomicU64::new(0);
+    rate(total, || {
+        std::thread::scope(|s| {
+            for _ in 0..64 {
+                s.spawn(|| {
+                    let conn = raw_open(path, durability);
+                    conn.busy_timeout(std::time::Duration::from_secs(60))
+                        .unwrap();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= total {
+                            return;
+                        }
+                        raw_put(&conn, &key(spread(i)), value);
+                    }
+                });
+            }
+        })
+    })
+}
+
 /// Throughput of 64 threads putting `total` values between them.
 fn concurrent_puts(store: &Store, ns: &Uuid, total: u64, value: &[u8]) -> f64 {
     let next = AtomicU64::new(0);
@@ -201,6 +225,19 @@ fn main() {
         store: store_64,
         raw: raw_single,
         target: ">= 3",
+    });
+
+    let raw_64 = raw_concurrent_puts(
+        &dir.path().join("raw.sqlite3"),
+        Durability::Normal,
+        scale(20_000),
+        &value,
+    );
+    figures.push(Figure {
+        name: "64 concurrent putters vs raw 64 connections",
+        store: store_64,
+        raw: raw_64,
+        target: "-",
     });
 
     // The same at `full` durability (an fsync per commit), on fresh files.

@@ -1,37 +1,57 @@
-//! The single writer thread and its group commit: it takes every job waiting in the queue, runs each in
-//! its own savepoint of one `BEGIN IMMEDIATE` transaction (a failed job rolls back only itself),
-//! commits once, and only then tells each caller its outcome.
+//! The writer and its group commit. A writer thread takes every job waiting in its queue, runs each
+//! in its own savepoint of one `BEGIN IMMEDIATE` transaction (a failed job rolls back only itself),
+//! commits once, and only then tells each caller its outcome. When nothing is queued and the
+//! connection is free, a caller commits its own job on its own thread instead, saving two thread
+//! hand-offs on an uncontended write.
 
 use crate::error::{StorageError, StoreError};
 use crate::storage::{JobOutcome, WriteJob};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// The most jobs one transaction takes.
 const MAX_GROUP: usize = 1024;
 
 pub struct Writer {
+    conn: Arc<Mutex<Connection>>,
+    /// Jobs sent to the writer thread and not yet taken by it.
+    pending: Arc<AtomicUsize>,
     queue: Option<Sender<WriteJob>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
     pub fn start(conn: Connection) -> Writer {
+        let conn = Arc::new(Mutex::new(conn));
+        let pending = Arc::new(AtomicUsize::new(0));
         let (queue, jobs) = channel::<WriteJob>();
+        let (thread_conn, thread_pending) = (conn.clone(), pending.clone());
         let thread = std::thread::Builder::new()
             .name("edgekv-writer".into())
-            .spawn(move || run(conn, jobs))
+            .spawn(move || run(&thread_conn, &thread_pending, jobs))
             .ok();
         Writer {
+            conn,
+            pending,
             queue: Some(queue),
             thread,
         }
     }
 
+    /// Runs `job` now if the writer is idle, else queues it for the writer thread's next group.
     pub fn submit(&self, job: WriteJob) -> Result<(), StoreError> {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            if let Ok(mut conn) = self.conn.try_lock() {
+                commit_group(&mut conn, vec![job]);
+                return Ok(());
+            }
+        }
         let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        self.pending.fetch_add(1, Ordering::AcqRel);
         queue.send(job).map_err(|_| StoreError::Closed)
     }
 }
@@ -46,7 +66,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, jobs: Receiver<WriteJob>) {
+fn run(conn: &Mutex<Connection>, pending: &AtomicUsize, jobs: Receiver<WriteJob>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -55,8 +75,15 @@ fn run(mut conn: Connection, jobs: Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, group);
+        pending.fetch_sub(group.len(), Ordering::AcqRel);
+        commit_group(&mut lock(conn), group);
     }
+}
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panicking job is caught in `run_job`, so poisoning would come from a bug here; the connection
+    // is still usable (SQLite rolls back an unfinished transaction).
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn commit_group(conn: &mut Connection, group: Vec<WriteJob>) {
