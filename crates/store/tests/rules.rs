@@ -16,6 +16,17 @@ fn put(store: &Store, ns: &Uuid, key: &str, value: Vec<u8>) -> Result<WriteOutco
     store.put(ns, Put::new(key, value))
 }
 
+/// A batch of `n` small puts.
+fn batch(n: usize) -> Batch {
+    let ops = (0..n)
+        .map(|i| BatchOp::Put(Put::new(format!("k{i}"), "v")))
+        .collect();
+    Batch {
+        ops,
+        ..Batch::default()
+    }
+}
+
 fn assert_rule<T: std::fmt::Debug>(result: Result<T>, rule: Rule, limit: u64, actual: u64) {
     assert_eq!(
         violation(result),
@@ -148,12 +159,6 @@ fn cloudflare_expiry_minimums() {
 fn cloudflare_batch_and_bulk_get_bounds() {
     let t = open();
     let ns = t.namespace("cf", Profile::Cloudflare);
-    let batch = |n: usize| Batch {
-        ops: (0..n)
-            .map(|i| BatchOp::Put(Put::new(format!("k{i}"), "v")))
-            .collect(),
-        ..Batch::default()
-    };
     t.store.apply(&ns, batch(9_999)).unwrap();
     t.store.apply(&ns, batch(10_000)).unwrap();
     assert_rule(
@@ -302,12 +307,6 @@ fn cloudfront_store_size_is_five_mib() {
 fn cloudfront_batch_bounds() {
     let t = open();
     let ns = t.namespace("cfr", Profile::Cloudfront);
-    let batch = |n: usize| Batch {
-        ops: (0..n)
-            .map(|i| BatchOp::Put(Put::new(format!("k{i}"), "v")))
-            .collect(),
-        ..Batch::default()
-    };
     t.store.apply(&ns, batch(49)).unwrap();
     t.store.apply(&ns, batch(50)).unwrap();
     assert_rule(
