@@ -216,6 +216,12 @@ impl<'t> Change<'t> {
         if let Some(status) = update.status {
             self.ns.status = status.as_str().to_string();
         }
+        if let Some(ttl_enabled) = update.ttl_enabled {
+            self.ns.ttl_enabled = ttl_enabled;
+        }
+        if let Some(overrides) = update.overrides {
+            self.ns.overrides = serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into());
+        }
         self.ns.version += 1;
         self.ns.modified_at_ms = now_ms;
         self.tx.update_namespace(&self.ns)?;

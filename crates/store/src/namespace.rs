@@ -139,6 +139,10 @@ pub struct NamespaceUpdate {
     pub name: Option<String>,
     pub comment: Option<Option<String>>,
     pub status: Option<NamespaceStatus>,
+    /// Turn expiry support on or off.
+    pub ttl_enabled: Option<bool>,
+    /// Replace the per-namespace limit overrides.
+    pub overrides: Option<LimitOverrides>,
     /// Apply only if the namespace ETag still matches.
     pub if_match: Option<String>,
 }

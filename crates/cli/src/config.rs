@@ -1,0 +1,160 @@
+//! `edgekv.toml`: the namespaces an instance serves (binding name, profile, TTL support, limit
+//! overrides), the apps (route, component, granted bindings, limits) and the listeners.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8787"        # guests and management APIs
+//! admin_listen = "127.0.0.1:8788"  # optional: management APIs on their own listener
+//! data_dir = ".edgekv"
+//! durability = "normal"            # or "full" (fsync every commit)
+//!
+//! [[namespaces]]
+//! binding = "default"              # the name apps open it by
+//! name = "my-kv"                   # its unique name (defaults to the binding)
+//! profile = "cloudflare"           # cloudflare | cloudfront | telnyx
+//! ttl = true                       # whether entries may expire
+//! limits = { max_value_bytes = 1048576 }
+//!
+//! [[apps]]
+//! route = "/"                      # path prefix this app serves
+//! component = "app.wasm"           # relative to this file
+//! bindings = ["default"]           # namespaces it may open
+//! deadline_secs = 30
+//! memory_mb = 128
+//! ```
+
+use anyhow::{bail, Context, Result};
+use edgekv_store::{LimitOverrides, Profile};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub namespaces: Vec<NamespaceConfig>,
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub durability: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceConfig {
+    pub binding: String,
+    pub name: Option<String>,
+    #[serde(default = "default_profile")]
+    pub profile: Profile,
+    #[serde(default = "yes")]
+    pub ttl: bool,
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+impl NamespaceConfig {
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.binding)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    #[serde(default = "root_route")]
+    pub route: String,
+    pub component: PathBuf,
+    #[serde(default)]
+    pub bindings: Vec<String>,
+    #[serde(default = "default_deadline")]
+    pub deadline_secs: u64,
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+}
+
+fn default_profile() -> Profile {
+    Profile::Cloudflare
+}
+fn yes() -> bool {
+    true
+}
+fn root_route() -> String {
+    "/".into()
+}
+fn default_deadline() -> u64 {
+    30
+}
+fn default_memory() -> u64 {
+    128
+}
+
+impl Config {
+    /// Reads a config file; component paths become relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for app in &mut config.apps {
+            app.component = base.join(&app.component);
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The config of `edgekv serve app.wasm`: the app at `/` with one cloudflare namespace bound as
+    /// `default`.
+    pub fn single_app(component: PathBuf) -> Config {
+        Config {
+            server: Server::default(),
+            namespaces: vec![NamespaceConfig {
+                binding: "default".into(),
+                name: None,
+                profile: Profile::Cloudflare,
+                ttl: true,
+                limits: LimitOverrides::default(),
+            }],
+            apps: vec![AppConfig {
+                route: "/".into(),
+                component,
+                bindings: vec!["default".into()],
+                deadline_secs: default_deadline(),
+                memory_mb: default_memory(),
+            }],
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        for (i, ns) in self.namespaces.iter().enumerate() {
+            if self.namespaces[..i]
+                .iter()
+                .any(|other| other.binding == ns.binding)
+            {
+                bail!("namespace binding {:?} is declared twice", ns.binding);
+            }
+        }
+        for app in &self.apps {
+            if !app.route.starts_with('/') {
+                bail!("app route {:?} must start with /", app.route);
+            }
+            if app.deadline_secs == 0 || app.memory_mb == 0 {
+                bail!(
+                    "app {:?}: deadline_secs and memory_mb must be positive",
+                    app.route
+                );
+            }
+        }
+        Ok(())
+    }
+}

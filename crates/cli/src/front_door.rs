@@ -1,0 +1,141 @@
+//! The front door: one hyper server per listener. Each request is routed on its raw target, before
+//! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
+//! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
+
+use edgekv_api::{BoxError, Dialect, Management};
+use edgekv_runtime::App;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The body of every response the front door sends.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// How long shutdown waits for in-flight requests.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// What one listener serves.
+pub struct FrontDoor {
+    /// The management APIs, unless they are on their own listener.
+    pub management: Option<Management>,
+    /// Apps by route, longest route first.
+    pub apps: Vec<(String, App)>,
+}
+
+impl FrontDoor {
+    pub fn new(management: Option<Management>, mut apps: Vec<(String, App)>) -> Self {
+        apps.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        FrontDoor { management, apps }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        if let Some(management) = &self.management {
+            if let Some(dialect) = Dialect::of(&target) {
+                return management
+                    .handle(dialect, req)
+                    .await
+                    .map(|b| b.boxed_unsync());
+            }
+        }
+        match self.app_for(req.uri().path()) {
+            Some(app) => match app.handle(req).await {
+                Ok(response) => response.map(|b| {
+                    b.map_err(|e| BoxError::from(format!("{e:?}")))
+                        .boxed_unsync()
+                }),
+                Err(failure) => {
+                    let status = StatusCode::from_u16(failure.status())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    text(status, format!("edgekv: {failure}\n"))
+                }
+            },
+            None => text(
+                StatusCode::NOT_FOUND,
+                "edgekv: no app serves this path\n".into(),
+            ),
+        }
+    }
+
+    fn app_for(&self, path: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|(route, _)| {
+                let route = route.trim_end_matches('/');
+                path.strip_prefix(route)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map(|(_, app)| app)
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Serves `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    door: Arc<FrontDoor>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let door = door.clone();
+                let service = service_fn(move |req| {
+                    let door = door.clone();
+                    async move { Ok::<_, Infallible>(door.route(req).await) }
+                });
+                let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("gave up waiting for in-flight requests after {DRAIN:?}");
+    }
+}

@@ -1,0 +1,298 @@
+//! `edgekv serve`: opens the store, makes sure every configured namespace exists with its profile
+//! and limits, loads the apps, binds the listeners, prints where everything is, and serves until
+//! Ctrl-C or SIGTERM.
+
+use crate::config::{Config, NamespaceConfig};
+use crate::credentials::{self, CredentialArgs};
+use crate::front_door::{self, FrontDoor};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use edgekv_api::Management;
+use edgekv_runtime::{App, AppLimits, Grants, Runtime, RuntimeOptions};
+use edgekv_store::{
+    Durability, NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Shown after `edgekv serve --help`.
+pub const SERVE_HELP: &str = "Examples:
+  edgekv serve app.wasm
+  edgekv serve --config edgekv.toml --data-dir /tmp/kv
+  EDGEKV_API_TOKEN=secret edgekv serve app.wasm --admin-listen 127.0.0.1:8788
+
+Config file (edgekv.toml):
+  [server]
+  listen = \"127.0.0.1:8787\"
+  data_dir = \".edgekv\"
+  [[namespaces]]
+  binding = \"default\"        # the name apps open it by
+  profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
+  ttl = true                   # false: writes with an expiry are refused
+  limits = { max_value_bytes = 1048576 }
+  [[apps]]
+  route = \"/\"
+  component = \"app.wasm\"
+  bindings = [\"default\"]     # granted namespaces; others are access-denied
+  deadline_secs = 30
+  memory_mb = 128
+
+Management credentials come from the flags or EDGEKV_* variables below; unset ones are generated
+on first start into <data-dir>/credentials.json (mode 0600) and printed.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A wasi:http component to serve at `/`, with one cloudflare namespace bound as `default`.
+    pub app: Option<PathBuf>,
+    /// A config file declaring namespaces, apps and listeners (format below).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Address for guests and the management APIs [default: 127.0.0.1:8787].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Serve the management APIs on this address instead of the main one.
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Where the data lives (kv.sqlite3, compiled-component cache, credentials) [default: .edgekv].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// `normal` survives the process being killed; `full` also survives power loss (fsync per commit).
+    #[arg(long)]
+    pub durability: Option<Durability>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let config = load_config(&args)?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(config.server.data_dir.clone())
+        .unwrap_or_else(|| ".edgekv".into());
+    let durability = match (args.durability, &config.server.durability) {
+        (Some(d), _) => d,
+        (None, Some(text)) => text.parse().map_err(anyhow::Error::msg)?,
+        (None, None) => Durability::Normal,
+    };
+    let db = data_dir.join("kv.sqlite3");
+    let store = Store::open(
+        &db,
+        StoreOptions {
+            durability,
+            ..StoreOptions::default()
+        },
+    )
+    .with_context(|| format!("opening {}", db.display()))?;
+    let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
+    let bindings = ensure_namespaces(&store, &config.namespaces)?;
+    let apps = load_apps(&config, &store, &bindings, &data_dir)?;
+
+    let listen = args
+        .listen
+        .or(config.server.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787)));
+    let admin_listen = args.admin_listen.or(config.server.admin_listen);
+    let management = Management::new(store.clone(), credentials.clone());
+    let main = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let admin = match admin_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?,
+        ),
+        None => None,
+    };
+    let url = format!("http://{}", main.local_addr()?);
+    println!("edgekv listening on {url}");
+    print_summary(&config, &db, &apps, admin.as_ref(), &url);
+    if generated {
+        println!(
+            "generated management credentials in {} (mode 0600):",
+            data_dir.join("credentials.json").display()
+        );
+        println!("{}", credentials::client_settings(&credentials, &url));
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let main_door = Arc::new(FrontDoor::new(
+        admin.is_none().then(|| management.clone()),
+        apps,
+    ));
+    let mut servers = vec![tokio::spawn(front_door::serve(
+        main,
+        main_door,
+        wait(stopped.clone()),
+    ))];
+    if let Some(admin) = admin {
+        let admin_door = Arc::new(FrontDoor::new(Some(management), Vec::new()));
+        servers.push(tokio::spawn(front_door::serve(
+            admin,
+            admin_door,
+            wait(stopped),
+        )));
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+fn load_config(args: &ServeArgs) -> Result<Config> {
+    match (&args.config, &args.app) {
+        (Some(path), None) => Config::load(path),
+        (Some(_), Some(_)) => bail!("give either APP.wasm or --config, not both"),
+        (None, Some(app)) => Ok(Config::single_app(app.clone())),
+        (None, None) => Ok(Config::default()),
+    }
+}
+
+/// Creates each configured namespace that does not exist yet and brings existing ones in line with
+/// the config (TTL support, limits). Returns binding name -> namespace id.
+fn ensure_namespaces(
+    store: &Store,
+    namespaces: &[NamespaceConfig],
+) -> Result<HashMap<String, Uuid>> {
+    let mut bindings = HashMap::new();
+    for ns in namespaces {
+        let id = match store.namespace(ns.name()) {
+            Ok(existing) => {
+                if existing.profile != ns.profile {
+                    tracing::warn!(
+                        "namespace {:?} exists with profile {}, not {}; keeping {}",
+                        ns.name(),
+                        existing.profile,
+                        ns.profile,
+                        existing.profile
+                    );
+                }
+                if existing.ttl_enabled != ns.ttl || existing.overrides != ns.limits {
+                    let update = NamespaceUpdate {
+                        ttl_enabled: Some(ns.ttl),
+                        overrides: Some(ns.limits.clone()),
+                        ..NamespaceUpdate::default()
+                    };
+                    store.update_namespace(&existing.id, update)?;
+                }
+                existing.id
+            }
+            Err(StoreError::NamespaceNotFound(_)) => {
+                let new = NewNamespace {
+                    ttl_enabled: ns.ttl,
+                    overrides: ns.limits.clone(),
+                    ..NewNamespace::new(ns.name(), ns.profile)
+                };
+                store
+                    .create_namespace(new)
+                    .with_context(|| format!("creating namespace {:?}", ns.name()))?
+                    .id
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening namespace {:?}", ns.name())),
+        };
+        bindings.insert(ns.binding.clone(), id);
+    }
+    Ok(bindings)
+}
+
+fn load_apps(
+    config: &Config,
+    store: &Store,
+    bindings: &HashMap<String, Uuid>,
+    data_dir: &std::path::Path,
+) -> Result<Vec<(String, App)>> {
+    if config.apps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let max_memory = config.apps.iter().map(|a| a.memory_mb).max().unwrap_or(128);
+    let runtime = Runtime::new(RuntimeOptions {
+        max_memory_bytes: (max_memory << 20) as usize,
+        cache_dir: Some(data_dir.join("cache")),
+        ..RuntimeOptions::default()
+    })?;
+    let mut apps = Vec::new();
+    for app in &config.apps {
+        let mut grants = Grants::new();
+        for binding in &app.bindings {
+            let id = bindings.get(binding).copied();
+            if id.is_none() {
+                tracing::warn!(
+                    "app {:?} is granted binding {binding:?}, which no namespace declares",
+                    app.route
+                );
+            }
+            grants.grant(binding.clone(), id);
+        }
+        let limits = AppLimits {
+            deadline: Duration::from_secs(app.deadline_secs),
+            memory_bytes: (app.memory_mb << 20) as usize,
+        };
+        let loaded = App::load(&runtime, &app.component, store.clone(), grants, limits)?;
+        apps.push((app.route.clone(), loaded));
+    }
+    Ok(apps)
+}
+
+fn print_summary(
+    config: &Config,
+    db: &std::path::Path,
+    apps: &[(String, App)],
+    admin: Option<&TcpListener>,
+    url: &str,
+) {
+    println!("  data: {}", db.display());
+    for ns in &config.namespaces {
+        println!(
+            "  namespace {:?} ({}, ttl {}) bound as {:?}",
+            ns.name(),
+            ns.profile,
+            if ns.ttl { "on" } else { "off" },
+            ns.binding
+        );
+    }
+    for app in &config.apps {
+        println!(
+            "  app {} -> {} (bindings: {})",
+            app.route,
+            app.component.display(),
+            app.bindings.join(", ")
+        );
+    }
+    if apps.is_empty() {
+        println!("  no app: serving the management APIs only");
+    }
+    let management = admin
+        .and_then(|a| a.local_addr().ok())
+        .map_or(url.to_string(), |a| format!("http://{a}"));
+    println!("  management APIs: {management}/client/v4 (Cloudflare), {management}/v2/storage/kvs (Telnyx), {management} (CloudFront)");
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

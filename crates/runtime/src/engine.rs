@@ -1,0 +1,104 @@
+//! The wasmtime engine: component model, epoch interruption driven by a ticker thread, and the pooling
+//! allocator sized from one knob and kept warm (memory, tables and stacks stay resident between
+//! instances and are reset cheaply), with a fallback to on-demand allocation where the address space
+//! cannot be reserved.
+
+use crate::LoadError;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Instances that may run at once (pooling slots).
+    pub max_instances: u32,
+    /// The largest linear memory any app may be given, in bytes.
+    pub max_memory_bytes: usize,
+    /// Use the pooling allocator if the machine allows it.
+    pub pooling: bool,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            max_instances: 1000,
+            max_memory_bytes: 128 << 20,
+            pooling: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// A wasmtime engine shared by every app, with its epoch ticker.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) options: Arc<RuntimeOptions>,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling if possible) and starts the epoch ticker.
+    pub fn new(options: RuntimeOptions) -> Result<Runtime, LoadError> {
+        let engine = match options.pooling {
+            true => Engine::new(&config(Some(&options))).or_else(|e| {
+                tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                Engine::new(&config(None))
+            }),
+            false => Engine::new(&config(None)),
+        }
+        .map_err(|e| LoadError::Engine(e.to_string()))?;
+        start_ticker(&engine);
+        Ok(Runtime {
+            engine,
+            options: Arc::new(options),
+        })
+    }
+
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+}
+
+fn config(pooling: Option<&RuntimeOptions>) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    if let Some(options) = pooling {
+        let n = options.max_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memory_size(options.max_memory_bytes)
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(256 << 10)
+            .pagemap_scan(Enabled::Auto);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Advances the engine's epoch every tick for as long as the engine lives.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("edgekv-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch ticker, guest deadlines will not fire: {e}");
+    }
+}

@@ -1,0 +1,97 @@
+//! The state of one guest instance (one request): WASI, `wasi:http`, the KV binding, its resource
+//! table, the memory cap, and what ended it (deadline or memory) when it failed.
+
+use crate::guest_log::GuestLog;
+use crate::kv::{KvCtx, KvView};
+use std::time::Instant;
+use wasmtime::component::ResourceTable;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub struct Instance {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    pub kv: KvCtx,
+    pub limits: MemoryCap,
+    pub deadline: Instant,
+    pub timed_out: bool,
+}
+
+impl Instance {
+    pub fn new(request_id: u64, kv: KvCtx, memory_bytes: usize, deadline: Instant) -> Self {
+        let wasi = WasiCtx::builder()
+            .stdout(GuestLog::new(request_id, "stdout"))
+            .stderr(GuestLog::new(request_id, "stderr"))
+            .build();
+        Instance {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            kv,
+            limits: MemoryCap {
+                max_bytes: memory_bytes,
+                exhausted: false,
+            },
+            deadline,
+            timed_out: false,
+        }
+    }
+
+    pub fn kv_view(&mut self) -> KvView<'_> {
+        KvView {
+            table: &mut self.table,
+            ctx: &self.kv,
+        }
+    }
+}
+
+impl WasiView for Instance {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Instance {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// Caps the linear memory of an instance and remembers whether the guest hit the cap.
+pub struct MemoryCap {
+    max_bytes: usize,
+    pub exhausted: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exhausted = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}

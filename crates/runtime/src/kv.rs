@@ -1,0 +1,246 @@
+//! The host side of `edgekv:kv/store`: opening a namespace by binding name (deny by default), and
+//! get/put/delete/list calls forwarded to the store on a blocking thread, with store errors turned
+//! into the WIT `error` variant that names the broken rule.
+
+use edgekv_store::{Delete, Expiry, ListQuery, Precondition, Put, Rule, Store, StoreError, Uuid};
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "edgekv:kv/imports",
+    imports: { default: async | trappable },
+    with: { "edgekv:kv/store.namespace": NamespaceHandle },
+});
+
+use edgekv::kv::store::{self as wit, Error as KvError};
+
+/// The bindings an app was granted: binding name -> the namespace behind it, or `None` when the
+/// binding is granted but no namespace is configured for it.
+#[derive(Debug, Clone, Default)]
+pub struct Grants(HashMap<String, Option<Uuid>>);
+
+impl Grants {
+    pub fn new() -> Self {
+        Grants::default()
+    }
+
+    /// Grants `binding`, backed by namespace `id` (or by nothing yet).
+    pub fn grant(&mut self, binding: impl Into<String>, id: Option<Uuid>) {
+        self.0.insert(binding.into(), id);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<Uuid>)> {
+        self.0.iter()
+    }
+
+    fn open(&self, binding: &str) -> Result<Uuid, KvError> {
+        match self.0.get(binding) {
+            None => Err(KvError::AccessDenied),
+            Some(None) => Err(KvError::NoSuchStore),
+            Some(Some(id)) => Ok(*id),
+        }
+    }
+}
+
+/// An open namespace, as held in the guest's resource table.
+pub struct NamespaceHandle {
+    id: Uuid,
+}
+
+/// The per-instance state the binding needs.
+pub struct KvCtx {
+    pub store: Store,
+    pub grants: Arc<Grants>,
+}
+
+/// What the generated host traits are implemented for: the instance's resource table and KV state.
+pub struct KvView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub ctx: &'a KvCtx,
+}
+
+/// Marker tying `KvView` to the linker.
+pub struct KvData;
+
+impl HasData for KvData {
+    type Data<'a> = KvView<'a>;
+}
+
+/// Links `edgekv:kv/store` into `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    view: fn(&mut T) -> KvView<'_>,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, KvData>(linker, view)
+}
+
+type Reply<T> = wasmtime::Result<Result<T, KvError>>;
+
+impl KvView<'_> {
+    fn id(&self, ns: &Resource<NamespaceHandle>) -> wasmtime::Result<Uuid> {
+        Ok(self.table.get(ns)?.id)
+    }
+
+    /// Runs a blocking store call off the async executor. (Not borrowing `self` across the await
+    /// keeps the host future `Send`.)
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> edgekv_store::Result<T> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, KvError>> + Send + 'static {
+        let store = self.ctx.store.clone();
+        async move {
+            match tokio::task::spawn_blocking(move || f(&store)).await {
+                Ok(result) => result.map_err(to_wit_error),
+                Err(e) => Err(KvError::Other(format!("store call failed: {e}"))),
+            }
+        }
+    }
+}
+
+impl wit::Host for KvView<'_> {}
+
+impl wit::HostNamespace for KvView<'_> {
+    async fn open(&mut self, binding: String) -> Reply<Resource<NamespaceHandle>> {
+        let id = match self.ctx.grants.open(&binding) {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(self.table.push(NamespaceHandle { id })?))
+    }
+
+    async fn get(
+        &mut self,
+        ns: Resource<NamespaceHandle>,
+        key: String,
+    ) -> Reply<Option<wit::Entry>> {
+        let id = self.id(&ns)?;
+        let found = self
+            .call(move |s| match s.get(&id, &key) {
+                Ok(entry) => Ok(Some(entry)),
+                Err(StoreError::KeyNotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .await;
+        Ok(found.map(|entry| {
+            entry.map(|e| wit::Entry {
+                value: e.value,
+                metadata: e.metadata,
+                content_type: e.content_type,
+                expires_at_ms: e.expires_at_ms.map(|ms| ms.max(0) as u64),
+                etag: e.etag.to_string(),
+            })
+        }))
+    }
+
+    async fn put(
+        &mut self,
+        ns: Resource<NamespaceHandle>,
+        key: String,
+        value: Vec<u8>,
+        options: wit::PutOptions,
+    ) -> Reply<wit::PutResult> {
+        let id = self.id(&ns)?;
+        let put = Put {
+            key,
+            value,
+            metadata: options.metadata,
+            content_type: options.content_type,
+            expiry: match options.expiration {
+                None => Expiry::Never,
+                Some(wit::Expiration::TtlSeconds(s)) => Expiry::TtlSecs(s),
+                Some(wit::Expiration::AtUnixSeconds(s)) => Expiry::AtUnixSecs(s),
+            },
+            precondition: match options.precondition {
+                None => Precondition::None,
+                Some(wit::Precondition::IfMatch(etag)) => Precondition::EntryEtag(etag),
+                Some(wit::Precondition::IfAbsent) => Precondition::Absent,
+            },
+        };
+        let out = self.call(move |s| s.put(&id, put)).await;
+        Ok(out.map(|o| wit::PutResult {
+            etag: o.etag.map(|e| e.to_string()).unwrap_or_default(),
+            created: !o.existed,
+        }))
+    }
+
+    async fn delete(
+        &mut self,
+        ns: Resource<NamespaceHandle>,
+        key: String,
+        if_match: Option<String>,
+    ) -> Reply<bool> {
+        let id = self.id(&ns)?;
+        let precondition = if_match.map_or(Precondition::None, Precondition::EntryEtag);
+        let out = self
+            .call(move |s| s.delete(&id, Delete { key, precondition }))
+            .await;
+        Ok(out.map(|o| o.existed))
+    }
+
+    async fn list(
+        &mut self,
+        ns: Resource<NamespaceHandle>,
+        prefix: String,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Reply<wit::KeyPage> {
+        let id = self.id(&ns)?;
+        let query = ListQuery {
+            prefix,
+            cursor,
+            limit: limit.map(u64::from),
+        };
+        let page = self.call(move |s| s.list(&id, &query)).await;
+        Ok(page.map(|p| wit::KeyPage {
+            keys: p
+                .keys
+                .into_iter()
+                .map(|k| wit::KeyInfo {
+                    name: k.key,
+                    expires_at_ms: k.expires_at_ms.map(|ms| ms.max(0) as u64),
+                    metadata: k.metadata,
+                    size: k.size,
+                })
+                .collect(),
+            cursor: p.cursor,
+        }))
+    }
+
+    async fn drop(&mut self, ns: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
+        self.table.delete(ns)?;
+        Ok(())
+    }
+}
+
+/// The WIT error for a store error: the variant names the broken rule, the message its limit and size.
+pub fn to_wit_error(e: StoreError) -> KvError {
+    let message = e.to_string();
+    match e {
+        StoreError::NamespaceNotFound(_) => KvError::NoSuchStore,
+        StoreError::Conflict { current } => KvError::Conflict(current.map(|c| c.to_string())),
+        StoreError::Rule(v) => match v.rule {
+            Rule::KeyEmpty
+            | Rule::KeyDotSegment
+            | Rule::KeyTooLong
+            | Rule::KeyTooLarge
+            | Rule::KeyCharset
+            | Rule::KeyReserved => KvError::InvalidKey(message),
+            Rule::ValueTooLarge => KvError::ValueTooLarge(message),
+            Rule::MetadataTooLarge => KvError::MetadataTooLarge(message),
+            Rule::ExpiryUnsupported
+            | Rule::TtlTooShort
+            | Rule::TtlTooLong
+            | Rule::ExpirationTooSoon => KvError::InvalidExpiration(message),
+            Rule::StoreFull
+            | Rule::BatchTooManyItems
+            | Rule::BatchTooLarge
+            | Rule::BulkGetTooManyKeys => KvError::QuotaExceeded(message),
+            Rule::MetadataNotJson | Rule::ListLimit | Rule::NamespaceName => {
+                KvError::Other(message)
+            }
+        },
+        _ => KvError::Other(message),
+    }
+}
