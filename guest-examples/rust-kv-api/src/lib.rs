@@ -57,7 +57,7 @@ fn entry_route(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error>
         Method::Get => get(ns, key),
         Method::Put => put(ns, req, key),
         Method::Delete => {
-            let deleted = ns.delete(key, req.header("if-match").map(str::to_string))?;
+            let deleted = ns.delete(key, req.header("if-match"))?;
             Ok(Reply::json(200, format!("{{\"deleted\":{deleted}}}")))
         }
         _ => Ok(Reply::text(405, "use GET, PUT or DELETE")),
