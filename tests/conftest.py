@@ -1,0 +1,132 @@
+"""Shared fixtures for the black-box suites: the real `edgekv` binary on an ephemeral port with a
+temporary data dir and fixed test credentials, and the directory of guests built from source."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EDGEKV_BIN = os.environ.get("EDGEKV_BIN") or str(REPO / "target" / "release" / "edgekv")
+GUESTS_DIR = Path(os.environ.get("EDGEKV_GUESTS_DIR") or REPO / "target" / "guests")
+
+API_TOKEN = "edgekv-test-token"
+CF_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
+AWS_KEY_ID = "AKIAEDGEKVTEST000001"
+AWS_SECRET = "edgekv-test-secret-key"
+AWS_ACCOUNT_ID = "123456789012"
+
+CREDENTIALS_ENV = {
+    "EDGEKV_API_TOKEN": API_TOKEN,
+    "EDGEKV_CLOUDFLARE_ACCOUNT_ID": CF_ACCOUNT_ID,
+    "EDGEKV_AWS_ACCESS_KEY_ID": AWS_KEY_ID,
+    "EDGEKV_AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+    "EDGEKV_AWS_ACCOUNT_ID": AWS_ACCOUNT_ID,
+}
+
+LISTENING = re.compile(r"^edgekv listening on (http://127\.0\.0\.1:(\d+))$")
+START_TIMEOUT = 60
+
+
+class Server:
+    """One running `edgekv serve` process."""
+
+    def __init__(self, data_dir, args, env):
+        self.data_dir = Path(data_dir)
+        self.args = list(args)
+        self.env = env
+        self.proc = None
+        self.url = None
+        self.port = None
+        self._lines = []
+        self.start()
+
+    def start(self):
+        cmd = [EDGEKV_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.args]
+        self.proc = subprocess.Popen(
+            cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        found = threading.Event()
+
+        def pump(proc):
+            for line in proc.stdout:
+                self._lines.append(line)
+                m = LISTENING.match(line.strip())
+                if m and not found.is_set():
+                    self.url, self.port = m.group(1), int(m.group(2))
+                    found.set()
+
+        threading.Thread(target=pump, args=(self.proc,), daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not found.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"edgekv did not start:\n{self.log()}")
+
+    def log(self):
+        return "".join(self._lines)
+
+    def stop(self):
+        """SIGTERM, then wait for the drain."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self):
+        """SIGKILL: no chance to flush or drain."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def edgekv(tmp_path):
+    """Factory: `edgekv(app=None, config=None, args=[], env={})` starts a server; all are stopped at
+    teardown."""
+    servers = []
+
+    def start(app=None, config=None, args=(), env=None):
+        full_env = {**os.environ, **CREDENTIALS_ENV, **(env or {})}
+        full_env.pop("RUST_BACKTRACE", None)
+        extra = []
+        if config is not None:
+            path = tmp_path / f"edgekv-{len(servers)}.toml"
+            path.write_text(config)
+            extra += ["--config", str(path)]
+        if app is not None:
+            extra.append(str(app))
+        server = Server(tmp_path / f"data-{len(servers)}", [*extra, *args], full_env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def guests_dir():
+    if not GUESTS_DIR.is_dir():
+        pytest.fail(f"guests are not built: run guest-examples/build.sh (looked in {GUESTS_DIR})")
+    return GUESTS_DIR
+
+
+def guest(name):
+    """Path of a built guest component."""
+    path = GUESTS_DIR / f"{name}.wasm"
+    if not path.is_file():
+        pytest.fail(f"guest {name} is not built: run guest-examples/build.sh")
+    return path
