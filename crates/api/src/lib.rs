@@ -2,6 +2,7 @@
 //! Telnyx Edge Compute KV, served over the store. Each dialect module translates its HTTP requests
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
 
+mod cloudflare;
 pub mod credentials;
 pub mod route;
 
@@ -48,8 +49,10 @@ impl Management {
 
     /// Serves a request whose raw target `Dialect::of` matched.
     pub async fn handle(&self, dialect: Dialect, req: Request<Incoming>) -> Response<Body> {
-        let _ = (&self.store, &self.credentials, req);
-        not_implemented(dialect)
+        match dialect {
+            Dialect::Cloudflare => cloudflare::handle(self, req).await,
+            other => not_implemented(other),
+        }
     }
 }
 

@@ -1,0 +1,142 @@
+//! Cloudflare's response envelope (`{success, errors, messages, result, result_info?}`) and its
+//! errors: each store error becomes the status, code and message the real API (and Miniflare) use.
+//! Deterministic client errors are never 408/409/429/5xx, which the SDKs would retry.
+
+use crate::{full, Body};
+use edgekv_store::{Rule, RuleViolation, StoreError};
+use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
+
+/// A Cloudflare API error: HTTP status, numeric code, message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} [code: {code}]")]
+pub struct CfError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+}
+
+impl CfError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        CfError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: u32, message: impl Into<String>) -> Self {
+        CfError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn no_route() -> Self {
+        CfError::new(StatusCode::NOT_FOUND, 7003, "No route for the URI")
+    }
+
+    /// The error for a store error during `op` (e.g. `get`, `put`, `list keys`).
+    pub fn from_store(op: &str, e: StoreError) -> Self {
+        match e {
+            StoreError::NamespaceNotFound(_) => CfError::new(
+                StatusCode::NOT_FOUND,
+                10013,
+                format!("{op}: 'namespace not found'"),
+            ),
+            StoreError::KeyNotFound(_) => CfError::new(
+                StatusCode::NOT_FOUND,
+                10009,
+                format!("{op}: 'key not found'"),
+            ),
+            StoreError::NamespaceExists(_) => CfError::bad_request(
+                10014,
+                "a namespace with this account ID and title already exists",
+            ),
+            StoreError::InvalidCursor => {
+                CfError::bad_request(10041, "Invalid \"list keys\" cursor")
+            }
+            StoreError::NamespaceNotReady { status, .. } => {
+                CfError::bad_request(10001, format!("{op}: 'namespace is {status}'"))
+            }
+            StoreError::Conflict { .. } => {
+                CfError::bad_request(10001, format!("{op}: 'precondition failed'"))
+            }
+            StoreError::Rule(v) => rule_error(&v),
+            e @ (StoreError::Storage(_) | StoreError::Closed) => CfError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                10001,
+                format!("{op}: '{e}'"),
+            ),
+        }
+    }
+}
+
+fn rule_error(v: &RuleViolation) -> CfError {
+    let (limit, actual) = (v.limit, v.actual);
+    let too_large =
+        |code, message: String| CfError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message);
+    match v.rule {
+        Rule::KeyEmpty => CfError::bad_request(10023, "Key names must not be empty"),
+        Rule::KeyDotSegment => CfError::bad_request(10023, "Illegal key name. Please use a different name."),
+        Rule::KeyTooLarge | Rule::KeyTooLong => CfError::new(
+            StatusCode::URI_TOO_LONG,
+            10030,
+            format!("UTF-8 encoded length of {actual} exceeds key length limit of {limit}."),
+        ),
+        Rule::KeyCharset | Rule::KeyReserved => CfError::bad_request(10023, format!("Illegal key name: {v}")),
+        Rule::ValueTooLarge => too_large(10024, format!("Value length of {actual} exceeds limit of {limit}.")),
+        Rule::MetadataTooLarge => too_large(10024, format!("Metadata length of {actual} exceeds limit of {limit}.")),
+        Rule::MetadataNotJson => CfError::bad_request(10047, "Invalid metadata JSON"),
+        Rule::TtlTooShort if actual == 0 => {
+            CfError::bad_request(10034, format!("Invalid expiration_ttl of {actual}. Please specify integer greater than 0."))
+        }
+        Rule::TtlTooShort => CfError::bad_request(
+            10034,
+            format!("Invalid expiration_ttl of {actual}. Expiration TTL must be at least {limit}."),
+        ),
+        Rule::TtlTooLong => CfError::bad_request(10034, format!("Invalid expiration_ttl of {actual}. {v}")),
+        Rule::ExpirationTooSoon if actual.saturating_add(60) <= limit => CfError::bad_request(
+            10033,
+            format!(
+                "Invalid expiration of {actual}. Please specify integer greater than the current number of seconds since the UNIX epoch."
+            ),
+        ),
+        Rule::ExpirationTooSoon => CfError::bad_request(
+            10033,
+            format!("Invalid expiration of {actual}. Expiration times must be at least 60 seconds in the future."),
+        ),
+        Rule::ExpiryUnsupported => CfError::bad_request(10033, "This namespace does not support expiration."),
+        Rule::StoreFull | Rule::BatchTooLarge => too_large(10024, format!("Payload too large: {v}")),
+        Rule::BatchTooManyItems => CfError::bad_request(10001, format!("Too many items: {v}")),
+        Rule::BulkGetTooManyKeys => CfError::bad_request(10001, format!("You can request a maximum of {limit} keys")),
+        Rule::ListLimit => CfError::bad_request(10028, format!("Invalid key_count_limit of {actual}. {v}")),
+        Rule::NamespaceName if actual == 0 => CfError::bad_request(10019, "missing title"),
+        Rule::NamespaceName => CfError::bad_request(10001, format!("title: must be at most {limit} bytes")),
+    }
+}
+
+/// `{"success": true, ..., "result": result}` with `result_info` when given.
+pub fn success(result: Value, result_info: Option<Value>) -> Response<Body> {
+    let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
+    if let Some(info) = result_info {
+        body["result_info"] = info;
+    }
+    json_response(StatusCode::OK, &body)
+}
+
+/// The enveloped error.
+pub fn failure(e: &CfError) -> Response<Body> {
+    let body = json!({
+        "success": false,
+        "errors": [{"code": e.code, "message": e.message}],
+        "messages": [],
+        "result": null,
+    });
+    json_response(e.status, &body)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(full(body.to_string()))
+        .unwrap_or_else(|_| Response::new(full("{}")))
+}

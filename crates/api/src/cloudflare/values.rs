@@ -1,0 +1,216 @@
+//! Values and keys: write (a raw body of any content type, or multipart with `value` and optional
+//! `metadata`; `expiration` / `expiration_ttl`, TTL winning), read (raw bytes with an `expiration`
+//! header), delete (idempotent), metadata read, and key listing with `result_info {count, cursor}`.
+
+use super::envelope::{success, CfError};
+use super::{namespace_id, number, Call};
+use crate::{blocking, full, Body};
+use bytes::Bytes;
+use edgekv_store::{Delete, Expiry, ListQuery, Put};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+/// The largest value the API takes (25 MiB); the store checks the namespace's own limit.
+const MAX_VALUE: u64 = 25 * 1024 * 1024;
+/// Room for multipart framing and metadata on top of the value.
+const MULTIPART_SLACK: u64 = 64 * 1024;
+
+pub async fn put(
+    call: &Call<'_>,
+    ns: &str,
+    key: String,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, CfError> {
+    let id = namespace_id(ns)?;
+    let expiry = expiry(call)?;
+    let (value, metadata) = read_value(req).await?;
+    let put = Put {
+        key,
+        value,
+        metadata,
+        expiry,
+        ..Put::default()
+    };
+    blocking(call.m.store(), move |s| s.put(&id, put))
+        .await
+        .map_err(|e| CfError::from_store("put", e))?;
+    Ok(success(json!({}), None))
+}
+
+/// `expiration_ttl` wins over `expiration`; both accept floats.
+fn expiry(call: &Call<'_>) -> Result<Expiry, CfError> {
+    let ttl = number(call, "expiration_ttl", 10034)?;
+    let at = number(call, "expiration", 10033)?;
+    Ok(match (ttl, at) {
+        (Some(ttl), _) => Expiry::TtlSecs(ttl.max(0.0) as u64),
+        (None, Some(at)) => Expiry::AtUnixSecs(at.max(0.0) as u64),
+        (None, None) => Expiry::Never,
+    })
+}
+
+/// The value (and metadata, for multipart) of a write.
+async fn read_value(req: Request<Incoming>) -> Result<(Vec<u8>, Option<String>), CfError> {
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Ok(boundary) = multer::parse_boundary(content_type) {
+        refuse_declared_oversize(&req, MAX_VALUE + MULTIPART_SLACK)?;
+        return read_multipart(req.into_body(), boundary).await;
+    }
+    refuse_declared_oversize(&req, MAX_VALUE)?;
+    let body = http_body_util::Limited::new(req.into_body(), MAX_VALUE as usize + 1)
+        .collect()
+        .await;
+    match body {
+        Ok(collected) => Ok((Vec::from(collected.to_bytes()), None)),
+        Err(_) => Err(too_large(MAX_VALUE + 1)),
+    }
+}
+
+/// Refuses at once a body whose Content-Length is already over the limit.
+fn refuse_declared_oversize(req: &Request<Incoming>, limit: u64) -> Result<(), CfError> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit => Err(too_large(len)),
+        _ => Ok(()),
+    }
+}
+
+fn too_large(len: u64) -> CfError {
+    CfError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        10024,
+        format!("Value length of {len} exceeds limit of {MAX_VALUE}."),
+    )
+}
+
+async fn read_multipart(
+    body: Incoming,
+    boundary: String,
+) -> Result<(Vec<u8>, Option<String>), CfError> {
+    let limits = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(MAX_VALUE + MULTIPART_SLACK)
+            .for_field("metadata", MULTIPART_SLACK),
+    );
+    let mut parts = multer::Multipart::with_constraints(body.into_data_stream(), boundary, limits);
+    let (mut value, mut metadata) = (None, None);
+    loop {
+        let field = match parts.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(
+                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
+            ) => return Err(too_large(MAX_VALUE + 1)),
+            Err(e) => {
+                return Err(CfError::bad_request(
+                    10001,
+                    format!("Invalid multipart body: {e}"),
+                ))
+            }
+        };
+        let name = field.name().map(str::to_string);
+        let bytes: Bytes = field.bytes().await.map_err(|e| match e {
+            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+                too_large(MAX_VALUE + 1)
+            }
+            e => CfError::bad_request(10001, format!("Invalid multipart body: {e}")),
+        })?;
+        match name.as_deref() {
+            Some("value") => value = Some(Vec::from(bytes)),
+            Some("metadata") => {
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| CfError::bad_request(10047, "Invalid metadata JSON"))?;
+                metadata = Some(text);
+            }
+            _ => {}
+        }
+    }
+    let value = value.ok_or_else(|| CfError::bad_request(10001, "Missing value field"))?;
+    Ok((value, metadata))
+}
+
+pub async fn get(call: &Call<'_>, ns: &str, key: String) -> Result<Response<Body>, CfError> {
+    let id = namespace_id(ns)?;
+    let entry = blocking(call.m.store(), move |s| s.get(&id, &key))
+        .await
+        .map_err(|e| CfError::from_store("get", e))?;
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/octet-stream");
+    if let Some(at) = entry.expires_at_ms {
+        response = response.header("expiration", (at / 1000).to_string());
+    }
+    response
+        .body(full(entry.value))
+        .map_err(|e| CfError::new(StatusCode::INTERNAL_SERVER_ERROR, 10001, e.to_string()))
+}
+
+pub async fn delete(call: &Call<'_>, ns: &str, key: String) -> Result<Response<Body>, CfError> {
+    let id = namespace_id(ns)?;
+    let delete = Delete {
+        key,
+        ..Delete::default()
+    };
+    blocking(call.m.store(), move |s| s.delete(&id, delete))
+        .await
+        .map_err(|e| CfError::from_store("remove key", e))?;
+    Ok(success(json!({}), None))
+}
+
+pub async fn metadata(call: &Call<'_>, ns: &str, key: String) -> Result<Response<Body>, CfError> {
+    let id = namespace_id(ns)?;
+    let entry = blocking(call.m.store(), move |s| s.get(&id, &key))
+        .await
+        .map_err(|e| CfError::from_store("get", e))?;
+    Ok(success(parse_metadata(entry.metadata.as_deref()), None))
+}
+
+/// Stored metadata (compact JSON text) as a JSON value; `null` when absent.
+pub fn parse_metadata(metadata: Option<&str>) -> Value {
+    metadata
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null)
+}
+
+pub async fn list(call: &Call<'_>, ns: &str) -> Result<Response<Body>, CfError> {
+    let id = namespace_id(ns)?;
+    let limit = number(call, "limit", 10028)?;
+    if let Some(limit) = limit.filter(|l| !(10.0..=1000.0).contains(l)) {
+        return Err(CfError::bad_request(
+            10028,
+            format!("Invalid key_count_limit of {limit}. It must be 10..=1000."),
+        ));
+    }
+    let query = ListQuery {
+        prefix: call.query("prefix").unwrap_or_default(),
+        cursor: call.query("cursor").filter(|c| !c.is_empty()),
+        limit: limit.map(|l| l as u64),
+    };
+    let page = blocking(call.m.store(), move |s| s.list(&id, &query))
+        .await
+        .map_err(|e| CfError::from_store("list keys", e))?;
+    let keys: Vec<Value> = page
+        .keys
+        .iter()
+        .map(|k| {
+            let mut key = json!({"name": k.key});
+            if let Some(at) = k.expires_at_ms {
+                key["expiration"] = json!(at / 1000);
+            }
+            if k.metadata.is_some() {
+                key["metadata"] = parse_metadata(k.metadata.as_deref());
+            }
+            key
+        })
+        .collect();
+    let info = json!({"count": keys.len(), "cursor": page.cursor.unwrap_or_default()});
+    Ok(success(Value::Array(keys), Some(info)))
+}
