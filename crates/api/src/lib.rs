@@ -5,6 +5,7 @@
 mod cloudflare;
 pub mod credentials;
 pub mod route;
+mod telnyx;
 
 pub use credentials::Credentials;
 pub use route::Dialect;
@@ -51,6 +52,7 @@ impl Management {
     pub async fn handle(&self, dialect: Dialect, req: Request<Incoming>) -> Response<Body> {
         match dialect {
             Dialect::Cloudflare => cloudflare::handle(self, req).await,
+            Dialect::Telnyx => telnyx::handle(self, req).await,
             other => not_implemented(other),
         }
     }

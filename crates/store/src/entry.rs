@@ -113,6 +113,8 @@ pub struct KeyInfo {
     pub metadata: Option<String>,
     /// Value bytes.
     pub size: u64,
+    /// Unix milliseconds of the last write.
+    pub modified_at_ms: i64,
 }
 
 /// A page of keys; `cursor` is `None` on the last page.

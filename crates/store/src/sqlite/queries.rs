@@ -123,23 +123,30 @@ impl ReadTx for Connection {
             "AND ?3 IS NULL"
         };
         let sql = format!(
-            "SELECT key, expires_at, metadata, length(value) FROM entries \
+            "SELECT key, expires_at, metadata, length(value), modified_at FROM entries \
              WHERE ns = ?1 AND key {op} ?2 {upper} AND (expires_at IS NULL OR expires_at > ?4) \
              ORDER BY key LIMIT ?5"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![ns, lower, range.end, now_ms, limit], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })?;
         let mut keys = Vec::new();
         for row in rows {
-            let (key, expires_at_ms, metadata, size) = row?;
+            let (key, expires_at_ms, metadata, size, modified_at_ms) = row?;
             keys.push(KeyInfo {
                 key: key_string(key)?,
                 expires_at_ms,
                 metadata,
                 size,
+                modified_at_ms,
             });
         }
         Ok(keys)

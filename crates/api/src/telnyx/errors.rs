@@ -1,0 +1,204 @@
+//! Telnyx errors: string codes (10005 not found, 10006 invalid id, 10009 auth, 10012 duplicate,
+//! 10015 bad request / conflict), and each store error mapped to the status the API documents:
+//! 400 bad key, 404 unknown namespace or key, 409 not ready or TTL unsupported, 413 too large,
+//! 422 bad TTL. Deterministic 409s carry `x-should-retry: false` so the SDKs do not retry them.
+
+use crate::{full, Body};
+use edgekv_store::{Rule, StoreError};
+use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code} {title}: {detail}")]
+pub struct TxError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub pointer: Option<Value>,
+    pub retry: bool,
+}
+
+impl TxError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        TxError {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            pointer: None,
+            retry: true,
+        }
+    }
+
+    fn at(mut self, source: Value) -> Self {
+        self.pointer = Some(source);
+        self
+    }
+
+    fn final_(mut self) -> Self {
+        self.retry = false;
+        self
+    }
+
+    pub fn unauthorized() -> Self {
+        TxError::new(
+            StatusCode::UNAUTHORIZED,
+            "10009",
+            "Authentication failed",
+            "Missing or invalid bearer token",
+        )
+    }
+
+    pub fn invalid_id() -> Self {
+        TxError::new(
+            StatusCode::BAD_REQUEST,
+            "10006",
+            "Invalid ID",
+            "id is not a valid UUID",
+        )
+        .at(json!({"parameter": "id"}))
+    }
+
+    pub fn not_found(detail: &str) -> Self {
+        TxError::new(StatusCode::NOT_FOUND, "10005", "Resource not found", detail)
+    }
+
+    pub fn bad_request(detail: impl Into<String>, source: Option<Value>) -> Self {
+        let e = TxError::new(StatusCode::BAD_REQUEST, "10015", "Bad Request", detail);
+        match source {
+            Some(s) => e.at(s),
+            None => e,
+        }
+    }
+
+    pub fn unprocessable(detail: impl Into<String>, parameter: &str) -> Self {
+        TxError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "10015",
+            "Unprocessable Entity",
+            detail,
+        )
+        .at(json!({"parameter": parameter}))
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        TxError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "10015",
+            "Payload Too Large",
+            detail,
+        )
+    }
+
+    /// The error for a store error.
+    pub fn from_store(e: StoreError) -> Self {
+        match e {
+            StoreError::NamespaceNotFound(_) => {
+                TxError::not_found("KV namespace not found").at(json!({"parameter": "id"}))
+            }
+            StoreError::KeyNotFound(_) => {
+                TxError::not_found("Key not found").at(json!({"parameter": "key"}))
+            }
+            StoreError::NamespaceExists(_) => TxError::new(
+                StatusCode::CONFLICT,
+                "10012",
+                "Duplicate resource",
+                "A namespace with this name already exists for your organization",
+            )
+            .at(json!({"pointer": "/name"}))
+            .final_(),
+            StoreError::NamespaceNotReady { status, .. } => TxError::new(
+                StatusCode::CONFLICT,
+                "10015",
+                "Conflict",
+                format!("The namespace is not ready (status is {status})"),
+            ),
+            StoreError::Rule(v) => match v.rule {
+                Rule::KeyEmpty
+                | Rule::KeyDotSegment
+                | Rule::KeyTooLong
+                | Rule::KeyTooLarge
+                | Rule::KeyCharset
+                | Rule::KeyReserved => TxError::bad_request(
+                    format!("Invalid key: {v}"),
+                    Some(json!({"parameter": "key"})),
+                ),
+                Rule::ValueTooLarge
+                | Rule::StoreFull
+                | Rule::BatchTooLarge
+                | Rule::MetadataTooLarge => TxError::too_large(format!("{v}")),
+                Rule::ExpiryUnsupported => TxError::new(
+                    StatusCode::CONFLICT,
+                    "10015",
+                    "Conflict",
+                    "ttl_secs was set on a namespace provisioned without TTL support",
+                )
+                .at(json!({"parameter": "ttl_secs"}))
+                .final_(),
+                Rule::TtlTooShort | Rule::TtlTooLong | Rule::ExpirationTooSoon => {
+                    TxError::unprocessable(
+                        format!("ttl_secs must be an integer from 1 to 9223372036 ({v})"),
+                        "ttl_secs",
+                    )
+                }
+                Rule::NamespaceName => TxError::bad_request(
+                    "name is required and may contain lowercase letters, numbers, and hyphens only",
+                    Some(json!({"pointer": "/name"})),
+                ),
+                _ => TxError::bad_request(format!("{v}"), None),
+            },
+            StoreError::InvalidCursor => {
+                TxError::bad_request("Invalid cursor", Some(json!({"parameter": "cursor"})))
+            }
+            StoreError::Conflict { .. } => TxError::new(
+                StatusCode::CONFLICT,
+                "10015",
+                "Conflict",
+                "precondition failed",
+            )
+            .final_(),
+            e @ (StoreError::Storage(_) | StoreError::Closed) => TxError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "10000",
+                "Internal error",
+                e.to_string(),
+            ),
+        }
+    }
+
+    pub fn response(&self) -> Response<Body> {
+        let mut error = json!({
+            "code": self.code,
+            "title": self.title,
+            "detail": self.detail,
+            "meta": {"url": format!("https://docs.telnyx.com/api/errors/{}", self.code)},
+        });
+        if let Some(source) = &self.pointer {
+            error["source"] = source.clone();
+        }
+        let mut response = Response::builder()
+            .status(self.status)
+            .header("content-type", "application/json");
+        if !self.retry {
+            response = response.header("x-should-retry", "false");
+        }
+        response
+            .body(full(json!({"errors": [error]}).to_string()))
+            .unwrap_or_else(|_| Response::new(full("{}")))
+    }
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(full(body.to_string()))
+        .unwrap_or_else(|_| Response::new(full("{}")))
+}
