@@ -3,6 +3,7 @@
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
 
 mod cloudflare;
+mod cloudfront;
 pub mod credentials;
 pub mod route;
 mod telnyx;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use edgekv_store::Store;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 
 /// The error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,7 +54,10 @@ impl Management {
         match dialect {
             Dialect::Cloudflare => cloudflare::handle(self, req).await,
             Dialect::Telnyx => telnyx::handle(self, req).await,
-            other => not_implemented(other),
+            Dialect::CloudfrontData => cloudfront::handle(self, cloudfront::Plane::Data, req).await,
+            Dialect::CloudfrontControl => {
+                cloudfront::handle(self, cloudfront::Plane::Control, req).await
+            }
         }
     }
 }
@@ -67,16 +71,4 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .unwrap_or(Err(edgekv_store::StoreError::Closed))
-}
-
-fn not_implemented(dialect: Dialect) -> Response<Body> {
-    let message = format!(
-        "the {} API is not implemented yet in this edgekv build\n",
-        dialect.name()
-    );
-    Response::builder()
-        .status(StatusCode::NOT_IMPLEMENTED)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(full(message))
-        .unwrap_or_else(|_| Response::new(full("not implemented")))
 }

@@ -1,0 +1,250 @@
+//! The `cloudfront` control plane for key value stores (rest-xml, `/2020-05-31/key-value-store`):
+//! CreateKeyValueStore, DescribeKeyValueStore, ListKeyValueStores, UpdateKeyValueStore (comment,
+//! with If-Match) and DeleteKeyValueStore (with If-Match), as boto3's `cloudfront` client sends and
+//! parses them. Stores created here get the `cloudfront` profile.
+
+use super::arn;
+use super::errors::CfrError;
+use crate::{blocking, full, route, Body, Management};
+use bytes::Bytes;
+use edgekv_store::{
+    Namespace, NamespaceOrder, NamespaceQuery, NamespaceUpdate, NewNamespace, Profile,
+};
+use hyper::{Method, Response, StatusCode};
+use quick_xml::escape::escape;
+use serde::Deserialize;
+
+pub const XMLNS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
+const DEFAULT_MAX_ITEMS: u64 = 100;
+
+pub async fn handle(
+    m: &Management,
+    parts: &http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Body>, CfrError> {
+    let segments = route::segments(parts.uri.path())
+        .map_err(|_| CfrError::validation("The path is not valid percent-encoded UTF-8"))?;
+    let rest: Vec<&str> = segments.iter().skip(2).map(String::as_str).collect();
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    match (&parts.method, rest.as_slice()) {
+        (&Method::POST, [] | [""]) => create(m, &body).await,
+        (&Method::GET, [] | [""]) => list(m, target).await,
+        (&Method::GET, [name]) => describe(m, name).await,
+        (&Method::PUT, [name]) => update(m, name, if_match(parts)?, &body).await,
+        (&Method::DELETE, [name]) => delete(m, name, if_match(parts)?).await,
+        _ => Err(CfrError::validation("Unknown operation")),
+    }
+}
+
+fn if_match(parts: &http::request::Parts) -> Result<String, CfrError> {
+    parts
+        .headers
+        .get(hyper::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            CfrError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidIfMatchVersion",
+                "The If-Match version is missing",
+            )
+        })
+}
+
+fn render(m: &Management, ns: &Namespace) -> String {
+    let modified = time::OffsetDateTime::from_unix_timestamp(ns.modified_at_ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    format!(
+        "<Name>{}</Name><Id>{}</Id><Comment>{}</Comment><ARN>{}</ARN><Status>READY</Status><LastModifiedTime>{modified}</LastModifiedTime>",
+        escape(ns.name.as_str()),
+        ns.id.hyphenated(),
+        escape(ns.comment.as_deref().unwrap_or("")),
+        arn(&m.credentials().aws_account_id, &ns.id),
+    )
+}
+
+fn xml(status: StatusCode, etag: Option<&str>, body: String) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .header("x-amz-request-id", edgekv_store::Uuid::new_v4().to_string());
+    if let Some(etag) = etag {
+        response = response.header("etag", etag);
+    }
+    response
+        .body(full(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
+        )))
+        .unwrap_or_else(|_| Response::new(full("")))
+}
+
+fn store_xml(m: &Management, ns: &Namespace) -> String {
+    format!(
+        "<KeyValueStore xmlns=\"{XMLNS}\">{}</KeyValueStore>",
+        render(m, ns)
+    )
+}
+
+/// Control-plane errors for store errors: a duplicate name is EntityAlreadyExists.
+fn store_error(e: edgekv_store::StoreError) -> CfrError {
+    match e {
+        edgekv_store::StoreError::NamespaceExists(name) => CfrError::new(
+            StatusCode::CONFLICT,
+            "EntityAlreadyExists",
+            format!("A key value store named {name} already exists"),
+        ),
+        e => CfrError::from_store(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Comment")]
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UpdateRequest {
+    #[serde(rename = "Comment")]
+    comment: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, CfrError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| CfrError::validation("The request body is not UTF-8"))?;
+    quick_xml::de::from_str(text)
+        .map_err(|e| CfrError::validation(format!("Invalid XML request body: {e}")))
+}
+
+async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError> {
+    let request: CreateRequest = parse(body)?;
+    let new = NewNamespace {
+        comment: request.comment,
+        ..NewNamespace::new(request.name, Profile::Cloudfront)
+    };
+    let ns = blocking(m.store(), move |s| s.create_namespace(new))
+        .await
+        .map_err(store_error)?;
+    let response = xml(
+        StatusCode::CREATED,
+        Some(ns.etag().as_str()),
+        store_xml(m, &ns),
+    );
+    Ok(with_location(response, &ns))
+}
+
+fn with_location(mut response: Response<Body>, ns: &Namespace) -> Response<Body> {
+    if let Ok(location) = format!("/2020-05-31/key-value-store/{}", ns.name).parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+    }
+    response
+}
+
+/// A store by name, only if it is a CloudFront store.
+async fn find(m: &Management, name: &str) -> Result<Namespace, CfrError> {
+    let name = name.to_string();
+    let ns = blocking(m.store(), move |s| s.namespace(&name))
+        .await
+        .map_err(store_error)?;
+    match ns.profile {
+        Profile::Cloudfront => Ok(ns),
+        _ => Err(CfrError::not_found(format!(
+            "The key value store {} was not found",
+            ns.name
+        ))),
+    }
+}
+
+async fn describe(m: &Management, name: &str) -> Result<Response<Body>, CfrError> {
+    let ns = find(m, name).await?;
+    Ok(xml(
+        StatusCode::OK,
+        Some(ns.etag().as_str()),
+        store_xml(m, &ns),
+    ))
+}
+
+async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> {
+    let number = |name: &str| match route::query_param(target, name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| CfrError::validation(format!("{name} must be a number"))),
+    };
+    let offset = number("Marker")?.unwrap_or(0);
+    let max_items = number("MaxItems")?
+        .unwrap_or(DEFAULT_MAX_ITEMS)
+        .clamp(1, DEFAULT_MAX_ITEMS);
+    let query = NamespaceQuery {
+        profile: Some(Profile::Cloudfront),
+        order: NamespaceOrder::Created,
+        descending: false,
+        offset,
+        limit: max_items,
+    };
+    let page = blocking(m.store(), move |s| s.list_namespaces(&query))
+        .await
+        .map_err(store_error)?;
+    let items: String = page
+        .namespaces
+        .iter()
+        .map(|ns| format!("<KeyValueStore>{}</KeyValueStore>", render(m, ns)))
+        .collect();
+    let next = offset + page.namespaces.len() as u64;
+    let next_marker = if next < page.total {
+        format!("<NextMarker>{next}</NextMarker>")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<KeyValueStoreList xmlns=\"{XMLNS}\">{next_marker}<MaxItems>{max_items}</MaxItems><Quantity>{}</Quantity><Items>{items}</Items></KeyValueStoreList>",
+        page.namespaces.len()
+    );
+    Ok(xml(StatusCode::OK, None, body))
+}
+
+async fn update(
+    m: &Management,
+    name: &str,
+    etag: String,
+    body: &[u8],
+) -> Result<Response<Body>, CfrError> {
+    let request: UpdateRequest = parse(body)?;
+    let ns = find(m, name).await?;
+    let update = NamespaceUpdate {
+        comment: Some(Some(request.comment)),
+        if_match: Some(etag),
+        ..NamespaceUpdate::default()
+    };
+    let id = ns.id;
+    let ns = blocking(m.store(), move |s| s.update_namespace(&id, update))
+        .await
+        .map_err(store_error)?;
+    Ok(xml(
+        StatusCode::OK,
+        Some(ns.etag().as_str()),
+        store_xml(m, &ns),
+    ))
+}
+
+async fn delete(m: &Management, name: &str, etag: String) -> Result<Response<Body>, CfrError> {
+    let ns = find(m, name).await?;
+    let id = ns.id;
+    blocking(m.store(), move |s| s.delete_namespace(&id, Some(&etag)))
+        .await
+        .map_err(store_error)?;
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(full(""))
+        .unwrap_or_else(|_| Response::new(full(""))))
+}

@@ -1,0 +1,126 @@
+//! CloudFront errors as boto3 maps them: the data plane answers status + `x-amzn-ErrorType` + JSON
+//! `{"__type", "message"}`; the control plane answers rest-xml `<ErrorResponse>`. Store errors map
+//! to shapes: malformed input 400 Validation, quotas 402 ServiceQuotaExceeded, unknown store or key
+//! 404 ResourceNotFound, stale If-Match 409 Conflict.
+
+use crate::{full, Body};
+use edgekv_store::{Rule, StoreError};
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {kind}: {message}")]
+pub struct CfrError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl CfrError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        CfrError {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        CfrError::new(StatusCode::BAD_REQUEST, "ValidationException", message)
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        CfrError::new(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        CfrError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+    }
+
+    /// The data-plane error for a store error.
+    pub fn from_store(e: StoreError) -> Self {
+        let quota = |m: String| {
+            CfrError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "ServiceQuotaExceededException",
+                m,
+            )
+        };
+        match e {
+            StoreError::NamespaceNotFound(_) => {
+                CfrError::not_found("The key value store was not found")
+            }
+            StoreError::KeyNotFound(key) => CfrError::not_found(format!("Key not found: {key}")),
+            StoreError::Conflict { .. } => CfrError::new(
+                StatusCode::CONFLICT,
+                "ConflictException",
+                "Pre-condition failed: If-Match does not match the current ETag",
+            ),
+            StoreError::NamespaceNotReady { .. } => CfrError::new(
+                StatusCode::CONFLICT,
+                "ConflictException",
+                "Key-Value-Store was not in expected state",
+            ),
+            StoreError::NamespaceExists(name) => {
+                CfrError::validation(format!("A key value store named {name} already exists"))
+            }
+            StoreError::InvalidCursor => CfrError::validation("Invalid NextToken"),
+            StoreError::Rule(v) => match v.rule {
+                Rule::KeyTooLarge
+                | Rule::ValueTooLarge
+                | Rule::MetadataTooLarge
+                | Rule::StoreFull
+                | Rule::BatchTooManyItems
+                | Rule::BatchTooLarge
+                | Rule::BulkGetTooManyKeys => quota(v.to_string()),
+                _ => CfrError::validation(v.to_string()),
+            },
+            e @ (StoreError::Storage(_) | StoreError::Closed) => CfrError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+                e.to_string(),
+            ),
+        }
+    }
+
+    /// The rest-json error response.
+    pub fn json_response(&self) -> Response<Body> {
+        let body = json!({"__type": self.kind, "message": self.message});
+        Response::builder()
+            .status(self.status)
+            .header("x-amzn-errortype", self.kind)
+            .header("x-amzn-requestid", edgekv_store::Uuid::new_v4().to_string())
+            .header("content-type", "application/json")
+            .body(full(body.to_string()))
+            .unwrap_or_else(|_| Response::new(full("{}")))
+    }
+
+    /// The rest-xml error response of the `cloudfront` control plane, with its own error codes.
+    pub fn xml_response(&self) -> Response<Body> {
+        let code = match self.kind {
+            "ResourceNotFoundException" => "EntityNotFound",
+            "ConflictException" => "PreconditionFailed",
+            "AccessDeniedException" => "AccessDenied",
+            "EntityAlreadyExists" => "EntityAlreadyExists",
+            "InvalidIfMatchVersion" => "InvalidIfMatchVersion",
+            "InternalServerException" => "InternalError",
+            _ => "InvalidArgument",
+        };
+        let status = match code {
+            "PreconditionFailed" => StatusCode::PRECONDITION_FAILED,
+            "InvalidArgument" => StatusCode::BAD_REQUEST,
+            _ => self.status,
+        };
+        let body = format!(
+            "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            super::control_plane::XMLNS,
+            quick_xml::escape::escape(self.message.as_str()),
+            edgekv_store::Uuid::new_v4()
+        );
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(full(body))
+            .unwrap_or_else(|_| Response::new(full("")))
+    }
+}
