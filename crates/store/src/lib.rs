@@ -251,8 +251,28 @@ impl Store {
         let seq = self.seq(id)?;
         let now = self.now_ms();
         let row = self.read(|tx| live_entry(tx, id, seq, key, now))?;
-        row.map(|row| to_entry(id, row))
-            .ok_or_else(|| StoreError::KeyNotFound(key.to_string()))
+        match row {
+            Some(row) => Ok(to_entry(id, row)),
+            None => Err(self.missing(id, key)),
+        }
+    }
+
+    /// Why `key` was not found: the rule it breaks (no write could have stored it), else `KeyNotFound`.
+    /// Checked only on a miss, so reads of existing keys stay one lookup.
+    fn missing(&self, id: &Uuid, key: &str) -> StoreError {
+        let ns = match self.namespace(&id.to_string()) {
+            Ok(ns) => ns,
+            Err(e) => return e,
+        };
+        let limits = ns.limits();
+        match ns
+            .profile
+            .check_key_shape(key, &limits)
+            .and_then(|()| limits.check_key_size(key))
+        {
+            Err(rule) => rule,
+            Ok(()) => StoreError::KeyNotFound(key.to_string()),
+        }
     }
 
     /// Several entries at once (`None` for a missing key), within the profile's bulk-get bound.

@@ -60,6 +60,29 @@ fn cloudflare_key_bytes() {
 }
 
 #[test]
+fn reads_of_keys_no_write_could_store_name_the_rule() {
+    let t = open();
+    let cf = t.namespace("cf", Profile::Cloudflare);
+    assert_rule(
+        t.store.get(&cf, &"k".repeat(513)),
+        Rule::KeyTooLarge,
+        512,
+        513,
+    );
+    assert!(matches!(
+        t.store.get(&cf, "fine"),
+        Err(StoreError::KeyNotFound(_))
+    ));
+    let cfr = t.namespace("cfr", Profile::Cloudfront);
+    assert_rule(
+        t.store.get(&cfr, &"k".repeat(1025)),
+        Rule::KeyTooLong,
+        1024,
+        1025,
+    );
+}
+
+#[test]
 fn cloudflare_key_shapes() {
     let t = open();
     let ns = t.namespace("cf", Profile::Cloudflare);

@@ -1,0 +1,202 @@
+"""The CloudFront KeyValueStore APIs driven by boto3 (with awscrt, so the data plane is signed with
+SigV4A) against a real edgekv server: the `cloudfront` control plane creates stores, the
+`cloudfront-keyvaluestore` data plane reads and writes them. boto3 prefixes the account id to the
+endpoint host, so the data-plane client reaches edgekv as its HTTP proxy (absolute-form targets)."""
+
+import boto3
+import botocore
+import pytest
+import requests
+from botocore.config import Config
+
+from conftest import AWS_ACCOUNT_ID, AWS_KEY_ID, AWS_SECRET, guest
+
+
+def clients(server, secret=AWS_SECRET, key_id=AWS_KEY_ID, **config):
+    session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1")
+    control = session.client("cloudfront", endpoint_url=server.url, config=Config(retries={"max_attempts": 1}))
+    data = session.client(
+        "cloudfront-keyvaluestore",
+        endpoint_url=server.url,
+        config=Config(proxies={"http": server.url}, retries={"max_attempts": 1}, **config),
+    )
+    return control, data
+
+
+@pytest.fixture
+def server(edgekv):
+    return edgekv()
+
+
+@pytest.fixture
+def cf(server):
+    return clients(server)
+
+
+@pytest.fixture
+def store(cf):
+    control, _ = cf
+    created = control.create_key_value_store(Name="test-store", Comment="for tests")
+    return created["KeyValueStore"]["ARN"]
+
+
+def etag(data, arn):
+    return data.describe_key_value_store(KvsARN=arn)["ETag"]
+
+
+def test_control_plane_lifecycle(cf):
+    control, data = cf
+    created = control.create_key_value_store(Name="My_Store-1", Comment="hello")
+    kvs = created["KeyValueStore"]
+    assert kvs["Name"] == "My_Store-1" and kvs["Comment"] == "hello" and kvs["Status"] == "READY"
+    assert kvs["ARN"] == f"arn:aws:cloudfront::{AWS_ACCOUNT_ID}:key-value-store/{kvs['Id']}"
+    assert created["ETag"] and created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    described = control.describe_key_value_store(Name="My_Store-1")
+    assert described["KeyValueStore"]["Id"] == kvs["Id"]
+    with pytest.raises(control.exceptions.EntityAlreadyExists):
+        control.create_key_value_store(Name="My_Store-1")
+    for i in range(3):
+        control.create_key_value_store(Name=f"more-{i}")
+    listed = control.list_key_value_stores(MaxItems="2")["KeyValueStoreList"]
+    assert listed["Quantity"] == 2 and listed["NextMarker"]
+    rest = control.list_key_value_stores(Marker=listed["NextMarker"])["KeyValueStoreList"]
+    names = [k["Name"] for k in listed["Items"] + rest["Items"]]
+    assert names == ["My_Store-1", "more-0", "more-1", "more-2"]
+    with pytest.raises(control.exceptions.PreconditionFailed):
+        control.update_key_value_store(Name="My_Store-1", Comment="new", IfMatch="stale")
+    updated = control.update_key_value_store(Name="My_Store-1", Comment="new", IfMatch=described["ETag"])
+    assert updated["KeyValueStore"]["Comment"] == "new"
+    with pytest.raises(control.exceptions.PreconditionFailed):
+        control.delete_key_value_store(Name="My_Store-1", IfMatch=described["ETag"])
+    control.delete_key_value_store(Name="My_Store-1", IfMatch=updated["ETag"])
+    with pytest.raises(control.exceptions.EntityNotFound):
+        control.describe_key_value_store(Name="My_Store-1")
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.describe_key_value_store(KvsARN=kvs["ARN"])
+
+
+def test_data_plane_operations(cf, store):
+    _, data = cf
+    described = data.describe_key_value_store(KvsARN=store)
+    assert described["KvsARN"] == store and described["ItemCount"] == 0 and described["Status"] == "READY"
+    put = data.put_key(KvsARN=store, Key="a/b c%", Value='välue "quoted" \n newline', IfMatch=described["ETag"])
+    assert put["ETag"] != described["ETag"]
+    value = 'välue "quoted" \n newline'
+    size = len("a/b c%".encode()) + len(value.encode())
+    assert (put["ItemCount"], put["TotalSizeInBytes"]) == (1, size)
+    got = data.get_key(KvsARN=store, Key="a/b c%")
+    assert (got["Key"], got["Value"], got["ItemCount"], got["TotalSizeInBytes"]) == ("a/b c%", value, 1, size)
+    updated = data.update_keys(
+        KvsARN=store,
+        IfMatch=put["ETag"],
+        Puts=[{"Key": f"k{i}", "Value": f"v{i}"} for i in range(5)],
+        Deletes=[{"Key": "a/b c%"}],
+    )
+    assert updated["ItemCount"] == 5
+    deleted = data.delete_key(KvsARN=store, Key="k0", IfMatch=updated["ETag"])
+    assert deleted["ItemCount"] == 4
+    pages = data.get_paginator("list_keys").paginate(KvsARN=store, PaginationConfig={"PageSize": 2})
+    items = [item for page in pages for item in page["Items"]]
+    assert items == [{"Key": f"k{i}", "Value": f"v{i}"} for i in range(1, 5)]
+    assert "NextToken" not in data.list_keys(KvsARN=store, MaxResults=50)
+
+
+def test_stale_if_match_conflicts_and_changes_nothing(cf, store):
+    _, data = cf
+    first = etag(data, store)
+    data.put_key(KvsARN=store, Key="k", Value="1", IfMatch=first)
+    for call in (
+        lambda: data.put_key(KvsARN=store, Key="k", Value="2", IfMatch=first),
+        lambda: data.delete_key(KvsARN=store, Key="k", IfMatch=first),
+        lambda: data.update_keys(KvsARN=store, IfMatch=first, Puts=[{"Key": "x", "Value": "y"}]),
+    ):
+        with pytest.raises(data.exceptions.ConflictException):
+            call()
+    assert data.get_key(KvsARN=store, Key="k")["Value"] == "1"
+    assert data.describe_key_value_store(KvsARN=store)["ItemCount"] == 1
+
+
+def test_errors_map_to_boto3_exceptions(cf, store):
+    _, data = cf
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_key(KvsARN=store, Key="missing")
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.delete_key(KvsARN=store, Key="missing", IfMatch=etag(data, store))
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=[{"Key": "p", "Value": "v"}], Deletes=[{"Key": "missing"}])
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_key(KvsARN=store, Key="p")  # UpdateKeys applied nothing
+    with pytest.raises(data.exceptions.ValidationException):
+        data.list_keys(KvsARN=store, MaxResults=51)
+    with pytest.raises(data.exceptions.ValidationException):
+        data.get_key(KvsARN=store, Key="k" * 1025)
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException):
+        data.put_key(KvsARN=store, Key="k" * 513, Value="v", IfMatch=etag(data, store))
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException):
+        data.put_key(KvsARN=store, Key="big", Value="x" * 1025, IfMatch=etag(data, store))
+    data.put_key(KvsARN=store, Key="max", Value="x" * 1024, IfMatch=etag(data, store))
+    too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException):
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=too_many)
+    missing = store.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.describe_key_value_store(KvsARN=missing)
+
+
+def test_store_size_quota_is_five_mib(cf, store):
+    _, data = cf
+    # 102 batches of 50 entries of 5 + 1019 bytes = 5,222,400 bytes; 5 MiB = 5,242,880.
+    for batch in range(102):
+        puts = [{"Key": f"{batch * 50 + i:05}", "Value": "x" * 1019} for i in range(50)]
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=puts)
+    assert data.describe_key_value_store(KvsARN=store)["TotalSizeInBytes"] == 5_222_400
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException):
+        puts = [{"Key": f"z{i:04}", "Value": "x" * 1019} for i in range(21)]
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=puts)
+    data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=[{"Key": f"z{i:04}", "Value": "x" * 1019} for i in range(20)])
+    assert data.describe_key_value_store(KvsARN=store)["TotalSizeInBytes"] == 5_242_880
+
+
+def test_plain_sigv4_is_accepted_too(server, store):
+    _, data = clients(server, signature_version="v4")
+    assert data.describe_key_value_store(KvsARN=store)["KvsARN"] == store
+
+
+def test_wrong_or_missing_credentials_are_access_denied(server, store):
+    _, wrong_secret = clients(server, secret="not-the-secret")
+    with pytest.raises(wrong_secret.exceptions.AccessDeniedException):
+        wrong_secret.describe_key_value_store(KvsARN=store)
+    _, wrong_key = clients(server, key_id="AKIAUNKNOWN000000000")
+    with pytest.raises(wrong_key.exceptions.AccessDeniedException):
+        wrong_key.describe_key_value_store(KvsARN=store)
+    control, _ = clients(server, secret="not-the-secret")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        control.list_key_value_stores()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    r = requests.get(f"{server.url}/key-value-stores/{store}")
+    assert r.status_code == 403 and r.headers["x-amzn-errortype"] == "AccessDeniedException"
+
+
+def test_a_key_put_through_cloudfront_is_read_by_a_guest(edgekv, guests_dir):
+    config = f"""
+[[namespaces]]
+binding = "default"
+name = "edge-kvs"
+profile = "cloudfront"
+
+[[apps]]
+route = "/"
+component = "{guest('rust-kv-api')}"
+bindings = ["default"]
+"""
+    server = edgekv(config=config)
+    control, data = clients(server)
+    arn = control.describe_key_value_store(Name="edge-kvs")["KeyValueStore"]["ARN"]
+    data.put_key(KvsARN=arn, Key="greeting", Value="from boto3", IfMatch=etag(data, arn))
+    r = requests.get(f"{server.url}/kv/greeting")
+    assert r.status_code == 200 and r.text == "from boto3"
+    # A guest write changes the store ETag, so a CloudFront writer holding the old one conflicts.
+    before = etag(data, arn)
+    assert requests.put(f"{server.url}/kv/other", data=b"guest").status_code == 201
+    with pytest.raises(data.exceptions.ConflictException):
+        data.put_key(KvsARN=arn, Key="greeting", Value="stale", IfMatch=before)
