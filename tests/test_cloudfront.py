@@ -200,3 +200,75 @@ bindings = ["default"]
     assert requests.put(f"{server.url}/kv/other", data=b"guest").status_code == 201
     with pytest.raises(data.exceptions.ConflictException):
         data.put_key(KvsARN=arn, Key="greeting", Value="stale", IfMatch=before)
+
+
+AWKWARD_KEYS = ["a/b/c", "100%", "50%25", "with space", "unicodé-ключ-🔑", "plus+sign", "sub-delims!$&'()*,;=", "x/../y", "tilde~dot.dash-under_"]
+
+
+def test_awkward_keys_and_paging_through_120_keys(cf, store):
+    _, data = cf
+    for key in AWKWARD_KEYS:
+        data.put_key(KvsARN=store, Key=key, Value=f"value of {key}", IfMatch=etag(data, store))
+        assert data.get_key(KvsARN=store, Key=key)["Value"] == f"value of {key}"
+    for batch in range(3):
+        puts = [{"Key": f"page/{batch * 40 + i:03}", "Value": "v"} for i in range(40)]
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=puts)
+    pages = list(data.get_paginator("list_keys").paginate(KvsARN=store, PaginationConfig={"PageSize": 7}))
+    keys = [item["Key"] for page in pages for item in page["Items"]]
+    expected = sorted([f"page/{i:03}" for i in range(120)] + AWKWARD_KEYS, key=lambda k: k.encode())
+    assert keys == expected and len(pages) == -(-len(expected) // 7)
+    data.delete_key(KvsARN=store, Key="unicodé-ключ-🔑", IfMatch=etag(data, store))
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_key(KvsARN=store, Key="unicodé-ключ-🔑")
+
+
+def test_update_keys_is_atomic(cf, store):
+    _, data = cf
+    data.put_key(KvsARN=store, Key="keep", Value="1", IfMatch=etag(data, store))
+    before = data.describe_key_value_store(KvsARN=store)
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException):
+        data.update_keys(
+            KvsARN=store,
+            IfMatch=before["ETag"],
+            Puts=[{"Key": "new", "Value": "v"}, {"Key": "too-big", "Value": "x" * 1025}],
+            Deletes=[{"Key": "keep"}],
+        )
+    after = data.describe_key_value_store(KvsARN=store)
+    assert after["ETag"] == before["ETag"] and after["ItemCount"] == 1
+    assert data.get_key(KvsARN=store, Key="keep")["Value"] == "1"
+
+
+def tamper_body(request, **_):
+    if request.body:
+        request.body = request.body.replace(b'"v1"', b'"v2"')
+
+
+@pytest.mark.parametrize("signature_version", [None, "v4"], ids=["sigv4a", "sigv4"])
+def test_tampered_body_is_access_denied(server, store, signature_version):
+    extra = {"signature_version": signature_version} if signature_version else {}
+    _, data = clients(server, **extra)
+    data.meta.events.register("before-send.cloudfront-keyvaluestore.PutKey", tamper_body)
+    with pytest.raises(data.exceptions.AccessDeniedException):
+        data.put_key(KvsARN=store, Key="k", Value="v1", IfMatch=etag(data, store))
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_key(KvsARN=store, Key="k")
+
+
+def test_resolver_route_without_a_proxy(server, store, monkeypatch):
+    """boto3 connects to <account>.127.0.0.1:PORT; a resolver that maps that name to loopback (as
+    systemd-resolved does for *.localhost) reaches edgekv with no proxy at all."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".127.0.0.1"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    session = boto3.session.Session(aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET, region_name="us-east-1")
+    data = session.client("cloudfront-keyvaluestore", endpoint_url=server.url, config=Config(retries={"max_attempts": 1}))
+    put = data.put_key(KvsARN=store, Key="via/resolver", Value="ok", IfMatch=data.describe_key_value_store(KvsARN=store)["ETag"])
+    assert put["ItemCount"] == 1
+    assert data.get_key(KvsARN=store, Key="via/resolver")["Value"] == "ok"
