@@ -197,3 +197,45 @@ def test_a_value_written_over_rest_is_read_by_a_guest(edgekv, guests_dir):
     assert r.status_code == 200 and r.content == b"hi guest" and json.loads(r.headers["x-metadata"]) == {"via": "sdk"}
     requests.put(f"{server.url}/kv/from-guest", data=b"hi sdk")
     assert cf.kv.namespaces.values.get("from-guest", account_id=ACCT, namespace_id=ns).read() == b"hi sdk"
+
+
+KEYS = ["a/b", "with space", "100%", "a+b", "ünïcødé/日本", "sub-delims!$&'()*+,;=:@", "%2F-literal", "trailing/"]
+
+
+def test_awkward_keys_round_trip(cf, ns):
+    for key in KEYS:
+        cf.kv.namespaces.values.update(key, account_id=ACCT, namespace_id=ns, value=key.encode())
+    for key in KEYS:
+        assert cf.kv.namespaces.values.get(key, account_id=ACCT, namespace_id=ns).read() == key.encode()
+    listed = [k.name for k in cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT)]
+    assert listed == sorted(KEYS, key=lambda k: k.encode())
+
+
+def test_metadata_and_ttl_boundaries(cf, ns):
+    def meta(n):  # compact JSON of exactly n bytes
+        return {"m": "x" * (n - 8)}
+
+    put = lambda key, **kw: cf.kv.namespaces.values.update(key, account_id=ACCT, namespace_id=ns, value=b"v", **kw)
+    put("m1024", metadata=meta(1024))
+    with pytest.raises(cloudflare.APIStatusError) as e:
+        put("m1025", metadata=meta(1025))
+    assert e.value.status_code == 413 and "1025" in e.value.body["errors"][0]["message"]
+    put("ttl60", expiration_ttl=60)
+    with pytest.raises(cloudflare.BadRequestError) as e:
+        put("ttl59", expiration_ttl=59)
+    assert e.value.body["errors"][0]["message"] == "Invalid expiration_ttl of 59. Expiration TTL must be at least 60."
+
+
+def test_paging_past_1000_keys_and_bulk_of_10000(cf, ns):
+    body = [{"key": f"bulk/{i:05}", "value": str(i)} for i in range(10_000)]
+    out = cf.kv.namespaces.bulk_update(namespace_id=ns, account_id=ACCT, body=body)
+    assert out.successful_key_count == 10_000
+    names = [k.name for k in cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT)]
+    assert names == [f"bulk/{i:05}" for i in range(10_000)]
+    got = cf.kv.namespaces.bulk_get(namespace_id=ns, account_id=ACCT, keys=[f"bulk/{i:05}" for i in range(100)])
+    assert got.values["bulk/00099"] == "99"
+    cf.kv.namespaces.bulk_delete(namespace_id=ns, account_id=ACCT, body=[f"bulk/{i:05}" for i in range(10_000)])
+    assert list(cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT)) == []
+    too_many = [{"key": f"k{i}", "value": "v"} for i in range(10_001)]
+    with pytest.raises(cloudflare.BadRequestError):
+        cf.kv.namespaces.bulk_update(namespace_id=ns, account_id=ACCT, body=too_many)
