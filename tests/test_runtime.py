@@ -4,6 +4,7 @@ compare-and-swap counter under concurrency, guests that trap, loop and exhaust m
 bindings, and a plain wasi:http component."""
 
 import json
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -240,3 +241,16 @@ def test_no_app_serves_management_only(edgekv):
     server = edgekv()
     assert requests.get(f"{server.url}/kv/x").status_code == 404
     assert requests.get(f"{server.url}/v2/storage/kvs").status_code != 404
+
+
+def test_shutdown_lets_in_flight_requests_finish(edgekv, guests_dir):
+    server = edgekv(app=guest("misbehave"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(requests.get, f"{server.url}/sleep", timeout=30)
+        time.sleep(0.3)
+        server.proc.send_signal(signal.SIGTERM)
+        r = slow.result()
+    assert r.status_code == 200 and r.text == "slept\n"
+    assert server.proc.wait(timeout=30) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/", timeout=5)

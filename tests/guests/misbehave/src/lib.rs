@@ -1,6 +1,7 @@
 //! A guest that fails on purpose, to show a failing request never takes the server down:
 //! `/trap` hits `unreachable`, `/loop` spins forever, `/oom` allocates until memory runs out,
-//! `/log` writes to stdout and stderr; any other path answers 200 `ok`.
+//! `/sleep` answers after one second, `/log` writes to stdout and stderr; any other path answers
+//! 200 `ok`.
 
 use std::hint::black_box;
 use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
@@ -22,6 +23,10 @@ impl wasi::exports::http::incoming_handler::Guest for Misbehave {
                 loop {
                     hoard.push(black_box(vec![1u8; 1 << 20]));
                 }
+            }
+            Some("/sleep") => {
+                wasi::clocks::monotonic_clock::subscribe_duration(1_000_000_000).block();
+                respond(out, b"slept\n");
             }
             Some("/log") => {
                 println!("hello on stdout");
