@@ -2,7 +2,9 @@
 //! get/put/delete/list calls forwarded to the store on a blocking thread, with store errors turned
 //! into the WIT `error` variant that names the broken rule.
 
-use edgekv_store::{Delete, Expiry, ListQuery, Precondition, Put, Rule, Store, StoreError, Uuid};
+use edgekv_store::{
+    Delete, Expiry, ListQuery, Precondition, Put, RuleFamily, Store, StoreError, Uuid,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Resource, ResourceTable};
@@ -225,26 +227,13 @@ pub fn to_wit_error(e: StoreError) -> KvError {
     match e {
         StoreError::NamespaceNotFound(_) => KvError::NoSuchStore,
         StoreError::Conflict { current } => KvError::Conflict(current.map(|c| c.to_string())),
-        StoreError::Rule(v) => match v.rule {
-            Rule::KeyEmpty
-            | Rule::KeyDotSegment
-            | Rule::KeyTooLong
-            | Rule::KeyTooLarge
-            | Rule::KeyCharset
-            | Rule::KeyReserved => KvError::InvalidKey(message),
-            Rule::ValueTooLarge => KvError::ValueTooLarge(message),
-            Rule::MetadataTooLarge => KvError::MetadataTooLarge(message),
-            Rule::ExpiryUnsupported
-            | Rule::TtlTooShort
-            | Rule::TtlTooLong
-            | Rule::ExpirationTooSoon => KvError::InvalidExpiration(message),
-            Rule::StoreFull
-            | Rule::BatchTooManyItems
-            | Rule::BatchTooLarge
-            | Rule::BulkGetTooManyKeys => KvError::QuotaExceeded(message),
-            Rule::MetadataNotJson | Rule::ListLimit | Rule::NamespaceName => {
-                KvError::Other(message)
-            }
+        StoreError::Rule(v) => match v.rule.family() {
+            RuleFamily::Key => KvError::InvalidKey(message),
+            RuleFamily::Value => KvError::ValueTooLarge(message),
+            RuleFamily::Metadata => KvError::MetadataTooLarge(message),
+            RuleFamily::Expiry => KvError::InvalidExpiration(message),
+            RuleFamily::Quota => KvError::QuotaExceeded(message),
+            RuleFamily::Request => KvError::Other(message),
         },
         _ => KvError::Other(message),
     }

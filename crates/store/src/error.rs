@@ -47,7 +47,43 @@ pub enum Rule {
     NamespaceName,
 }
 
+/// What part of a request a rule constrains; dialects that report rules coarsely map these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleFamily {
+    Key,
+    Value,
+    Metadata,
+    Expiry,
+    /// Namespace and batch sizes.
+    Quota,
+    /// The shape of a request itself: list limits, namespace names, metadata that is not JSON.
+    Request,
+}
+
 impl Rule {
+    /// The family this rule belongs to.
+    pub fn family(self) -> RuleFamily {
+        match self {
+            Rule::KeyEmpty
+            | Rule::KeyDotSegment
+            | Rule::KeyTooLong
+            | Rule::KeyTooLarge
+            | Rule::KeyCharset
+            | Rule::KeyReserved => RuleFamily::Key,
+            Rule::ValueTooLarge => RuleFamily::Value,
+            Rule::MetadataTooLarge => RuleFamily::Metadata,
+            Rule::ExpiryUnsupported
+            | Rule::TtlTooShort
+            | Rule::TtlTooLong
+            | Rule::ExpirationTooSoon => RuleFamily::Expiry,
+            Rule::StoreFull
+            | Rule::BatchTooManyItems
+            | Rule::BatchTooLarge
+            | Rule::BulkGetTooManyKeys => RuleFamily::Quota,
+            Rule::MetadataNotJson | Rule::ListLimit | Rule::NamespaceName => RuleFamily::Request,
+        }
+    }
+
     /// A stable snake_case name, for logs and error bodies.
     pub fn name(self) -> &'static str {
         match self {

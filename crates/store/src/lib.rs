@@ -59,7 +59,7 @@ pub use entry::{
     Batch, BatchOp, Delete, Entry, KeyInfo, KeyPage, ListQuery, MissingKeys, Precondition, Put,
     Stats, WriteOutcome,
 };
-pub use error::{Result, Rule, RuleViolation, StorageError, StoreError};
+pub use error::{Result, Rule, RuleFamily, RuleViolation, StorageError, StoreError};
 pub use etag::Etag;
 pub use expiry::{Clock, Expiry, ManualClock, SystemClock};
 pub use namespace::{

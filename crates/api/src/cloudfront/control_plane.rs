@@ -22,8 +22,7 @@ pub async fn handle(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, CfrError> {
-    let segments = route::segments(parts.uri.path())
-        .map_err(|_| CfrError::validation("The path is not valid percent-encoded UTF-8"))?;
+    let segments = super::segments(parts)?;
     let rest: Vec<&str> = segments.iter().skip(2).map(String::as_str).collect();
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
     match (&parts.method, rest.as_slice()) {

@@ -21,8 +21,7 @@ pub async fn handle(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, CfrError> {
-    let segments = route::segments(parts.uri.path())
-        .map_err(|_| CfrError::validation("The path is not valid percent-encoded UTF-8"))?;
+    let segments = super::segments(parts)?;
     let rest: Vec<&str> = segments.iter().skip(1).map(String::as_str).collect();
     let Some((store_arn, rest)) = rest.split_first() else {
         return Err(CfrError::validation("KvsARN is required"));

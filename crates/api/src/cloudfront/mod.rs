@@ -75,6 +75,12 @@ fn authenticate(m: &Management, parts: &http::request::Parts, body: &[u8]) -> Re
         .map_err(|e| CfrError::access_denied(e.to_string()))
 }
 
+/// The decoded path segments of a request.
+fn segments(parts: &http::request::Parts) -> Result<Vec<String>, CfrError> {
+    crate::route::segments(parts.uri.path())
+        .map_err(|_| CfrError::validation("The path is not valid percent-encoded UTF-8"))
+}
+
 /// The ARN of a store.
 pub fn arn(account: &str, id: &edgekv_store::Uuid) -> String {
     format!(

@@ -4,7 +4,7 @@
 //! 422 bad TTL. Deterministic 409s carry `x-should-retry: false` so the SDKs do not retry them.
 
 use crate::{full, Body};
-use edgekv_store::{Rule, StoreError};
+use edgekv_store::{Rule, RuleFamily, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -119,21 +119,14 @@ impl TxError {
                 "Conflict",
                 format!("The namespace is not ready (status is {status})"),
             ),
-            StoreError::Rule(v) => match v.rule {
-                Rule::KeyEmpty
-                | Rule::KeyDotSegment
-                | Rule::KeyTooLong
-                | Rule::KeyTooLarge
-                | Rule::KeyCharset
-                | Rule::KeyReserved => TxError::bad_request(
+            StoreError::Rule(v) => match (v.rule.family(), v.rule) {
+                (RuleFamily::Key, _) => TxError::bad_request(
                     format!("Invalid key: {v}"),
                     Some(json!({"parameter": "key"})),
                 ),
-                Rule::ValueTooLarge
-                | Rule::StoreFull
-                | Rule::BatchTooLarge
-                | Rule::MetadataTooLarge => TxError::too_large(format!("{v}")),
-                Rule::ExpiryUnsupported => TxError::new(
+                (RuleFamily::Value | RuleFamily::Metadata, _)
+                | (_, Rule::StoreFull | Rule::BatchTooLarge) => TxError::too_large(format!("{v}")),
+                (_, Rule::ExpiryUnsupported) => TxError::new(
                     StatusCode::CONFLICT,
                     "10015",
                     "Conflict",
@@ -141,13 +134,11 @@ impl TxError {
                 )
                 .at(json!({"parameter": "ttl_secs"}))
                 .final_(),
-                Rule::TtlTooShort | Rule::TtlTooLong | Rule::ExpirationTooSoon => {
-                    TxError::unprocessable(
-                        format!("ttl_secs must be an integer from 1 to 9223372036 ({v})"),
-                        "ttl_secs",
-                    )
-                }
-                Rule::NamespaceName => TxError::bad_request(
+                (RuleFamily::Expiry, _) => TxError::unprocessable(
+                    format!("ttl_secs must be an integer from 1 to 9223372036 ({v})"),
+                    "ttl_secs",
+                ),
+                (_, Rule::NamespaceName) => TxError::bad_request(
                     "name is required and may contain lowercase letters, numbers, and hyphens only",
                     Some(json!({"pointer": "/name"})),
                 ),
