@@ -116,6 +116,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Responses go out as headers then body chunks: without TCP_NODELAY, Nagle's
+                // algorithm holds the tail back until the client's delayed ACK (tens of ms).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
                 let door = door.clone();
                 let service = service_fn(move |req| {
                     let door = door.clone();
