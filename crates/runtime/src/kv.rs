@@ -12,7 +12,13 @@ use wasmtime::component::{HasData, Resource, ResourceTable};
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "edgekv:kv/imports",
-    imports: { default: async | trappable },
+    // Writes wait for their commit on the blocking pool, so they are async; reads and handles
+    // complete at once and skip the async host-call machinery.
+    imports: {
+        "edgekv:kv/store.[method]namespace.put": async | trappable,
+        "edgekv:kv/store.[method]namespace.delete": async | trappable,
+        default: trappable,
+    },
     with: { "edgekv:kv/store.namespace": NamespaceHandle },
 });
 
@@ -111,7 +117,7 @@ impl KvView<'_> {
 impl wit::Host for KvView<'_> {}
 
 impl wit::HostNamespace for KvView<'_> {
-    async fn open(&mut self, binding: String) -> Reply<Resource<NamespaceHandle>> {
+    fn open(&mut self, binding: String) -> Reply<Resource<NamespaceHandle>> {
         let id = match self.ctx.grants.open(&binding) {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
@@ -119,11 +125,7 @@ impl wit::HostNamespace for KvView<'_> {
         Ok(Ok(self.table.push(NamespaceHandle { id })?))
     }
 
-    async fn get(
-        &mut self,
-        ns: Resource<NamespaceHandle>,
-        key: String,
-    ) -> Reply<Option<wit::Entry>> {
+    fn get(&mut self, ns: Resource<NamespaceHandle>, key: String) -> Reply<Option<wit::Entry>> {
         let id = self.id(&ns)?;
         let found = self.read(|s| match s.get(&id, &key) {
             Ok(entry) => Ok(Some(entry)),
@@ -186,7 +188,7 @@ impl wit::HostNamespace for KvView<'_> {
         Ok(out.map(|o| o.existed))
     }
 
-    async fn list(
+    fn list(
         &mut self,
         ns: Resource<NamespaceHandle>,
         prefix: String,
@@ -215,7 +217,7 @@ impl wit::HostNamespace for KvView<'_> {
         }))
     }
 
-    async fn drop(&mut self, ns: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
+    fn drop(&mut self, ns: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
         self.table.delete(ns)?;
         Ok(())
     }
