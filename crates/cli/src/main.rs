@@ -5,6 +5,7 @@
 mod config;
 mod credentials;
 mod front_door;
+mod kv;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -20,13 +21,19 @@ struct Cli {
 const EXAMPLES: &str = "Examples:
   edgekv serve app.wasm                      serve app.wasm at http://127.0.0.1:8787 with a `default` namespace
   edgekv serve --config edgekv.toml          namespaces, apps and listeners from a config file
-  edgekv serve --listen 127.0.0.1:0          management APIs only, on a free port";
+  edgekv serve --listen 127.0.0.1:0          management APIs only, on a free port
+  edgekv kv put -n default greeting hello    write a key in the data dir a server uses
+  edgekv kv export -n default -o seed.json   export a namespace as Cloudflare bulk JSON";
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve a guest component (or the apps of a config file) and the management APIs.
     #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
+    /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs).
+    ///
+    /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
+    Kv(kv::KvArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,10 +46,13 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::run(args))
+        }
+        Command::Kv(args) => std::process::exit(kv::run(args)?),
     }
 }

@@ -319,6 +319,14 @@ impl Store {
         self.change(id, batch.ops, true, batch.if_match, batch.missing_keys)
     }
 
+    /// Writes every put of an import file all or nothing, raising the namespace version once. Unlike
+    /// [`Store::apply`], an import is not an API batch: the profile's batch bounds do not apply, the
+    /// per-entry rules do.
+    pub fn import(&self, id: &Uuid, puts: Vec<Put>) -> Result<WriteOutcome> {
+        let ops = puts.into_iter().map(BatchOp::Put).collect();
+        self.change(id, ops, false, None, MissingKeys::Ignore)
+    }
+
     /// One page of live keys in UTF-8 byte order.
     pub fn list(&self, id: &Uuid, query: &ListQuery) -> Result<KeyPage> {
         let ns = self.namespace(&id.to_string())?;

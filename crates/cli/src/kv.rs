@@ -1,0 +1,465 @@
+//! `edgekv kv`: read and write namespaces and keys directly in the data dir, the same SQLite file a
+//! running server uses (safe alongside it: WAL, one writer at a time, the same rules), plus import and
+//! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes).
+//! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use clap::{Args, Subcommand};
+use edgekv_store::{
+    Delete, Expiry, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition,
+    Profile, Put, Store, StoreError, StoreOptions, Uuid,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct KvArgs {
+    /// The data dir (the one `edgekv serve` uses) [default: .edgekv]
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: KvCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KvCommand {
+    /// Create, list, rename or delete namespaces.
+    #[command(subcommand)]
+    Namespace(NamespaceCommand),
+    /// Write a value: from the argument, --file, or stdin.
+    ///
+    /// Example: edgekv kv put --namespace default greeting hello --ttl 3600
+    Put(PutArgs),
+    /// Print a value (raw bytes), or with --json its metadata, expiry and ETag too.
+    Get(KeyArgs),
+    /// Delete a key.
+    Delete(DeleteArgs),
+    /// List keys (all pages).
+    List(ListArgs),
+    /// Import a Cloudflare bulk JSON file ([{"key","value","base64"?,"metadata"?,"expiration"?,"expiration_ttl"?}]), all or nothing.
+    Import(ImportArgs),
+    /// Export a namespace as Cloudflare bulk JSON (binary values base64-encoded).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NamespaceCommand {
+    /// Example: edgekv kv namespace create my-kv --profile telnyx --no-ttl
+    Create {
+        name: String,
+        /// cloudflare, cloudfront or telnyx: whose rules the namespace follows.
+        #[arg(long, default_value = "cloudflare")]
+        profile: Profile,
+        /// Refuse writes with an expiry (Telnyx namespaces without TTL support).
+        #[arg(long)]
+        no_ttl: bool,
+    },
+    /// List namespaces with their item counts and sizes.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Example: edgekv kv namespace rename old-name new-name
+    Rename { namespace: String, new_name: String },
+    /// Delete a namespace and all its keys.
+    Delete { namespace: String },
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Namespace name or id.
+    #[arg(long, short)]
+    pub namespace: String,
+    pub key: String,
+    /// Print JSON with metadata, expiry and ETag (the value as text, or base64 if binary).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    #[arg(long, short)]
+    pub namespace: String,
+    pub key: String,
+    /// The value; read from --file or stdin when absent.
+    pub value: Option<String>,
+    #[arg(long, conflicts_with = "value")]
+    pub file: Option<PathBuf>,
+    /// JSON metadata.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Seconds until the key expires.
+    #[arg(long, conflicts_with = "expiration")]
+    pub ttl: Option<u64>,
+    /// Unix time (seconds) at which the key expires.
+    #[arg(long)]
+    pub expiration: Option<u64>,
+    /// Write only if the key's current ETag is this one.
+    #[arg(long)]
+    pub if_match: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[arg(long, short)]
+    pub namespace: String,
+    pub key: String,
+    #[arg(long)]
+    pub if_match: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, short)]
+    pub namespace: String,
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long, short)]
+    pub namespace: String,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, short)]
+    pub namespace: String,
+    /// Write here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs a kv command; returns the process exit code.
+pub fn run(args: KvArgs) -> Result<i32> {
+    let data_dir = args.data_dir.unwrap_or_else(|| ".edgekv".into());
+    let options = StoreOptions {
+        sweep_interval: None,
+        ..StoreOptions::default()
+    };
+    let store =
+        Store::open(&data_dir.join("kv.sqlite3"), options).context("opening the data dir")?;
+    match execute(&store, args.command) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.downcast_ref::<StoreError>() {
+            Some(StoreError::NamespaceNotFound(_) | StoreError::KeyNotFound(_)) => {
+                eprintln!("edgekv: {e}");
+                Ok(1)
+            }
+            Some(StoreError::Rule(v)) => {
+                eprintln!("edgekv: rule broken: {v}");
+                Ok(3)
+            }
+            Some(StoreError::Conflict { .. }) => {
+                eprintln!("edgekv: {e}");
+                Ok(3)
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+fn execute(store: &Store, command: KvCommand) -> Result<()> {
+    match command {
+        KvCommand::Namespace(command) => namespace(store, command),
+        KvCommand::Put(args) => put(store, args),
+        KvCommand::Get(args) => get(store, args),
+        KvCommand::Delete(args) => {
+            let id = namespace_id(store, &args.namespace)?;
+            let precondition = args
+                .if_match
+                .map_or(Precondition::None, Precondition::EntryEtag);
+            let out = store.delete(
+                &id,
+                Delete {
+                    key: args.key.clone(),
+                    precondition,
+                },
+            )?;
+            if !out.existed {
+                return Err(StoreError::KeyNotFound(args.key).into());
+            }
+            Ok(())
+        }
+        KvCommand::List(args) => list(store, args),
+        KvCommand::Import(args) => import(store, args),
+        KvCommand::Export(args) => export(store, args),
+    }
+}
+
+fn namespace_id(store: &Store, name_or_id: &str) -> Result<Uuid> {
+    Ok(store.namespace(name_or_id)?.id)
+}
+
+fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
+    match command {
+        NamespaceCommand::Create {
+            name,
+            profile,
+            no_ttl,
+        } => {
+            let ns = store.create_namespace(NewNamespace {
+                ttl_enabled: !no_ttl,
+                ..NewNamespace::new(name, profile)
+            })?;
+            println!("{}", ns.id);
+        }
+        NamespaceCommand::List { json } => {
+            let page = store.list_namespaces(&NamespaceQuery {
+                limit: u64::MAX >> 1,
+                ..NamespaceQuery::default()
+            })?;
+            for ns in page.namespaces {
+                if json {
+                    let row = json!({"id": ns.id.to_string(), "name": ns.name, "profile": ns.profile.as_str(), "ttl": ns.ttl_enabled, "items": ns.item_count, "bytes": ns.total_bytes, "etag": ns.etag().as_str()});
+                    println!("{row}");
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{} keys\t{} bytes",
+                        ns.id, ns.name, ns.profile, ns.item_count, ns.total_bytes
+                    );
+                }
+            }
+        }
+        NamespaceCommand::Rename {
+            namespace,
+            new_name,
+        } => {
+            let id = namespace_id(store, &namespace)?;
+            store.update_namespace(
+                &id,
+                NamespaceUpdate {
+                    name: Some(new_name),
+                    ..NamespaceUpdate::default()
+                },
+            )?;
+        }
+        NamespaceCommand::Delete { namespace } => {
+            let id = namespace_id(store, &namespace)?;
+            store.delete_namespace(&id, None)?;
+        }
+    }
+    Ok(())
+}
+
+fn put(store: &Store, args: PutArgs) -> Result<()> {
+    let id = namespace_id(store, &args.namespace)?;
+    let value = match (args.value, &args.file) {
+        (Some(value), _) => value.into_bytes(),
+        (None, Some(file)) => {
+            std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        (None, None) => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading the value from stdin")?;
+            bytes
+        }
+    };
+    let expiry = match (args.ttl, args.expiration) {
+        (Some(ttl), _) => Expiry::TtlSecs(ttl),
+        (None, Some(at)) => Expiry::AtUnixSecs(at),
+        (None, None) => Expiry::Never,
+    };
+    let precondition = args
+        .if_match
+        .map_or(Precondition::None, Precondition::EntryEtag);
+    let put = Put {
+        key: args.key,
+        value,
+        metadata: args.metadata,
+        content_type: args.content_type,
+        expiry,
+        precondition,
+    };
+    let out = store.put(&id, put)?;
+    eprintln!(
+        "etag {}",
+        out.etag.map(|e| e.to_string()).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn get(store: &Store, args: KeyArgs) -> Result<()> {
+    let id = namespace_id(store, &args.namespace)?;
+    let entry = store.get(&id, &args.key)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let (value, base64) = text_or_base64(&entry.value);
+        let metadata: Value = entry
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or(Value::Null);
+        let row = json!({"key": entry.key, "value": value, "base64": base64, "metadata": metadata,
+            "content_type": entry.content_type, "expires_at_ms": entry.expires_at_ms, "etag": entry.etag.as_str()});
+        writeln!(out, "{row}")?;
+    } else {
+        out.write_all(&entry.value)?;
+    }
+    Ok(())
+}
+
+fn text_or_base64(value: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(value) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(value),
+            true,
+        ),
+    }
+}
+
+/// Every live key of a namespace, page by page.
+fn each_page(
+    store: &Store,
+    id: &Uuid,
+    prefix: &str,
+    mut f: impl FnMut(Vec<edgekv_store::KeyInfo>) -> Result<()>,
+) -> Result<()> {
+    let mut cursor = None;
+    loop {
+        let page = store.list(
+            id,
+            &ListQuery {
+                prefix: prefix.to_string(),
+                cursor,
+                limit: None,
+            },
+        )?;
+        f(page.keys)?;
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+fn list(store: &Store, args: ListArgs) -> Result<()> {
+    let id = namespace_id(store, &args.namespace)?;
+    let mut out = std::io::stdout().lock();
+    each_page(store, &id, &args.prefix, |keys| {
+        for k in keys {
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"name": k.key, "expires_at_ms": k.expires_at_ms, "size": k.size})
+                )?;
+            } else {
+                writeln!(out, "{}", k.key)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One item of Cloudflare's bulk JSON.
+#[derive(Debug, Serialize, Deserialize)]
+struct BulkItem {
+    key: String,
+    value: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    base64: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiration: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiration_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+}
+
+fn import(store: &Store, args: ImportArgs) -> Result<()> {
+    let id = namespace_id(store, &args.namespace)?;
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let items: Vec<BulkItem> = serde_json::from_reader(std::io::BufReader::new(file))
+        .with_context(|| {
+            format!(
+                "{} is not a Cloudflare bulk JSON array",
+                args.file.display()
+            )
+        })?;
+    let mut puts = Vec::with_capacity(items.len());
+    for item in items {
+        let value = match item.base64 {
+            true => base64::engine::general_purpose::STANDARD
+                .decode(item.value.as_bytes())
+                .with_context(|| format!("key {:?}: value is not base64", item.key))?,
+            false => item.value.into_bytes(),
+        };
+        let expiry = match (item.expiration_ttl, item.expiration) {
+            (Some(ttl), _) => Expiry::TtlSecs(ttl),
+            (None, Some(at)) => Expiry::AtUnixSecs(at),
+            (None, None) => Expiry::Never,
+        };
+        let metadata = item
+            .metadata
+            .filter(|m| !m.is_null())
+            .map(|m| m.to_string());
+        puts.push(Put {
+            key: item.key,
+            value,
+            metadata,
+            expiry,
+            ..Put::default()
+        });
+    }
+    let count = puts.len();
+    store.import(&id, puts)?;
+    eprintln!("imported {count} keys");
+    Ok(())
+}
+
+fn export(store: &Store, args: ExportArgs) -> Result<()> {
+    let id = namespace_id(store, &args.namespace)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    out.write_all(b"[")?;
+    let mut first = true;
+    each_page(store, &id, "", |keys| {
+        let names: Vec<String> = keys.into_iter().map(|k| k.key).collect();
+        // Within every profile's bulk-get bound.
+        let entries = names
+            .chunks(100)
+            .map(|chunk| store.get_many(&id, chunk))
+            .collect::<Result<Vec<_>, _>>()?;
+        for entry in entries.into_iter().flatten().flatten() {
+            let (value, base64) = text_or_base64(&entry.value);
+            let metadata = entry
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok());
+            let expiration = entry.expires_at_ms.map(|ms| (ms / 1000) as u64);
+            let item = BulkItem {
+                key: entry.key,
+                value,
+                base64,
+                expiration,
+                expiration_ttl: None,
+                metadata,
+            };
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            serde_json::to_writer(&mut out, &item)?;
+            first = false;
+        }
+        Ok(())
+    })?;
+    out.write_all(b"\n]\n")?;
+    out.flush()?;
+    Ok(())
+}
