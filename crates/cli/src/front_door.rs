@@ -37,7 +37,7 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     pub fn new(management: Option<Management>, mut apps: Vec<(String, App)>) -> Self {
-        apps.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        apps.sort_by_key(|(route, _)| std::cmp::Reverse(route.len()));
         FrontDoor { management, apps }
     }
 

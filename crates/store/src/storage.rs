@@ -111,11 +111,13 @@ pub trait WriteTx: ReadTx {
     fn namespaces_with_expired(&self, now_ms: i64) -> StorageResult<Vec<i64>>;
 }
 
-/// What a write job hands back to the writer: whether its changes stand, and how to tell its caller
-/// the outcome once the transaction it shares with other jobs has committed (or failed to).
+/// Tells a write job's caller its outcome once the shared transaction has committed (or failed to).
+pub type Deliver = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+
+/// What a write job hands back to the writer: whether its changes stand, and how to tell its caller.
 pub struct JobOutcome {
     pub applied: bool,
-    pub deliver: Box<dyn FnOnce(Result<(), StorageError>) + Send>,
+    pub deliver: Deliver,
 }
 
 /// A unit of writing. The writer runs it inside its own savepoint of a shared transaction.

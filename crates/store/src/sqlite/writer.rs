@@ -5,7 +5,7 @@
 //! hand-offs on an uncontended write.
 
 use crate::error::{StorageError, StoreError};
-use crate::storage::{JobOutcome, WriteJob};
+use crate::storage::{Deliver, JobOutcome, WriteJob};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,10 +109,7 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteJob>) {
 }
 
 /// Runs one job in a savepoint; a job that fails (or panics) leaves no trace.
-fn run_job(
-    conn: &mut Connection,
-    job: WriteJob,
-) -> Result<Box<dyn FnOnce(Result<(), StorageError>) + Send>, StorageError> {
+fn run_job(conn: &mut Connection, job: WriteJob) -> Result<Deliver, StorageError> {
     statement(conn, "SAVEPOINT job")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
     match outcome {
