@@ -254,3 +254,45 @@ def test_shutdown_lets_in_flight_requests_finish(edgekv, guests_dir):
     assert server.proc.wait(timeout=30) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{server.url}/", timeout=5)
+
+
+def test_watch_swaps_a_changed_component_without_failing_requests(edgekv, guests_dir, tmp_path):
+    import os
+    import shutil
+    import threading
+
+    component = tmp_path / "app.wasm"
+    shutil.copy(guest("hello"), component)
+    server = edgekv(config=f'[[apps]]\nroute = "/"\ncomponent = "{component}"\n', args=["--watch"])
+    assert requests.get(f"{server.url}/").text.startswith("Hello")
+
+    statuses, stop = [], threading.Event()
+
+    def load():
+        with requests.Session() as s:
+            while not stop.is_set() and len(statuses) < 100_000:
+                statuses.append(s.get(f"{server.url}/", timeout=10).status_code)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        staged = tmp_path / "staged.wasm"
+        shutil.copy(guest("misbehave"), staged)
+        os.replace(staged, component)
+        deadline = time.monotonic() + 60
+        while requests.get(f"{server.url}/").text != "ok\n":
+            assert time.monotonic() < deadline, "the new component was never served"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        loader.join()
+    assert statuses and set(statuses) == {200}
+
+    # A component that does not compile leaves the running one in place.
+    staged.write_bytes(b"\0asm not really")
+    os.replace(staged, component)
+    deadline = time.monotonic() + 30
+    while "kept the running version" not in server.log():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
+    assert requests.get(f"{server.url}/").text == "ok\n"

@@ -2,6 +2,7 @@
 //! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
 //! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
 
+use crate::reload::LiveApp;
 use edgekv_api::{BoxError, Dialect, Management};
 use edgekv_runtime::App;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -32,11 +33,11 @@ pub struct FrontDoor {
     /// The management APIs, unless they are on their own listener.
     pub management: Option<Management>,
     /// Apps by route, longest route first.
-    pub apps: Vec<(String, App)>,
+    pub apps: Vec<(String, Arc<LiveApp>)>,
 }
 
 impl FrontDoor {
-    pub fn new(management: Option<Management>, mut apps: Vec<(String, App)>) -> Self {
+    pub fn new(management: Option<Management>, mut apps: Vec<(String, Arc<LiveApp>)>) -> Self {
         apps.sort_by_key(|(route, _)| std::cmp::Reverse(route.len()));
         FrontDoor { management, apps }
     }
@@ -74,7 +75,7 @@ impl FrontDoor {
         }
     }
 
-    fn app_for(&self, path: &str) -> Option<&App> {
+    fn app_for(&self, path: &str) -> Option<App> {
         self.apps
             .iter()
             .find(|(route, _)| {
@@ -82,7 +83,7 @@ impl FrontDoor {
                 path.strip_prefix(route)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
-            .map(|(_, app)| app)
+            .map(|(_, live)| live.get())
     }
 }
 

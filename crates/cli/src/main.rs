@@ -6,6 +6,7 @@ mod config;
 mod credentials;
 mod front_door;
 mod kv;
+mod reload;
 mod serve;
 
 use clap::{Parser, Subcommand};

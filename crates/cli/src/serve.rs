@@ -5,6 +5,7 @@
 use crate::config::{Config, NamespaceConfig};
 use crate::credentials::{self, CredentialArgs};
 use crate::front_door::{self, FrontDoor};
+use crate::reload::{self, AppSource, LiveApp};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgekv_api::Management;
@@ -61,6 +62,10 @@ pub struct ServeArgs {
     /// Where the data lives (kv.sqlite3, compiled-component cache, credentials) [default: .edgekv].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Reload an app when its component file changes (in-flight requests finish on the old one;
+    /// a component that fails to load leaves the old one serving).
+    #[arg(long)]
+    pub watch: bool,
     /// `normal` survives the process being killed; `full` also survives power loss (fsync per commit).
     #[arg(long)]
     pub durability: Option<Durability>,
@@ -92,6 +97,16 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
     let bindings = ensure_namespaces(&store, &config.namespaces)?;
     let apps = load_apps(&config, &store, &bindings, &data_dir)?;
+    let live: Vec<(String, Arc<LiveApp>)> = apps
+        .into_iter()
+        .map(|(route, source, app)| {
+            let live = LiveApp::new(app);
+            if args.watch {
+                reload::watch(source, live.clone());
+            }
+            (route, live)
+        })
+        .collect();
 
     let listen = args
         .listen
@@ -112,7 +127,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let url = format!("http://{}", main.local_addr()?);
     println!("edgekv listening on {url}");
-    print_summary(&config, &db, &apps, admin.as_ref(), &url);
+    print_summary(&config, &db, admin.as_ref(), &url);
     if generated {
         println!(
             "generated management credentials in {} (mode 0600):",
@@ -124,7 +139,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (stop, stopped) = watch::channel(false);
     let main_door = Arc::new(FrontDoor::new(
         admin.is_none().then(|| management.clone()),
-        apps,
+        live,
     ));
     let mut servers = vec![tokio::spawn(front_door::serve(
         main,
@@ -209,7 +224,7 @@ fn load_apps(
     store: &Store,
     bindings: &HashMap<String, Uuid>,
     data_dir: &std::path::Path,
-) -> Result<Vec<(String, App)>> {
+) -> Result<Vec<(String, AppSource, App)>> {
     if config.apps.is_empty() {
         return Ok(Vec::new());
     }
@@ -236,19 +251,20 @@ fn load_apps(
             deadline: Duration::from_secs(app.deadline_secs),
             memory_bytes: (app.memory_mb << 20) as usize,
         };
-        let loaded = App::load(&runtime, &app.component, store.clone(), grants, limits)?;
-        apps.push((app.route.clone(), loaded));
+        let source = AppSource {
+            runtime: runtime.clone(),
+            component: app.component.clone(),
+            store: store.clone(),
+            grants,
+            limits,
+        };
+        let loaded = source.load()?;
+        apps.push((app.route.clone(), source, loaded));
     }
     Ok(apps)
 }
 
-fn print_summary(
-    config: &Config,
-    db: &std::path::Path,
-    apps: &[(String, App)],
-    admin: Option<&TcpListener>,
-    url: &str,
-) {
+fn print_summary(config: &Config, db: &std::path::Path, admin: Option<&TcpListener>, url: &str) {
     println!("  data: {}", db.display());
     for ns in &config.namespaces {
         println!(
@@ -267,7 +283,7 @@ fn print_summary(
             app.bindings.join(", ")
         );
     }
-    if apps.is_empty() {
+    if config.apps.is_empty() {
         println!("  no app: serving the management APIs only");
     }
     let management = admin
