@@ -220,7 +220,7 @@ fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
             })?;
             for ns in page.namespaces {
                 if json {
-                    let row = json!({"id": ns.id.to_string(), "name": ns.name, "profile": ns.profile.as_str(), "ttl": ns.ttl_enabled, "items": ns.item_count, "bytes": ns.total_bytes, "etag": ns.etag().as_str()});
+                    let row = json!({"id": ns.id.to_string(), "name": ns.name, "profile": ns.profile.as_str(), "ttl": ns.ttl_enabled, "items": ns.item_count, "bytes": ns.total_bytes, "version": ns.version, "etag": ns.etag().as_str()});
                     println!("{row}");
                 } else {
                     println!(
