@@ -383,13 +383,20 @@ fn import(store: &Store, args: ImportArgs) -> Result<()> {
     let id = namespace_id(store, &args.namespace)?;
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
-    let items: Vec<BulkItem> = serde_json::from_reader(std::io::BufReader::new(file))
-        .with_context(|| {
-            format!(
-                "{} is not a Cloudflare bulk JSON array",
-                args.file.display()
-            )
-        })?;
+    // A progress bar over the bytes read, drawn only when stderr is a terminal.
+    let progress = indicatif::ProgressBar::new(file.metadata().map_or(0, |m| m.len()));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let reader = progress.wrap_read(std::io::BufReader::new(file));
+    let items: Vec<BulkItem> = serde_json::from_reader(reader).with_context(|| {
+        format!(
+            "{} is not a Cloudflare bulk JSON array",
+            args.file.display()
+        )
+    })?;
+    progress.set_message("writing");
     let mut puts = Vec::with_capacity(items.len());
     for item in items {
         let value = match item.base64 {
@@ -416,7 +423,9 @@ fn import(store: &Store, args: ImportArgs) -> Result<()> {
         });
     }
     let count = puts.len();
-    store.import(&id, puts)?;
+    let written = store.import(&id, puts);
+    progress.finish_and_clear();
+    written?;
     eprintln!("imported {count} keys");
     Ok(())
 }
