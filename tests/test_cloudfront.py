@@ -3,13 +3,16 @@ SigV4A) against a real edgekv server: the `cloudfront` control plane creates sto
 `cloudfront-keyvaluestore` data plane reads and writes them. boto3 prefixes the account id to the
 endpoint host, so the data-plane client reaches edgekv as its HTTP proxy (absolute-form targets)."""
 
+import uuid
+
 import boto3
 import botocore
+import botocore.utils
 import pytest
 import requests
 from botocore.config import Config
 
-from conftest import AWS_ACCOUNT_ID, AWS_KEY_ID, AWS_SECRET, guest
+from conftest import AWS_ACCOUNT_ID, AWS_KEY_ID, AWS_SECRET, CREDENTIALS_ENV, guest
 
 
 def clients(server, secret=AWS_SECRET, key_id=AWS_KEY_ID, **config):
@@ -272,3 +275,134 @@ def test_resolver_route_without_a_proxy(server, store, monkeypatch):
     put = data.put_key(KvsARN=store, Key="via/resolver", Value="ok", IfMatch=data.describe_key_value_store(KvsARN=store)["ETag"])
     assert put["ItemCount"] == 1
     assert data.get_key(KvsARN=store, Key="via/resolver")["Value"] == "ok"
+
+
+def signed_request(server, method, path, body=b"", headers=None, sigv4a=True, secret=AWS_SECRET):
+    """Sends a request signed exactly as boto3 signs it (awscrt SigV4A, or SigV4), but with a body
+    or headers boto3 itself would refuse to send."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from botocore.crt.auth import CrtSigV4AsymAuth
+
+    creds = Credentials(AWS_KEY_ID, secret)
+    request = AWSRequest(method=method, url=f"{server.url}{path}", data=body, headers=headers or {})
+    if sigv4a:
+        CrtSigV4AsymAuth(creds, "cloudfront-keyvaluestore", "*").add_auth(request)
+    else:
+        SigV4Auth(creds, "cloudfront-keyvaluestore", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.request(method, prepared.url, data=prepared.body, headers=dict(prepared.headers))
+
+
+def quoted(arn):
+    from urllib.parse import quote
+
+    return quote(arn, safe="")
+
+
+@pytest.mark.parametrize("sigv4a", [True, False], ids=["sigv4a", "sigv4"])
+def test_shape_errors_boto3_cannot_send_are_validation(server, store, sigv4a):
+    path = f"/key-value-stores/{quoted(store)}/keys"
+    current = signed_request(server, "GET", f"/key-value-stores/{quoted(store)}", sigv4a=sigv4a).headers["etag"]
+    cases = [
+        ("PUT", f"{path}/k", b'{"Value": ', {"If-Match": current}),  # bad JSON
+        ("PUT", f"{path}/k", b'{"Valu": "v"}', {"If-Match": current}),  # no Value
+        ("POST", path, b'{"Puts": [{"Key": "k"}]}', {"If-Match": current}),  # put without Value
+        ("PUT", f"{path}/k", b'{"Value": "v"}', {}),  # no If-Match
+        ("DELETE", f"{path}/k", b"", {}),
+        ("POST", path, b'{"Puts": []}', {}),
+        ("GET", f"{path}?MaxResults=0", b"", {}),
+        ("GET", f"{path}?MaxResults=ten", b"", {}),
+        ("GET", f"{path}?NextToken=not-a-token", b"", {}),
+    ]
+    for method, target, body, headers in cases:
+        r = signed_request(server, method, target, body, {"Content-Type": "application/json", **headers}, sigv4a=sigv4a)
+        assert r.status_code == 400, (method, target, body, r.text)
+        assert r.headers["x-amzn-errortype"] == "ValidationException"
+        assert r.json()["__type"] == "ValidationException" and r.json()["message"]
+    assert signed_request(server, "GET", f"{path}?MaxResults=50", sigv4a=sigv4a).status_code == 200
+
+
+def test_update_keys_over_3_mib_is_a_quota_error(cf, store):
+    _, data = cf
+    # 50 keys (the count limit) whose JSON body is over 3 MiB: the payload rule, not the count rule.
+    puts = [{"Key": f"k{i}", "Value": "x" * 64_000} for i in range(50)]
+    with pytest.raises(data.exceptions.ServiceQuotaExceededException) as e:
+        data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=puts)
+    assert "batch" in e.value.response["Error"]["Message"]
+    assert data.describe_key_value_store(KvsARN=store)["ItemCount"] == 0
+
+
+@pytest.mark.parametrize("signature_version", [None, "v4"], ids=["sigv4a", "sigv4"])
+def test_wrong_secret_skewed_date_and_tampered_header_are_access_denied(server, store, signature_version, monkeypatch):
+    extra = {"signature_version": signature_version} if signature_version else {}
+    _, wrong = clients(server, secret="not-the-secret", **extra)
+    with pytest.raises(wrong.exceptions.AccessDeniedException):
+        wrong.describe_key_value_store(KvsARN=store)
+
+    _, data = clients(server, **extra)
+    current = etag(data, store)
+
+    def swap_if_match(request, **_):
+        request.headers["If-Match"] = "tampered"
+
+    data.meta.events.register("before-send.cloudfront-keyvaluestore.PutKey", swap_if_match)
+    with pytest.raises(data.exceptions.AccessDeniedException):  # not a ConflictException: never reached
+        data.put_key(KvsARN=store, Key="k", Value="v", IfMatch=current)
+    data.meta.events.unregister("before-send.cloudfront-keyvaluestore.PutKey", swap_if_match)
+
+    import datetime
+
+    import botocore.auth
+    import botocore.crt.auth
+
+    for skew in (datetime.timedelta(minutes=16), -datetime.timedelta(minutes=16)):
+        for module in (botocore.auth, botocore.crt.auth):
+            real = botocore.utils.get_current_datetime
+            monkeypatch.setattr(module, "get_current_datetime", lambda real=real, skew=skew, **kw: real(**kw) + skew)
+        with pytest.raises(data.exceptions.AccessDeniedException) as e:
+            data.describe_key_value_store(KvsARN=store)
+        assert "15 minutes" in e.value.response["Error"]["Message"]
+    monkeypatch.undo()
+    assert data.put_key(KvsARN=store, Key="k", Value="v", IfMatch=current)["ItemCount"] == 1
+
+
+def test_stores_of_other_profiles_are_not_key_value_stores(edgekv):
+    server = edgekv(config='[[namespaces]]\nbinding = "cf"\nname = "workers-ns"\nprofile = "cloudflare"\n')
+    control, data = clients(server)
+    with pytest.raises(control.exceptions.EntityNotFound):
+        control.describe_key_value_store(Name="workers-ns")
+    assert control.list_key_value_stores()["KeyValueStoreList"]["Quantity"] == 0
+    r = requests.get(
+        f"{server.url}/client/v4/accounts/{CREDENTIALS_ENV['EDGEKV_CLOUDFLARE_ACCOUNT_ID']}/storage/kv/namespaces",
+        headers={"Authorization": f"Bearer {CREDENTIALS_ENV['EDGEKV_API_TOKEN']}"},
+    )
+    ns_id = uuid.UUID(r.json()["result"][0]["id"])
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.describe_key_value_store(KvsARN=f"arn:aws:cloudfront::{AWS_ACCOUNT_ID}:key-value-store/{ns_id}")
+
+
+def test_control_plane_errors(server, cf):
+    control, _ = cf
+    created = control.create_key_value_store(Name="named")["KeyValueStore"]
+    with pytest.raises(control.exceptions.EntityNotFound):
+        control.describe_key_value_store(Name=created["Id"])  # by name only, not by id
+    for bad in ({"Name": "bad name!"}, {"Name": "x" * 65}, {"Name": "long-comment", "Comment": "c" * 129}):
+        with pytest.raises(control.exceptions.InvalidArgument):
+            control.create_key_value_store(**bad)
+    control.create_key_value_store(Name="max-comment", Comment="c" * 128)
+    with pytest.raises(control.exceptions.UnsupportedOperation):
+        control.create_key_value_store(Name="imported", ImportSource={"SourceType": "S3", "SourceARN": "arn:aws:s3:::bucket/kvs.json"})
+    current = control.describe_key_value_store(Name="named")["ETag"]
+    with pytest.raises(control.exceptions.InvalidArgument):
+        control.update_key_value_store(Name="named", Comment="c" * 129, IfMatch=current)
+    with pytest.raises(control.exceptions.EntityNotFound):
+        control.update_key_value_store(Name="missing", Comment="c", IfMatch=current)
+    with pytest.raises(control.exceptions.EntityNotFound):
+        control.delete_key_value_store(Name="missing", IfMatch=current)
+    assert control.list_key_value_stores(Status="READY")["KeyValueStoreList"]["Quantity"] == 2
+    assert control.list_key_value_stores(Status="PROVISIONING")["KeyValueStoreList"]["Quantity"] == 0
+    wrong, _ = clients(server, secret="not-the-secret")
+    with pytest.raises(wrong.exceptions.AccessDenied):
+        wrong.list_key_value_stores()

@@ -8,7 +8,8 @@ use super::errors::CfrError;
 use crate::{blocking, full, route, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
-    Namespace, NamespaceOrder, NamespaceQuery, NamespaceUpdate, NewNamespace, Profile,
+    Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceUpdate, NewNamespace,
+    Profile,
 };
 use hyper::{Method, Response, StatusCode};
 use quick_xml::escape::escape;
@@ -16,6 +17,8 @@ use serde::Deserialize;
 
 pub const XMLNS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 const DEFAULT_MAX_ITEMS: u64 = 100;
+/// The longest comment the model allows.
+const MAX_COMMENT_CHARS: usize = 128;
 
 pub async fn handle(
     m: &Management,
@@ -107,6 +110,8 @@ struct CreateRequest {
     name: String,
     #[serde(rename = "Comment")]
     comment: Option<String>,
+    #[serde(rename = "ImportSource")]
+    import_source: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -122,8 +127,26 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, CfrError> {
         .map_err(|e| CfrError::validation(format!("Invalid XML request body: {e}")))
 }
 
+/// The model caps comments at 128 characters.
+fn check_comment(comment: Option<&str>) -> Result<(), CfrError> {
+    match comment {
+        Some(c) if c.chars().count() > MAX_COMMENT_CHARS => Err(CfrError::validation(format!(
+            "The comment is longer than {MAX_COMMENT_CHARS} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError> {
     let request: CreateRequest = parse(body)?;
+    if request.import_source.is_some() {
+        return Err(CfrError::new(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedOperation",
+            "Importing from S3 is not supported by edgekv; write the keys with UpdateKeys",
+        ));
+    }
+    check_comment(request.comment.as_deref())?;
     let new = NewNamespace {
         comment: request.comment,
         ..NewNamespace::new(request.name, Profile::Cloudfront)
@@ -148,17 +171,16 @@ fn with_location(mut response: Response<Body>, ns: &Namespace) -> Response<Body>
     response
 }
 
-/// A store by name, only if it is a CloudFront store.
+/// A store by name (not by id), only if it is a CloudFront store.
 async fn find(m: &Management, name: &str) -> Result<Namespace, CfrError> {
-    let name = name.to_string();
-    let ns = blocking(m.store(), move |s| s.namespace(&name))
+    let wanted = name.to_string();
+    let ns = blocking(m.store(), move |s| s.namespace(&wanted))
         .await
         .map_err(store_error)?;
     match ns.profile {
-        Profile::Cloudfront => Ok(ns),
+        Profile::Cloudfront if ns.name == name => Ok(ns),
         _ => Err(CfrError::not_found(format!(
-            "The key value store {} was not found",
-            ns.name
+            "The key value store {name} was not found"
         ))),
     }
 }
@@ -191,9 +213,17 @@ async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> 
         offset,
         limit: max_items,
     };
-    let page = blocking(m.store(), move |s| s.list_namespaces(&query))
-        .await
-        .map_err(store_error)?;
+    // Every store is READY, so a filter on any other status matches none.
+    let any_ready = route::query_param(target, "Status").map_or(true, |s| s == "READY");
+    let page = match any_ready {
+        true => blocking(m.store(), move |s| s.list_namespaces(&query))
+            .await
+            .map_err(store_error)?,
+        false => NamespacePage {
+            namespaces: Vec::new(),
+            total: 0,
+        },
+    };
     let items: String = page
         .namespaces
         .iter()
@@ -219,6 +249,7 @@ async fn update(
     body: &[u8],
 ) -> Result<Response<Body>, CfrError> {
     let request: UpdateRequest = parse(body)?;
+    check_comment(Some(&request.comment))?;
     let ns = find(m, name).await?;
     let update = NamespaceUpdate {
         comment: Some(Some(request.comment)),

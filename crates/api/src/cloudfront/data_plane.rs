@@ -7,7 +7,8 @@ use super::{arn, epoch_seconds};
 use crate::{blocking, full, route, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
-    Batch, BatchOp, Delete, ListQuery, MissingKeys, Precondition, Put, Stats, Uuid, WriteOutcome,
+    Batch, BatchOp, Delete, ListQuery, MissingKeys, Precondition, Profile, Put, Stats, Uuid,
+    WriteOutcome,
 };
 use hyper::{Method, Response, StatusCode};
 use serde::Deserialize;
@@ -27,6 +28,7 @@ pub async fn handle(
         return Err(CfrError::validation("KvsARN is required"));
     };
     let id = store_id(m, store_arn)?;
+    ensure_cloudfront(m, id, store_arn).await?;
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
     match (&parts.method, rest) {
         (&Method::GET, []) => describe(m, id).await,
@@ -51,6 +53,19 @@ fn store_id(m: &Management, store_arn: &str) -> Result<Uuid, CfrError> {
         .ok_or_else(|| {
             CfrError::not_found(format!("The key value store {store_arn} was not found"))
         })
+}
+
+/// Only stores with the `cloudfront` profile are key value stores; others are not found.
+async fn ensure_cloudfront(m: &Management, id: Uuid, store_arn: &str) -> Result<(), CfrError> {
+    let ns = blocking(m.store(), move |s| s.namespace(&id.to_string()))
+        .await
+        .map_err(CfrError::from_store)?;
+    match ns.profile {
+        Profile::Cloudfront => Ok(()),
+        _ => Err(CfrError::not_found(format!(
+            "The key value store {store_arn} was not found"
+        ))),
+    }
 }
 
 fn if_match(parts: &http::request::Parts) -> Result<String, CfrError> {

@@ -103,6 +103,7 @@ impl CfrError {
             "AccessDeniedException" => "AccessDenied",
             "EntityAlreadyExists" => "EntityAlreadyExists",
             "InvalidIfMatchVersion" => "InvalidIfMatchVersion",
+            "UnsupportedOperation" => "UnsupportedOperation",
             "InternalServerException" => "InternalError",
             _ => "InvalidArgument",
         };

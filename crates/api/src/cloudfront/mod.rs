@@ -35,7 +35,7 @@ pub async fn handle(m: &Management, plane: Plane, req: Request<Incoming>) -> Res
         Ok(body) => body,
         Err(e) => return respond(e),
     };
-    if let Err(e) = authenticate(m, &parts, &body) {
+    if let Err(e) = authenticate(m, plane, &parts, &body) {
         return respond(e);
     }
     let result = match plane {
@@ -59,7 +59,12 @@ async fn read_body(body: Incoming) -> Result<Bytes, CfrError> {
         })
 }
 
-fn authenticate(m: &Management, parts: &http::request::Parts, body: &[u8]) -> Result<(), CfrError> {
+fn authenticate(
+    m: &Management,
+    plane: Plane,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<(), CfrError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -70,9 +75,19 @@ fn authenticate(m: &Management, parts: &http::request::Parts, body: &[u8]) -> Re
         headers: &parts.headers,
         body,
     };
+    let service = match plane {
+        Plane::Data => "cloudfront-keyvaluestore",
+        Plane::Control => "cloudfront",
+    };
     let c = m.credentials();
-    sigv4::verify(&signed, &c.aws_access_key_id, &c.aws_secret_access_key, now)
-        .map_err(|e| CfrError::access_denied(e.to_string()))
+    sigv4::verify(
+        &signed,
+        service,
+        &c.aws_access_key_id,
+        &c.aws_secret_access_key,
+        now,
+    )
+    .map_err(|e| CfrError::access_denied(e.to_string()))
 }
 
 /// The decoded path segments of a request.

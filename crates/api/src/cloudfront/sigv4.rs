@@ -30,6 +30,8 @@ pub enum SignatureError {
     Skewed(String),
     #[error("The request signature we calculated does not match the signature you provided")]
     Mismatch,
+    #[error("Credential should be scoped to the service '{expected}', not '{found}'")]
+    WrongService { expected: String, found: String },
 }
 
 /// The parts of a request that are signed, as received.
@@ -47,13 +49,16 @@ struct Authorization<'a> {
     access_key_id: &'a str,
     scope: &'a str,
     date: &'a str,
+    service: &'a str,
     signed_headers: &'a str,
     signature: &'a str,
 }
 
-/// Verifies `request` against the one configured key pair; `now` is unix seconds.
+/// Verifies `request`, signed for `service`, against the one configured key pair; `now` is unix
+/// seconds.
 pub fn verify(
     request: &Signed<'_>,
+    service: &str,
     access_key_id: &str,
     secret: &str,
     now: i64,
@@ -70,6 +75,12 @@ pub fn verify(
         access_key_id.as_bytes(),
     ) {
         return Err(SignatureError::UnknownAccessKey);
+    }
+    if auth.service != service {
+        return Err(SignatureError::WrongService {
+            expected: service.to_string(),
+            found: auth.service.to_string(),
+        });
     }
     let amz_date = header_value(request.headers, "x-amz-date")
         .ok_or_else(|| SignatureError::Malformed("missing X-Amz-Date".into()))?;
@@ -120,6 +131,7 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError
         access_key_id,
         scope,
         date: parts[0],
+        service: parts[parts.len() - 2],
         signed_headers: signed_headers.ok_or_else(|| malformed("no SignedHeaders"))?,
         signature: signature.ok_or_else(|| malformed("no Signature"))?,
     })
@@ -311,6 +323,7 @@ mod tests {
 
     const AKID: &str = "AKIDEXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const SERVICE: &str = "cloudfront-keyvaluestore";
     const ARN: &str = "arn%3Aaws%3Acloudfront%3A%3A123456789012%3Akey-value-store%2F0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -377,6 +390,7 @@ mod tests {
                     headers,
                     body,
                 },
+                SERVICE,
                 AKID,
                 SECRET,
                 now,
@@ -404,6 +418,7 @@ mod tests {
                 headers: &headers,
                 body,
             },
+            SERVICE,
             AKID,
             "other",
             now,
@@ -417,6 +432,7 @@ mod tests {
                 headers: &headers,
                 body,
             },
+            SERVICE,
             "AKIDOTHER",
             SECRET,
             now,
@@ -440,7 +456,7 @@ mod tests {
             body: b"",
         };
         assert_eq!(
-            verify(&signed, AKID, SECRET, at("20261123T133947Z")),
+            verify(&signed, SERVICE, AKID, SECRET, at("20261123T133947Z")),
             Ok(())
         );
         let other = Signed {
@@ -448,7 +464,7 @@ mod tests {
             ..signed
         };
         assert_eq!(
-            verify(&other, AKID, SECRET, at("20261123T133947Z")),
+            verify(&other, SERVICE, AKID, SECRET, at("20261123T133947Z")),
             Err(SignatureError::Mismatch)
         );
     }
