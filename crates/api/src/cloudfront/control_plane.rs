@@ -214,7 +214,7 @@ async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> 
         limit: max_items,
     };
     // Every store is READY, so a filter on any other status matches none.
-    let any_ready = route::query_param(target, "Status").map_or(true, |s| s == "READY");
+    let any_ready = route::query_param(target, "Status").is_none_or(|s| s == "READY");
     let page = match any_ready {
         true => blocking(m.store(), move |s| s.list_namespaces(&query))
             .await

@@ -251,17 +251,31 @@ fn verify_sigv4a(
     access_key_id: &str,
     secret: &str,
 ) -> Result<(), SignatureError> {
-    let key = VerifyingKey::from(
-        derive_sigv4a_key(access_key_id, secret)
-            .ok_or(SignatureError::Mismatch)?
-            .public_key(),
-    );
+    let key = verifying_key(access_key_id, secret).ok_or(SignatureError::Mismatch)?;
     let der = hex::decode(signature)
         .map_err(|_| SignatureError::Malformed("signature is not hex".into()))?;
     let signature = Signature::from_der(&der)
         .map_err(|_| SignatureError::Malformed("signature is not DER".into()))?;
     key.verify(string_to_sign.as_bytes(), &signature)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// The SigV4A public key of an access key, derived once and cached (the derivation costs a scalar
+/// multiplication; the credentials rarely change).
+fn verifying_key(access_key_id: &str, secret: &str) -> Option<VerifyingKey> {
+    type Cached = Option<(String, String, VerifyingKey)>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((id, s, key)) = cache.as_ref() {
+        if id == access_key_id && s == secret {
+            return Some(*key);
+        }
+    }
+    let key = VerifyingKey::from(derive_sigv4a_key(access_key_id, secret)?.public_key());
+    *cache = Some((access_key_id.to_string(), secret.to_string(), key));
+    Some(key)
 }
 
 /// The SigV4A private key of an access key: `HMAC-SHA256("AWS4A" + secret, fixed input)` with a
