@@ -275,6 +275,13 @@ def test_resolver_route_without_a_proxy(server, store, monkeypatch):
     put = data.put_key(KvsARN=store, Key="via/resolver", Value="ok", IfMatch=data.describe_key_value_store(KvsARN=store)["ETag"])
     assert put["ItemCount"] == 1
     assert data.get_key(KvsARN=store, Key="via/resolver")["Value"] == "ok"
+    # Without a proxy urllib3 leaves dot segments alone: keys `.` and `..` are routed as keys, while
+    # the signature covers the normalised path.
+    for key in (".", "..", "a/./b", "a/../b"):
+        data.put_key(KvsARN=store, Key=key, Value=f"dots {key}", IfMatch=etag(data, store))
+        assert data.get_key(KvsARN=store, Key=key)["Value"] == f"dots {key}"
+    keys = [item["Key"] for item in data.list_keys(KvsARN=store, MaxResults=50)["Items"]]
+    assert keys == [".", "..", "a/../b", "a/./b", "via/resolver"]
 
 
 def signed_request(server, method, path, body=b"", headers=None, sigv4a=True, secret=AWS_SECRET):
@@ -389,8 +396,12 @@ def test_control_plane_errors(server, cf):
     with pytest.raises(control.exceptions.EntityNotFound):
         control.describe_key_value_store(Name=created["Id"])  # by name only, not by id
     for bad in ({"Name": "bad name!"}, {"Name": "x" * 65}, {"Name": "long-comment", "Comment": "c" * 129}):
-        with pytest.raises(control.exceptions.InvalidArgument):
+        with pytest.raises(control.exceptions.InvalidArgument) as e:
             control.create_key_value_store(**bad)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(control.exceptions.InvalidArgument) as e:
+        control.create_key_value_store(Name="bad name!")
+    assert "1 to 64 characters" in e.value.response["Error"]["Message"]
     control.create_key_value_store(Name="max-comment", Comment="c" * 128)
     with pytest.raises(control.exceptions.UnsupportedOperation):
         control.create_key_value_store(Name="imported", ImportSource={"SourceType": "S3", "SourceARN": "arn:aws:s3:::bucket/kvs.json"})

@@ -100,6 +100,11 @@ fn store_error(e: edgekv_store::StoreError) -> CfrError {
             "EntityAlreadyExists",
             format!("A key value store named {name} already exists"),
         ),
+        edgekv_store::StoreError::Rule(v) if v.rule == edgekv_store::Rule::NamespaceName => {
+            CfrError::validation(
+                "The name must be 1 to 64 characters from a-z, A-Z, 0-9, hyphen and underscore",
+            )
+        }
         e => CfrError::from_store(e),
     }
 }
