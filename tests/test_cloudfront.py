@@ -417,3 +417,29 @@ def test_control_plane_errors(server, cf):
     wrong, _ = clients(server, secret="not-the-secret")
     with pytest.raises(wrong.exceptions.AccessDenied):
         wrong.list_key_value_stores()
+
+
+def test_concurrent_writers_with_one_etag_exactly_one_wins(server, store):
+    """Eight clients race with the same If-Match: one write lands, the others conflict, and the
+    winner's ETag is the store's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, data = clients(server)
+    first = etag(data, store)
+
+    def attempt(i):
+        _, mine = clients(server)
+        try:
+            return ("ok", i, mine.put_key(KvsARN=store, Key="race", Value=f"writer {i}", IfMatch=first)["ETag"])
+        except mine.exceptions.ConflictException:
+            return ("conflict", i, None)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    winners = [r for r in results if r[0] == "ok"]
+    assert len(winners) == 1 and sum(r[0] == "conflict" for r in results) == 7
+    _, winner, winner_etag = winners[0]
+    assert data.get_key(KvsARN=store, Key="race")["Value"] == f"writer {winner}"
+    assert etag(data, store) == winner_etag
+    empty = data.put_key(KvsARN=store, Key="empty", Value="", IfMatch=winner_etag)
+    assert data.get_key(KvsARN=store, Key="empty")["Value"] == "" and empty["ItemCount"] == 2

@@ -125,3 +125,68 @@ impl CfrError {
             .unwrap_or_else(|_| Response::new(full("")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgekv_store::RuleViolation;
+
+    fn mapped(e: StoreError) -> (u16, &'static str) {
+        let e = CfrError::from_store(e);
+        (e.status.as_u16(), e.kind)
+    }
+
+    fn rule(rule: Rule) -> StoreError {
+        StoreError::Rule(RuleViolation {
+            rule,
+            limit: 1,
+            actual: 2,
+        })
+    }
+
+    #[test]
+    fn store_errors_map_to_the_modelled_shapes() {
+        let quota = (402, "ServiceQuotaExceededException");
+        for r in [
+            Rule::KeyTooLarge,
+            Rule::ValueTooLarge,
+            Rule::StoreFull,
+            Rule::BatchTooManyItems,
+            Rule::BatchTooLarge,
+        ] {
+            assert_eq!(mapped(rule(r)), quota, "{r:?}");
+        }
+        for r in [Rule::KeyTooLong, Rule::ListLimit, Rule::KeyEmpty] {
+            assert_eq!(mapped(rule(r)), (400, "ValidationException"), "{r:?}");
+        }
+        assert_eq!(
+            mapped(StoreError::NamespaceNotFound("x".into())),
+            (404, "ResourceNotFoundException")
+        );
+        assert_eq!(
+            mapped(StoreError::KeyNotFound("k".into())),
+            (404, "ResourceNotFoundException")
+        );
+        assert_eq!(
+            mapped(StoreError::Conflict { current: None }),
+            (409, "ConflictException")
+        );
+        assert_eq!(
+            mapped(StoreError::InvalidCursor),
+            (400, "ValidationException")
+        );
+        assert_eq!(mapped(StoreError::Closed), (500, "InternalServerException"));
+    }
+
+    #[test]
+    fn error_bodies_carry_the_type_where_boto3_looks() {
+        let response = CfrError::from_store(StoreError::Closed).json_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            "InternalServerException"
+        );
+        let xml = CfrError::not_found("gone").xml_response();
+        assert_eq!(xml.status(), StatusCode::NOT_FOUND);
+    }
+}
