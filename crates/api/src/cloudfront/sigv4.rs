@@ -85,6 +85,7 @@ pub fn verify(
     let amz_date = header_value(request.headers, "x-amz-date")
         .ok_or_else(|| SignatureError::Malformed("missing X-Amz-Date".into()))?;
     check_date(amz_date, auth.date, now)?;
+    check_signed_headers(auth.algorithm, auth.signed_headers)?;
     let canonical = canonical_request(request, auth.signed_headers)?;
     let string_to_sign = format!(
         "{}\n{amz_date}\n{}\n{}",
@@ -159,6 +160,21 @@ fn check_date(amz_date: &str, scope_date: &str, now: i64) -> Result<(), Signatur
     Ok(())
 }
 
+/// `host` must be signed (so a request cannot be pointed elsewhere), and for SigV4A the region set.
+fn check_signed_headers(algorithm: &str, signed_headers: &str) -> Result<(), SignatureError> {
+    let signed: Vec<&str> = signed_headers.split(';').collect();
+    let required: &[&str] = match algorithm {
+        SIGV4A => &["host", "x-amz-region-set"],
+        _ => &["host"],
+    };
+    match required.iter().find(|name| !signed.contains(name)) {
+        Some(name) => Err(SignatureError::Malformed(format!(
+            "SignedHeaders must include {name}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn canonical_request(request: &Signed<'_>, signed_headers: &str) -> Result<String, SignatureError> {
     let mut headers = String::new();
     for name in signed_headers.split(';') {
@@ -175,10 +191,12 @@ fn canonical_request(request: &Signed<'_>, signed_headers: &str) -> Result<Strin
         }
         headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let payload = match header_value(request.headers, "x-amz-content-sha256") {
-        Some(hash) => hash.to_string(),
-        None => hex::encode(Sha256::digest(request.body)),
-    };
+    // The hash of the body received, always: an `x-amz-content-sha256` header (boto3 sends none
+    // here) must state that same hash, so no header can vouch for a body that was swapped.
+    let payload = hex::encode(Sha256::digest(request.body));
+    if header_value(request.headers, "x-amz-content-sha256").is_some_and(|h| h != payload) {
+        return Err(SignatureError::Mismatch);
+    }
     Ok(format!(
         "{}\n{}\n{}\n{headers}\n{signed_headers}\n{payload}",
         request.method,
@@ -576,5 +594,45 @@ mod tests {
             );
         }
         assert_eq!(algorithms.len(), 2, "both SigV4A and SigV4 are covered");
+    }
+
+    #[test]
+    fn a_content_hash_header_must_match_the_body_and_host_must_be_signed() {
+        let (path, mut headers, body) = captured_put();
+        let now = at("20261123T133940Z");
+        let check = |headers: &HeaderMap, body: &[u8]| {
+            verify(
+                &Signed {
+                    method: "PUT",
+                    raw_path: &path,
+                    raw_query: "",
+                    headers,
+                    body,
+                },
+                SERVICE,
+                AKID,
+                SECRET,
+                now,
+            )
+        };
+        let hash = hex::encode(Sha256::digest(body));
+        headers.insert("x-amz-content-sha256", hash.parse().unwrap());
+        assert_eq!(
+            check(&headers, body),
+            Ok(()),
+            "unsigned, but it states the true hash"
+        );
+        assert_eq!(check(&headers, b"{}"), Err(SignatureError::Mismatch));
+        headers.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+        assert_eq!(check(&headers, body), Err(SignatureError::Mismatch));
+        assert!(matches!(
+            check_signed_headers(SIGV4A, "x-amz-date;x-amz-region-set"),
+            Err(SignatureError::Malformed(_))
+        ));
+        assert!(matches!(
+            check_signed_headers(SIGV4A, "host;x-amz-date"),
+            Err(SignatureError::Malformed(_))
+        ));
+        assert_eq!(check_signed_headers(SIGV4, "host;x-amz-date"), Ok(()));
     }
 }
