@@ -443,3 +443,14 @@ def test_concurrent_writers_with_one_etag_exactly_one_wins(server, store):
     assert etag(data, store) == winner_etag
     empty = data.put_key(KvsARN=store, Key="empty", Value="", IfMatch=winner_etag)
     assert data.get_key(KvsARN=store, Key="empty")["Value"] == "" and empty["ItemCount"] == 2
+
+
+def test_http_proxy_environment_variable_route(server, store, monkeypatch):
+    """The README's other set-up: HTTP_PROXY in the environment, no proxies in the client config."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    session = boto3.session.Session(aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET, region_name="us-east-1")
+    data = session.client("cloudfront-keyvaluestore", endpoint_url=server.url, config=Config(retries={"max_attempts": 1}))
+    put = data.put_key(KvsARN=store, Key="via/env-proxy", Value="ok", IfMatch=etag(data, store))
+    assert put["ItemCount"] == 1 and data.get_key(KvsARN=store, Key="via/env-proxy")["Value"] == "ok"
