@@ -140,3 +140,78 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
         .body(full(body.to_string()))
         .unwrap_or_else(|_| Response::new(full("{}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: [Rule; 19] = [
+        Rule::KeyEmpty,
+        Rule::KeyDotSegment,
+        Rule::KeyTooLong,
+        Rule::KeyTooLarge,
+        Rule::KeyCharset,
+        Rule::KeyReserved,
+        Rule::ValueTooLarge,
+        Rule::MetadataTooLarge,
+        Rule::MetadataNotJson,
+        Rule::ExpiryUnsupported,
+        Rule::TtlTooShort,
+        Rule::TtlTooLong,
+        Rule::ExpirationTooSoon,
+        Rule::StoreFull,
+        Rule::BatchTooManyItems,
+        Rule::BatchTooLarge,
+        Rule::BulkGetTooManyKeys,
+        Rule::ListLimit,
+        Rule::NamespaceName,
+    ];
+
+    fn violation(rule: Rule, limit: u64, actual: u64) -> CfError {
+        CfError::from_store(
+            "put",
+            StoreError::Rule(RuleViolation {
+                rule,
+                limit,
+                actual,
+            }),
+        )
+    }
+
+    #[test]
+    fn no_rule_violation_answers_a_status_the_sdks_retry() {
+        for rule in RULES {
+            let s = violation(rule, 60, 59).status;
+            let retried = s == StatusCode::REQUEST_TIMEOUT
+                || s == StatusCode::CONFLICT
+                || s == StatusCode::TOO_MANY_REQUESTS
+                || s.is_server_error();
+            assert!(s.is_client_error() && !retried, "{rule:?} -> {s}");
+        }
+    }
+
+    #[test]
+    fn key_and_size_rules_use_cloudflare_statuses_and_codes() {
+        let long = violation(Rule::KeyTooLarge, 512, 513);
+        assert_eq!((long.status, long.code), (StatusCode::URI_TOO_LONG, 10030));
+        let big = violation(Rule::MetadataTooLarge, 1024, 1025);
+        assert_eq!(
+            (big.status, big.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, 10024)
+        );
+        let ttl = violation(Rule::TtlTooShort, 60, 59);
+        assert_eq!(ttl.code, 10034);
+        assert_eq!(
+            ttl.message,
+            "Invalid expiration_ttl of 59. Expiration TTL must be at least 60."
+        );
+    }
+
+    #[test]
+    fn missing_namespace_and_key_are_404_with_their_codes() {
+        let ns = CfError::from_store("get", StoreError::NamespaceNotFound("n".into()));
+        assert_eq!((ns.status, ns.code), (StatusCode::NOT_FOUND, 10013));
+        let key = CfError::from_store("get", StoreError::KeyNotFound("k".into()));
+        assert_eq!((key.status, key.code), (StatusCode::NOT_FOUND, 10009));
+    }
+}
