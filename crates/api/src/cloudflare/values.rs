@@ -61,25 +61,36 @@ async fn read_value(req: Request<Incoming>) -> Result<(Vec<u8>, Option<String>),
         refuse_declared_oversize(&req, MAX_VALUE + MULTIPART_SLACK)?;
         return read_multipart(req.into_body(), boundary).await;
     }
-    refuse_declared_oversize(&req, MAX_VALUE)?;
-    let body = http_body_util::Limited::new(req.into_body(), MAX_VALUE as usize + 1)
-        .collect()
-        .await;
-    match body {
-        Ok(collected) => Ok((Vec::from(collected.to_bytes()), None)),
-        Err(_) => Err(too_large(MAX_VALUE + 1)),
-    }
+    let declared = refuse_declared_oversize(&req, MAX_VALUE)?;
+    Ok((read_raw(req.into_body(), declared).await?, None))
 }
 
-/// Refuses at once a body whose Content-Length is already over the limit.
-fn refuse_declared_oversize(req: &Request<Incoming>, limit: u64) -> Result<(), CfError> {
+/// Appends the body's frames to one buffer as they arrive (so the value is held once), refusing
+/// with 413 as soon as it passes the limit.
+async fn read_raw(mut body: Incoming, declared: Option<u64>) -> Result<Vec<u8>, CfError> {
+    let mut value = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| CfError::bad_request(10001, format!("Invalid request body: {e}")))?;
+        if let Ok(chunk) = frame.into_data() {
+            if (value.len() + chunk.len()) as u64 > MAX_VALUE {
+                return Err(too_large((value.len() + chunk.len()) as u64));
+            }
+            value.extend_from_slice(&chunk);
+        }
+    }
+    Ok(value)
+}
+
+/// Refuses at once a body whose Content-Length is already over the limit; else the declared length.
+fn refuse_declared_oversize(req: &Request<Incoming>, limit: u64) -> Result<Option<u64>, CfError> {
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     match declared {
         Some(len) if len > limit => Err(too_large(len)),
-        _ => Ok(()),
+        _ => Ok(declared),
     }
 }
 
