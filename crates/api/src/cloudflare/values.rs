@@ -5,7 +5,6 @@
 use super::envelope::{success, CfError};
 use super::{namespace_id, number, Call};
 use crate::{blocking, full, Body};
-use bytes::Bytes;
 use edgekv_store::{Delete, Expiry, ListQuery, Put};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -128,16 +127,11 @@ async fn read_multipart(
             }
         };
         let name = field.name().map(str::to_string);
-        let bytes: Bytes = field.bytes().await.map_err(|e| match e {
-            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-                too_large(MAX_VALUE + 1)
-            }
-            e => CfError::bad_request(10001, format!("Invalid multipart body: {e}")),
-        })?;
+        let bytes = read_field(field).await?;
         match name.as_deref() {
-            Some("value") => value = Some(Vec::from(bytes)),
+            Some("value") => value = Some(bytes),
             Some("metadata") => {
-                let text = String::from_utf8(bytes.to_vec())
+                let text = String::from_utf8(bytes)
                     .map_err(|_| CfError::bad_request(10047, "Invalid metadata JSON"))?;
                 metadata = Some(text);
             }
@@ -146,6 +140,26 @@ async fn read_multipart(
     }
     let value = value.ok_or_else(|| CfError::bad_request(10001, "Missing value field"))?;
     Ok((value, metadata))
+}
+
+/// A multipart field's bytes, appended chunk by chunk into one buffer.
+async fn read_field(mut field: multer::Field<'_>) -> Result<Vec<u8>, CfError> {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => return Ok(bytes),
+            Err(
+                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
+            ) => return Err(too_large(MAX_VALUE + 1)),
+            Err(e) => {
+                return Err(CfError::bad_request(
+                    10001,
+                    format!("Invalid multipart body: {e}"),
+                ))
+            }
+        }
+    }
 }
 
 pub async fn get(call: &Call<'_>, ns: &str, key: String) -> Result<Response<Body>, CfError> {
