@@ -193,3 +193,41 @@ pub fn json_response(status: StatusCode, body: Value) -> Response<Body> {
         .body(full(body.to_string()))
         .unwrap_or_else(|_| Response::new(full("{}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgekv_store::RuleViolation;
+
+    fn rule(rule: Rule) -> TxError {
+        TxError::from_store(StoreError::Rule(RuleViolation {
+            rule,
+            limit: 1,
+            actual: 2,
+        }))
+    }
+
+    #[test]
+    fn store_errors_map_to_telnyx_statuses_and_codes() {
+        let reserved = rule(Rule::KeyReserved);
+        assert_eq!(
+            (reserved.status, reserved.code),
+            (StatusCode::BAD_REQUEST, "10015")
+        );
+        let no_ttl = rule(Rule::ExpiryUnsupported);
+        assert_eq!(no_ttl.status, StatusCode::CONFLICT);
+        assert!(!no_ttl.retry);
+        assert_eq!(
+            rule(Rule::TtlTooLong).status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            rule(Rule::ValueTooLarge).status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let missing = TxError::from_store(StoreError::KeyNotFound("k".into()));
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        let dup = TxError::from_store(StoreError::NamespaceExists("n".into()));
+        assert_eq!((dup.status, dup.retry), (StatusCode::CONFLICT, false));
+    }
+}
