@@ -45,6 +45,12 @@ impl Dialect {
     }
 }
 
+/// The raw request target of a parsed URI: path and query as received (`/` when absent), without
+/// the scheme and authority of an absolute-form target.
+pub fn target(uri: &hyper::Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
 /// The path of a raw target: without the scheme and authority of an absolute-form target, without
 /// the query.
 pub fn raw_path(raw_target: &str) -> &str {

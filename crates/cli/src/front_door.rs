@@ -43,11 +43,7 @@ impl FrontDoor {
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
+        let target = edgekv_api::route::target(req.uri()).to_string();
         if let Some(management) = &self.management {
             if let Some(dialect) = Dialect::of(&target) {
                 return management

@@ -35,11 +35,7 @@ impl Call<'_> {
 
 async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>, CfError> {
     authenticate(m.credentials(), req.headers())?;
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let target = route::target(req.uri()).to_string();
     let segments = route::segments(req.uri().path())
         .map_err(|_| CfError::bad_request(10001, "Could not URL-decode the request path"))?;
     let rest = below_namespaces(&segments, &m.credentials().cloudflare_account_id)?;

@@ -27,7 +27,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, CfrError> {
     let segments = super::segments(parts)?;
     let rest: Vec<&str> = segments.iter().skip(2).map(String::as_str).collect();
-    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let target = route::target(&parts.uri);
     match (&parts.method, rest.as_slice()) {
         (&Method::POST, [] | [""]) => create(m, &body).await,
         (&Method::GET, [] | [""]) => list(m, target).await,

@@ -29,7 +29,7 @@ pub async fn handle(
     };
     let id = store_id(m, store_arn)?;
     ensure_cloudfront(m, id, store_arn).await?;
-    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let target = route::target(&parts.uri);
     match (&parts.method, rest) {
         (&Method::GET, []) => describe(m, id).await,
         (&Method::GET, ["keys"]) => list(m, id, target).await,

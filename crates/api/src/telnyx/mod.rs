@@ -23,11 +23,7 @@ async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>,
     if !m.credentials().bearer_ok(req.headers()) {
         return Err(TxError::unauthorized());
     }
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let target = route::target(req.uri()).to_string();
     let segments = route::segments(req.uri().path())
         .map_err(|_| TxError::bad_request("The path is not valid percent-encoded UTF-8", None))?;
     // ["v2", "storage", "kvs", ...]
