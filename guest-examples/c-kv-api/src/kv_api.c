@@ -1,0 +1,341 @@
+// c-kv-api: an edgekv guest in C that exposes the `edgekv:kv` binding over HTTP, with the same
+// contract as rust-kv-api:
+//
+// - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
+// - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
+//   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
+//   only). Answers 201 (created) or 200 with the new `etag`.
+// - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
+// - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+//
+// Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
+// a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
+// `{key}` and the query values are percent-decoded once and must be UTF-8.
+
+#include <string.h>
+
+#include "edge_app.h"
+#include "http.h"
+#include "text.h"
+
+typedef edgekv_kv_store_borrow_namespace_t namespace_t;
+
+static edge_app_string_t wit_string(slice_t s) {
+    return (edge_app_string_t){(uint8_t *)s.ptr, s.len};
+}
+
+static slice_t slice_of(edge_app_string_t s) {
+    return (slice_t){s.ptr, s.len};
+}
+
+static void json_or_null(buf_t *b, const edge_app_option_string_t *s) {
+    if (s->is_some) {
+        buf_json_string(b, slice_of(s->val));
+    } else {
+        buf_str(b, "null");
+    }
+}
+
+// A binding error as a 4xx whose body names the variant. Frees `e`.
+static void error_reply(reply_t *reply, edgekv_kv_store_error_t *e) {
+    uint16_t status = 400;
+    const char *name = "other";
+    const edge_app_string_t *message = NULL;
+    switch (e->tag) {
+        case EDGEKV_KV_STORE_ERROR_NO_SUCH_STORE: status = 404, name = "no-such-store"; break;
+        case EDGEKV_KV_STORE_ERROR_ACCESS_DENIED: status = 403, name = "access-denied"; break;
+        case EDGEKV_KV_STORE_ERROR_INVALID_KEY: status = 400, name = "invalid-key", message = &e->val.invalid_key; break;
+        case EDGEKV_KV_STORE_ERROR_VALUE_TOO_LARGE:
+            status = 413, name = "value-too-large", message = &e->val.value_too_large;
+            break;
+        case EDGEKV_KV_STORE_ERROR_METADATA_TOO_LARGE:
+            status = 413, name = "metadata-too-large", message = &e->val.metadata_too_large;
+            break;
+        case EDGEKV_KV_STORE_ERROR_INVALID_EXPIRATION:
+            status = 400, name = "invalid-expiration", message = &e->val.invalid_expiration;
+            break;
+        case EDGEKV_KV_STORE_ERROR_QUOTA_EXCEEDED:
+            status = 413, name = "quota-exceeded", message = &e->val.quota_exceeded;
+            break;
+        case EDGEKV_KV_STORE_ERROR_CONFLICT: {
+            buf_t json = {0};
+            buf_str(&json, "{\"error\":\"conflict\",\"current_etag\":");
+            json_or_null(&json, &e->val.conflict);
+            buf_str(&json, "}");
+            reply_json(reply, 412, &json);
+            edgekv_kv_store_error_free(e);
+            return;
+        }
+        default: status = 400, name = "other", message = &e->val.other; break;
+    }
+    buf_t json = {0};
+    buf_str(&json, "{\"error\":\"");
+    buf_str(&json, name);
+    buf_str(&json, "\",\"message\":");
+    if (message) {
+        buf_json_string(&json, slice_of(*message));
+    } else {
+        buf_str(&json, "null");
+    }
+    buf_str(&json, "}");
+    reply_json(reply, status, &json);
+    edgekv_kv_store_error_free(e);
+}
+
+static void get(reply_t *reply, namespace_t ns, slice_t key) {
+    edge_app_string_t k = wit_string(key);
+    edgekv_kv_store_option_entry_t found;
+    edgekv_kv_store_error_t err;
+    if (!edgekv_kv_store_method_namespace_get(ns, &k, &found, &err)) {
+        error_reply(reply, &err);
+        return;
+    }
+    if (!found.is_some) {
+        buf_t json = {0};
+        buf_str(&json, "{\"error\":\"not-found\"}");
+        reply_json(reply, 404, &json);
+        return;
+    }
+    edgekv_kv_store_entry_t *entry = &found.val;
+    reply_bytes(reply, 200, entry->value.ptr, entry->value.len);  // the value is sent as it came
+    entry->value = (edge_app_list_u8_t){NULL, 0};
+    slice_t content_type = entry->content_type.is_some ? slice_of(entry->content_type.val)
+                                                       : slice_cstr("application/octet-stream");
+    reply_header(reply, "content-type", content_type);
+    reply_header(reply, "etag", slice_of(entry->etag));
+    if (entry->metadata.is_some) reply_header(reply, "x-metadata", slice_of(entry->metadata.val));
+    if (entry->expires_at_ms.is_some) {
+        buf_t at = {0};
+        buf_u64(&at, entry->expires_at_ms.val);
+        reply_header(reply, "x-expires-at-ms", (slice_t){at.ptr, at.len});
+        reply->failed |= at.failed;
+        buf_free(&at);
+    }
+    edgekv_kv_store_entry_free(entry);
+}
+
+typedef enum { NUMBER_ABSENT, NUMBER_OK, NUMBER_INVALID } number_t;
+
+// A header holding whole seconds, as `value.trim().parse::<u64>()`.
+static number_t number_header(const request_t *req, const char *name, uint64_t *out) {
+    slice_t value;
+    if (!request_header(req, name, &value)) return NUMBER_ABSENT;
+    return parse_unsigned(trim_unicode(value), UINT64_MAX, out) ? NUMBER_OK : NUMBER_INVALID;
+}
+
+static void put(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
+    edgekv_kv_store_put_options_t options;
+    memset(&options, 0, sizeof options);
+
+    uint64_t ttl = 0, at = 0;
+    number_t has_ttl = number_header(req, "x-ttl", &ttl);
+    number_t has_at = number_header(req, "x-expiration", &at);
+    if (has_ttl == NUMBER_OK) {
+        options.expiration.is_some = true;
+        options.expiration.val.tag = EDGEKV_KV_STORE_EXPIRATION_TTL_SECONDS;
+        options.expiration.val.val.ttl_seconds = ttl;
+    } else if (has_ttl == NUMBER_ABSENT && has_at == NUMBER_OK) {
+        options.expiration.is_some = true;
+        options.expiration.val.tag = EDGEKV_KV_STORE_EXPIRATION_AT_UNIX_SECONDS;
+        options.expiration.val.val.at_unix_seconds = at;
+    } else if (!(has_ttl == NUMBER_ABSENT && has_at == NUMBER_ABSENT)) {
+        reply_text(reply, 400, "x-ttl and x-expiration must be whole seconds");
+        return;
+    }
+
+    slice_t value;
+    if (request_header(req, "if-match", &value)) {
+        options.precondition.is_some = true;
+        options.precondition.val.tag = EDGEKV_KV_STORE_PRECONDITION_IF_MATCH;
+        options.precondition.val.val.if_match = wit_string(value);
+    } else if (request_header(req, "if-none-match", &value) && slice_eq_cstr(value, "*")) {
+        options.precondition.is_some = true;
+        options.precondition.val.tag = EDGEKV_KV_STORE_PRECONDITION_IF_ABSENT;
+    }
+    if (request_header(req, "x-metadata", &value)) {
+        options.metadata = (edge_app_option_string_t){true, wit_string(value)};
+    }
+    if (request_header(req, "content-type", &value)) {
+        options.content_type = (edge_app_option_string_t){true, wit_string(value)};
+    }
+
+    edge_app_string_t k = wit_string(key);
+    edge_app_list_u8_t body = {req->body.ptr, req->body.len};
+    edgekv_kv_store_put_result_t done;
+    edgekv_kv_store_error_t err;
+    if (!edgekv_kv_store_method_namespace_put(ns, &k, &body, &options, &done, &err)) {
+        error_reply(reply, &err);
+        return;
+    }
+    buf_t json = {0};
+    buf_str(&json, "{\"etag\":");
+    buf_json_string(&json, slice_of(done.etag));
+    buf_str(&json, done.created ? ",\"created\":true}" : ",\"created\":false}");
+    reply_json(reply, done.created ? 201 : 200, &json);
+    reply_header(reply, "etag", slice_of(done.etag));
+    edgekv_kv_store_put_result_free(&done);
+}
+
+static void delete(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
+    edge_app_string_t k = wit_string(key);
+    slice_t value;
+    edge_app_string_t if_match;
+    bool has_if_match = request_header(req, "if-match", &value);
+    if (has_if_match) if_match = wit_string(value);
+    bool deleted;
+    edgekv_kv_store_error_t err;
+    if (!edgekv_kv_store_method_namespace_delete(ns, &k, has_if_match ? &if_match : NULL, &deleted, &err)) {
+        error_reply(reply, &err);
+        return;
+    }
+    buf_t json = {0};
+    buf_str(&json, deleted ? "{\"deleted\":true}" : "{\"deleted\":false}");
+    reply_json(reply, 200, &json);
+}
+
+typedef enum { PARAM_ABSENT, PARAM_FOUND, PARAM_NO_MEMORY } param_t;
+
+// The first `name=value` pair of the query whose name is `name`, its value percent-decoded into
+// `out`. A value that does not decode to UTF-8 counts as absent.
+static param_t query_param(slice_t query, const char *name, buf_t *out) {
+    size_t start = 0;
+    while (start <= query.len) {
+        const uint8_t *amp = memchr(query.ptr + start, '&', query.len - start);
+        size_t end = amp ? (size_t)(amp - query.ptr) : query.len;
+        slice_t pair = {query.ptr + start, end - start};
+        const uint8_t *eq = memchr(pair.ptr, '=', pair.len);
+        if (eq && slice_eq_cstr((slice_t){pair.ptr, (size_t)(eq - pair.ptr)}, name)) {
+            slice_t v = {eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1};
+            switch (percent_decode(v, out)) {
+                case DECODE_OK: return PARAM_FOUND;
+                case DECODE_NOT_UTF8: return PARAM_ABSENT;
+                default: return PARAM_NO_MEMORY;
+            }
+        }
+        start = end + 1;
+    }
+    return PARAM_ABSENT;
+}
+
+static void list(reply_t *reply, namespace_t ns, slice_t query) {
+    buf_t prefix = {0}, cursor = {0}, limit_text = {0};
+    param_t has_prefix = query_param(query, "prefix", &prefix);
+    param_t has_cursor = query_param(query, "cursor", &cursor);
+    param_t has_limit = query_param(query, "limit", &limit_text);
+    uint32_t limit = 0;
+    if (has_prefix == PARAM_NO_MEMORY || has_cursor == PARAM_NO_MEMORY || has_limit == PARAM_NO_MEMORY) {
+        reply_out_of_memory(reply);
+        goto done;
+    }
+    if (has_limit == PARAM_FOUND) {
+        uint64_t v;
+        if (!parse_unsigned((slice_t){limit_text.ptr, limit_text.len}, UINT32_MAX, &v)) {
+            reply_text(reply, 400, "limit must be a number");
+            goto done;
+        }
+        limit = (uint32_t)v;
+    }
+    edge_app_string_t p = {has_prefix == PARAM_FOUND ? prefix.ptr : NULL, has_prefix == PARAM_FOUND ? prefix.len : 0};
+    edge_app_string_t c = {cursor.ptr, cursor.len};
+    edgekv_kv_store_key_page_t page;
+    edgekv_kv_store_error_t err;
+    if (!edgekv_kv_store_method_namespace_list(ns, &p, has_cursor == PARAM_FOUND ? &c : NULL,
+                                               has_limit == PARAM_FOUND ? &limit : NULL, &page, &err)) {
+        error_reply(reply, &err);
+        goto done;
+    }
+    buf_t json = {0};
+    buf_str(&json, "{\"keys\":[");
+    for (size_t i = 0; i < page.keys.len; i++) {
+        const edgekv_kv_store_key_info_t *k = &page.keys.ptr[i];
+        buf_str(&json, i ? ",{\"name\":" : "{\"name\":");
+        buf_json_string(&json, slice_of(k->name));
+        buf_str(&json, ",\"expires_at_ms\":");
+        if (k->expires_at_ms.is_some) {
+            buf_u64(&json, k->expires_at_ms.val);
+        } else {
+            buf_str(&json, "null");
+        }
+        buf_str(&json, ",\"metadata\":");
+        if (k->metadata.is_some) {
+            buf_put(&json, k->metadata.val.ptr, k->metadata.val.len);  // JSON text already
+        } else {
+            buf_str(&json, "null");
+        }
+        buf_str(&json, ",\"size\":");
+        buf_u64(&json, k->size);
+        buf_str(&json, "}");
+    }
+    buf_str(&json, "],\"cursor\":");
+    json_or_null(&json, &page.cursor);
+    buf_str(&json, "}");
+    reply_json(reply, 200, &json);
+    edgekv_kv_store_key_page_free(&page);
+done:
+    buf_free(&prefix);
+    buf_free(&cursor);
+    buf_free(&limit_text);
+}
+
+static void entry_route(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
+    switch (req->method.tag) {
+        case WASI_HTTP_TYPES_METHOD_GET: get(reply, ns, key); break;
+        case WASI_HTTP_TYPES_METHOD_PUT: put(reply, ns, req, key); break;
+        case WASI_HTTP_TYPES_METHOD_DELETE: delete(reply, ns, req, key); break;
+        default: reply_text(reply, 405, "use GET, PUT or DELETE"); break;
+    }
+}
+
+static void route(reply_t *reply, const request_t *req) {
+    slice_t binding;
+    if (!request_header(req, "x-binding", &binding)) binding = slice_cstr("default");
+    edge_app_string_t b = wit_string(binding);
+    edgekv_kv_store_own_namespace_t owned;
+    edgekv_kv_store_error_t err;
+    if (!edgekv_kv_store_static_namespace_open(&b, &owned, &err)) {
+        error_reply(reply, &err);
+        return;
+    }
+    namespace_t ns = edgekv_kv_store_borrow_namespace(owned);
+
+    slice_t path = req->path, query = {(const uint8_t *)"", 0};
+    const uint8_t *q = memchr(path.ptr, '?', path.len);
+    if (q) {
+        query = (slice_t){q + 1, path.len - (size_t)(q - path.ptr) - 1};
+        path.len = (size_t)(q - path.ptr);
+    }
+    bool under_kv = path.len >= 3 && memcmp(path.ptr, "/kv", 3) == 0;
+    slice_t rest = under_kv ? (slice_t){path.ptr + 3, path.len - 3} : (slice_t){NULL, 0};
+    if (under_kv && req->method.tag == WASI_HTTP_TYPES_METHOD_GET && (rest.len == 0 || slice_eq_cstr(rest, "/"))) {
+        list(reply, ns, query);
+    } else if (under_kv && rest.len > 0 && rest.ptr[0] == '/') {
+        buf_t key = {0};
+        switch (percent_decode((slice_t){rest.ptr + 1, rest.len - 1}, &key)) {
+            case DECODE_OK: entry_route(reply, ns, req, (slice_t){key.ptr, key.len}); break;
+            case DECODE_NOT_UTF8: reply_text(reply, 400, "the key is not valid percent-encoded UTF-8"); break;
+            default: reply_out_of_memory(reply); break;
+        }
+        buf_free(&key);
+    } else {
+        reply_text(reply, 404, "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=");
+    }
+    edgekv_kv_store_namespace_drop_own(owned);
+}
+
+void exports_wasi_http_incoming_handler_handle(exports_wasi_http_incoming_handler_own_incoming_request_t request,
+                                               exports_wasi_http_incoming_handler_own_response_outparam_t out) {
+    request_t req;
+    reply_t reply;
+    request_read(request, &req);
+    if (req.body.failed) {
+        reply_out_of_memory(&reply);
+    } else {
+        route(&reply, &req);
+    }
+    request_free(&req);
+    reply_send(&reply, out);
+}
+
+// `wit-bindgen c --no-object-file` still references the symbol that would pull in the
+// *_component_type.o; the world's type information is added by `wasm-tools component embed`.
+void __component_type_object_force_link_edge_app(void) {}
