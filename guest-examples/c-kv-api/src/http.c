@@ -19,7 +19,7 @@ static void drop_stream_error(wasi_io_streams_stream_error_t *err) {
 static void read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size_t hint) {
     if (hint > 0) buf_reserve(out, hint < MAX_RESERVE ? hint : MAX_RESERVE);
     wasi_http_types_own_input_stream_t stream;
-    if (!out->failed && wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) {
+    if (wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) {
         wasi_io_streams_borrow_input_stream_t borrowed = wasi_io_streams_borrow_input_stream(stream);
         for (;;) {
             edge_app_list_u8_t chunk;
@@ -30,7 +30,6 @@ static void read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size
             }
             buf_put(out, chunk.ptr, chunk.len);
             edge_app_list_u8_free(&chunk);
-            if (out->failed) break;
         }
         wasi_io_streams_input_stream_drop_own(stream);
     }
@@ -104,7 +103,6 @@ void reply_text(reply_t *r, uint16_t status, const char *text) {
     buf_str(&body, text);
     buf_put(&body, "\n", 1);
     reply_init(r, status);
-    r->failed = body.failed;
     r->body = body.ptr;
     r->body_len = body.len;
     reply_header(r, "content-type", slice_cstr("text/plain; charset=utf-8"));
@@ -112,48 +110,28 @@ void reply_text(reply_t *r, uint16_t status, const char *text) {
 
 void reply_json(reply_t *r, uint16_t status, buf_t *json) {
     reply_init(r, status);
-    r->failed = json->failed;
     r->body = json->ptr;
     r->body_len = json->len;
     *json = (buf_t){0};
     reply_header(r, "content-type", slice_cstr("application/json"));
 }
 
-void reply_out_of_memory(reply_t *r) {
-    static const char text[] = "out of memory\n";
-    reply_init(r, 500);
-    r->body = (uint8_t *)text;
-    r->body_len = sizeof text - 1;
-    r->body_static = true;
-    r->header_names[0] = "content-type";
-    r->header_count = 1;
-    static const char content_type[] = "text/plain; charset=utf-8";
-    r->header_values[0] = (buf_t){(uint8_t *)content_type, sizeof content_type - 1, 0, false};
-}
-
 void reply_header(reply_t *r, const char *name, slice_t value) {
     if (r->header_count == REPLY_MAX_HEADERS) abort();  // a bug in this program
     buf_t v = {0};
     buf_put(&v, value.ptr, value.len);
-    r->failed |= v.failed;
     r->header_names[r->header_count] = name;
     r->header_values[r->header_count] = v;
     r->header_count++;
 }
 
 static void reply_free(reply_t *r) {
-    if (!r->body_static && r->body_len > 0) free(r->body);
-    for (size_t i = 0; i < r->header_count; i++) {
-        if (r->header_values[i].cap > 0) buf_free(&r->header_values[i]);  // cap 0: static
-    }
+    if (r->body_len > 0) free(r->body);
+    for (size_t i = 0; i < r->header_count; i++) buf_free(&r->header_values[i]);
     memset(r, 0, sizeof *r);
 }
 
 void reply_send(reply_t *r, wasi_http_types_own_response_outparam_t out) {
-    if (r->failed) {
-        reply_free(r);
-        reply_out_of_memory(r);
-    }
     wasi_http_types_tuple2_field_name_field_value_t entries[REPLY_MAX_HEADERS];
     for (size_t i = 0; i < r->header_count; i++) {
         entries[i].f0 = (edge_app_string_t){(uint8_t *)r->header_names[i], strlen(r->header_names[i])};

@@ -10,7 +10,7 @@ typedef struct {
     slice_t path;  // path with query; "/" if the request has none
     edge_app_string_t path_owned;
     wasi_http_types_list_tuple2_field_name_field_value_t headers;
-    buf_t body;  // read whole for PUT and POST only; `body.failed` if it did not fit in memory
+    buf_t body;  // read whole, for PUT and POST only
 } request_t;
 
 // Reads the request, its body included, and drops it.
@@ -26,20 +26,16 @@ typedef struct {
     size_t header_count;
     const char *header_names[REPLY_MAX_HEADERS];
     buf_t header_values[REPLY_MAX_HEADERS];
-    uint8_t *body;  // owned (freed with free()) unless `body_static`
+    uint8_t *body;  // owned: freed with free() if `body_len` > 0
     size_t body_len;
-    bool body_static;
-    bool failed;  // an allocation failed while building it: `reply_send` answers 500 instead
 } reply_t;
 
-// A reply whose body is `bytes`, taken over: freed by `reply_send`.
+// A reply whose body is `bytes` (from malloc, or anything if `len` is 0), taken over.
 void reply_bytes(reply_t *r, uint16_t status, uint8_t *bytes, size_t len);
 // A `text/plain` reply of `text` and a newline.
 void reply_text(reply_t *r, uint16_t status, const char *text);
 // An `application/json` reply; takes over `json`.
 void reply_json(reply_t *r, uint16_t status, buf_t *json);
-// A 500 for when memory ran out.
-void reply_out_of_memory(reply_t *r);
 // Adds a header; the value is copied.
 void reply_header(reply_t *r, const char *name, slice_t value);
 // Sends the reply through `out` and frees it.

@@ -108,7 +108,6 @@ static void get(reply_t *reply, namespace_t ns, slice_t key) {
         buf_t at = {0};
         buf_u64(&at, entry->expires_at_ms.val);
         reply_header(reply, "x-expires-at-ms", (slice_t){at.ptr, at.len});
-        reply->failed |= at.failed;
         buf_free(&at);
     }
     edgekv_kv_store_entry_free(entry);
@@ -193,11 +192,9 @@ static void delete(reply_t *reply, namespace_t ns, const request_t *req, slice_t
     reply_json(reply, 200, &json);
 }
 
-typedef enum { PARAM_ABSENT, PARAM_FOUND, PARAM_NO_MEMORY } param_t;
-
 // The first `name=value` pair of the query whose name is `name`, its value percent-decoded into
 // `out`. A value that does not decode to UTF-8 counts as absent.
-static param_t query_param(slice_t query, const char *name, buf_t *out) {
+static bool query_param(slice_t query, const char *name, buf_t *out) {
     size_t start = 0;
     while (start <= query.len) {
         const uint8_t *amp = memchr(query.ptr + start, '&', query.len - start);
@@ -206,28 +203,20 @@ static param_t query_param(slice_t query, const char *name, buf_t *out) {
         const uint8_t *eq = memchr(pair.ptr, '=', pair.len);
         if (eq && slice_eq_cstr((slice_t){pair.ptr, (size_t)(eq - pair.ptr)}, name)) {
             slice_t v = {eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1};
-            switch (percent_decode(v, out)) {
-                case DECODE_OK: return PARAM_FOUND;
-                case DECODE_NOT_UTF8: return PARAM_ABSENT;
-                default: return PARAM_NO_MEMORY;
-            }
+            return percent_decode(v, out);
         }
         start = end + 1;
     }
-    return PARAM_ABSENT;
+    return false;
 }
 
 static void list(reply_t *reply, namespace_t ns, slice_t query) {
     buf_t prefix = {0}, cursor = {0}, limit_text = {0};
-    param_t has_prefix = query_param(query, "prefix", &prefix);
-    param_t has_cursor = query_param(query, "cursor", &cursor);
-    param_t has_limit = query_param(query, "limit", &limit_text);
+    bool has_prefix = query_param(query, "prefix", &prefix);
+    bool has_cursor = query_param(query, "cursor", &cursor);
+    bool has_limit = query_param(query, "limit", &limit_text);
     uint32_t limit = 0;
-    if (has_prefix == PARAM_NO_MEMORY || has_cursor == PARAM_NO_MEMORY || has_limit == PARAM_NO_MEMORY) {
-        reply_out_of_memory(reply);
-        goto done;
-    }
-    if (has_limit == PARAM_FOUND) {
+    if (has_limit) {
         uint64_t v;
         if (!parse_unsigned((slice_t){limit_text.ptr, limit_text.len}, UINT32_MAX, &v)) {
             reply_text(reply, 400, "limit must be a number");
@@ -235,12 +224,11 @@ static void list(reply_t *reply, namespace_t ns, slice_t query) {
         }
         limit = (uint32_t)v;
     }
-    edge_app_string_t p = {has_prefix == PARAM_FOUND ? prefix.ptr : NULL, has_prefix == PARAM_FOUND ? prefix.len : 0};
+    edge_app_string_t p = {has_prefix ? prefix.ptr : NULL, has_prefix ? prefix.len : 0};
     edge_app_string_t c = {cursor.ptr, cursor.len};
     edgekv_kv_store_key_page_t page;
     edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_method_namespace_list(ns, &p, has_cursor == PARAM_FOUND ? &c : NULL,
-                                               has_limit == PARAM_FOUND ? &limit : NULL, &page, &err)) {
+    if (!edgekv_kv_store_method_namespace_list(ns, &p, has_cursor ? &c : NULL, has_limit ? &limit : NULL, &page, &err)) {
         error_reply(reply, &err);
         goto done;
     }
@@ -310,10 +298,10 @@ static void route(reply_t *reply, const request_t *req) {
         list(reply, ns, query);
     } else if (under_kv && rest.len > 0 && rest.ptr[0] == '/') {
         buf_t key = {0};
-        switch (percent_decode((slice_t){rest.ptr + 1, rest.len - 1}, &key)) {
-            case DECODE_OK: entry_route(reply, ns, req, (slice_t){key.ptr, key.len}); break;
-            case DECODE_NOT_UTF8: reply_text(reply, 400, "the key is not valid percent-encoded UTF-8"); break;
-            default: reply_out_of_memory(reply); break;
+        if (percent_decode((slice_t){rest.ptr + 1, rest.len - 1}, &key)) {
+            entry_route(reply, ns, req, (slice_t){key.ptr, key.len});
+        } else {
+            reply_text(reply, 400, "the key is not valid percent-encoded UTF-8");
         }
         buf_free(&key);
     } else {
@@ -327,11 +315,7 @@ void exports_wasi_http_incoming_handler_handle(exports_wasi_http_incoming_handle
     request_t req;
     reply_t reply;
     request_read(request, &req);
-    if (req.body.failed) {
-        reply_out_of_memory(&reply);
-    } else {
-        route(&reply, &req);
-    }
+    route(&reply, &req);
     request_free(&req);
     reply_send(&reply, out);
 }

@@ -25,13 +25,15 @@ bool slice_eq_ignore_ascii_case(slice_t s, const char *text) {
     return true;
 }
 
-bool buf_reserve(buf_t *b, size_t extra) {
-    if (b->failed) return false;
-    if (extra <= b->cap - b->len) return true;
-    if (extra > SIZE_MAX - b->len) {
-        b->failed = true;
-        return false;
-    }
+void *checked_realloc(void *ptr, size_t size) {
+    void *p = realloc(ptr, size);
+    if (!p) abort();
+    return p;
+}
+
+void buf_reserve(buf_t *b, size_t extra) {
+    if (extra <= b->cap - b->len) return;
+    if (extra > SIZE_MAX - b->len) abort();
     size_t need = b->len + extra;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) {
@@ -41,18 +43,13 @@ bool buf_reserve(buf_t *b, size_t extra) {
         }
         cap *= 2;
     }
-    uint8_t *p = realloc(b->ptr, cap);
-    if (!p) {
-        b->failed = true;
-        return false;
-    }
-    b->ptr = p;
+    b->ptr = checked_realloc(b->ptr, cap);
     b->cap = cap;
-    return true;
 }
 
 void buf_put(buf_t *b, const void *bytes, size_t len) {
-    if (len == 0 || !buf_reserve(b, len)) return;
+    if (len == 0) return;
+    buf_reserve(b, len);
     memcpy(b->ptr + b->len, bytes, len);
     b->len += len;
 }
@@ -145,9 +142,9 @@ static int hex_value(uint8_t c) {
     return -1;
 }
 
-decode_t percent_decode(slice_t in, buf_t *out) {
+bool percent_decode(slice_t in, buf_t *out) {
     out->len = 0;
-    if (!buf_reserve(out, in.len + 1)) return DECODE_NO_MEMORY;
+    buf_reserve(out, in.len + 1);
     for (size_t i = 0; i < in.len; i++) {
         uint8_t c = in.ptr[i];
         if (c == '%' && in.len - i > 2) {
@@ -159,7 +156,7 @@ decode_t percent_decode(slice_t in, buf_t *out) {
         }
         out->ptr[out->len++] = c;
     }
-    return utf8_valid((slice_t){out->ptr, out->len}) ? DECODE_OK : DECODE_NOT_UTF8;
+    return utf8_valid((slice_t){out->ptr, out->len});
 }
 
 static bool is_unicode_space(uint32_t cp) {

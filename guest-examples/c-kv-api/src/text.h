@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Every allocation is checked. One that fails means the guest reached its memory limit: it traps
+// (abort), as wit-bindgen's cabi_realloc does and as Rust's allocator does in rust-kv-api, and the
+// host answers 503 "the guest exhausted its memory limit".
+void *checked_realloc(void *ptr, size_t size);
+
 // A view of bytes owned by someone else.
 typedef struct {
     const uint8_t *ptr;
@@ -17,16 +22,15 @@ slice_t slice_cstr(const char *s);
 bool slice_eq_cstr(slice_t s, const char *text);
 bool slice_eq_ignore_ascii_case(slice_t s, const char *text);
 
-// A growable byte buffer. An allocation failure sets `failed`, after which every append is a no-op:
-// check `failed` once after building.
+// A growable byte buffer.
 typedef struct {
     uint8_t *ptr;
     size_t len;
     size_t cap;
-    bool failed;
 } buf_t;
 
-bool buf_reserve(buf_t *b, size_t extra);
+// Makes room for `extra` more bytes.
+void buf_reserve(buf_t *b, size_t extra);
 void buf_put(buf_t *b, const void *bytes, size_t len);
 void buf_str(buf_t *b, const char *s);
 void buf_u64(buf_t *b, uint64_t value);
@@ -37,11 +41,9 @@ void buf_free(buf_t *b);
 // Whether the bytes are valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool utf8_valid(slice_t s);
 
-typedef enum { DECODE_OK, DECODE_NOT_UTF8, DECODE_NO_MEMORY } decode_t;
-
 // Percent-decodes once into `out` (which it resets): `%XX` with two hex digits becomes that byte;
-// any other `%` stays as it is; `+` stays `+`. The result must be UTF-8.
-decode_t percent_decode(slice_t in, buf_t *out);
+// any other `%` stays as it is; `+` stays `+`. False if the result is not UTF-8.
+bool percent_decode(slice_t in, buf_t *out);
 
 // Rust's `str::trim`: strips Unicode White_Space from both ends. `s` must be UTF-8.
 slice_t trim_unicode(slice_t s);
