@@ -28,17 +28,23 @@ flock 9
 
 log() { echo "c-kv-api: $*"; }
 
-# --- Debian packages -------------------------------------------------------------------------
+# --- Debian packages (skipped when WASI_SYSROOT names another toolchain's sysroot) -------------
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
+if [ -z "${WASI_SYSROOT:-}" ]; then
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "c-kv-api: needs the Debian packages ${missing[*]}, or WASI_SYSROOT (and CC_WASM) set to another clang + wasi-libc" >&2
+    exit 1
+  fi
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   log "installing Debian packages: ${missing[*]}"
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 CC="${CC_WASM:-clang}"
 
