@@ -42,6 +42,13 @@ if [ -f tests/node/package.json ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  step "setup: Debian's Chromium for the data browser test"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 step "test: black-box suites against the real server"
 export EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv"
 if ls tests/test_*.py >/dev/null 2>&1; then

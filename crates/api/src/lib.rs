@@ -1,7 +1,9 @@
 //! edgekv-api: the management REST APIs of Cloudflare Workers KV, AWS CloudFront KeyValueStore and
 //! Telnyx Edge Compute KV, served over the store. Each dialect module translates its HTTP requests
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
+//! The same side serves edgekv's own data browser (`browser`).
 
+pub mod browser;
 mod cloudflare;
 mod cloudfront;
 pub mod credentials;
@@ -58,8 +60,59 @@ impl Management {
             Dialect::CloudfrontControl => {
                 cloudfront::handle(self, cloudfront::Plane::Control, req).await
             }
+            Dialect::Browser => browser::handle(self, req).await,
         }
     }
+}
+
+/// Every management route of every dialect, as (dialect, method, a request target for it), with
+/// made-up ids and keys. Each dialect routes only through its table, so this is the whole surface
+/// a client can reach; the auth tests send each of these without, with wrong and with malformed
+/// credentials.
+pub fn route_table(credentials: &Credentials) -> Vec<(Dialect, &'static str, String)> {
+    const UUID: &str = "6f1c2b9a-4d3e-4f5a-8b7c-0d1e2f3a4b5c";
+    let fill = |name: &str| match name {
+        "namespace_id" | "namespace" => UUID.to_string(),
+        "Name" => "store-name".to_string(),
+        _ => "some-key".to_string(),
+    };
+    let mut table = Vec::new();
+    let mut add = |dialect, prefix: &str, verb: route::Verb, pattern: &[route::Seg]| {
+        table.push((
+            dialect,
+            verb.as_str(),
+            route::example(prefix, pattern, fill),
+        ));
+    };
+    let cf_prefix = cloudflare::PREFIX.replace("{account}", &credentials.cloudflare_account_id);
+    for r in cloudflare::ROUTES {
+        add(Dialect::Cloudflare, &cf_prefix, r.verb, r.pattern);
+    }
+    for r in telnyx::ROUTES {
+        add(Dialect::Telnyx, telnyx::PREFIX, r.verb, r.pattern);
+    }
+    let arn = cloudfront::arn(
+        &credentials.aws_account_id,
+        &UUID.parse().unwrap_or_default(),
+    );
+    let arn: String =
+        percent_encoding::utf8_percent_encode(&arn, percent_encoding::NON_ALPHANUMERIC).collect();
+    let data_prefix = cloudfront::data_plane::PREFIX.replace("{KvsARN}", &arn);
+    for r in cloudfront::data_plane::ROUTES {
+        add(Dialect::CloudfrontData, &data_prefix, r.verb, r.pattern);
+    }
+    for r in cloudfront::control_plane::ROUTES {
+        add(
+            Dialect::CloudfrontControl,
+            cloudfront::control_plane::PREFIX,
+            r.verb,
+            r.pattern,
+        );
+    }
+    for r in browser::api::ROUTES {
+        add(Dialect::Browser, browser::PREFIX, r.verb, r.pattern);
+    }
+    table
 }
 
 /// Runs a blocking store call off the async executor.
@@ -71,4 +124,14 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .unwrap_or(Err(edgekv_store::StoreError::Closed))
+}
+
+/// Internal parsers, reachable only for the fuzz targets in `tests/fuzz`. Not an API: no stability.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::cloudflare::{decode_value, read_multipart, to_put, GetRequest, WriteItem};
+    pub use crate::cloudfront::sigv4::{
+        canonical_query, canonical_request, canonical_uri, check_date, check_signed_headers,
+        parse_authorization, verify, Authorization, SignatureError, Signed,
+    };
 }

@@ -12,6 +12,8 @@ pub enum Dialect {
     CloudfrontControl,
     /// `/v2/storage/kvs...`.
     Telnyx,
+    /// `/_edgekv...`: edgekv's own data browser.
+    Browser,
 }
 
 impl Dialect {
@@ -21,6 +23,7 @@ impl Dialect {
             Dialect::CloudfrontData => "CloudFront KeyValueStore",
             Dialect::CloudfrontControl => "CloudFront (key value store control plane)",
             Dialect::Telnyx => "Telnyx Edge Compute KV",
+            Dialect::Browser => "edgekv data browser",
         }
     }
 
@@ -39,6 +42,8 @@ impl Dialect {
             Some(Dialect::CloudfrontData)
         } else if is_cloudflare(path) {
             Some(Dialect::Cloudflare)
+        } else if under(crate::browser::PREFIX) {
+            Some(Dialect::Browser)
         } else {
             None
         }
@@ -55,13 +60,22 @@ pub fn target(uri: &hyper::Uri) -> &str {
 /// the query.
 pub fn raw_path(raw_target: &str) -> &str {
     let target = match raw_target.find("://") {
-        Some(i) if !raw_target[..i].contains('/') => {
+        // Absolute form: a scheme (nothing before `://` is a `/`, `?` or `#`), then an authority
+        // that ends at the first `/`, `?` or `#`.
+        Some(i) if !raw_target[..i].contains(['/', '?', '#']) => {
             let rest = &raw_target[i + 3..];
-            rest.find('/').map_or("/", |slash| &rest[slash..])
+            match rest.find(['/', '?', '#']) {
+                Some(end) if rest[end..].starts_with('/') => &rest[end..],
+                _ => "/",
+            }
         }
         _ => raw_target,
     };
-    target.split(['?', '#']).next().unwrap_or(target)
+    // An empty path (hyper gives `?q` as the target of `http://host?q`) is `/`, as in hyper.
+    match target.split(['?', '#']).next() {
+        Some("") | None => "/",
+        Some(path) => path,
+    }
 }
 
 /// Why a raw path cannot be split into segments.
@@ -118,6 +132,97 @@ pub fn query_pairs(raw_target: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An HTTP method in a route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Put,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Put => "PUT",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn matches(self, method: &hyper::Method) -> bool {
+        method.as_str() == self.as_str()
+    }
+}
+
+/// One segment of a route pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seg {
+    /// This exact (decoded) segment.
+    Lit(&'static str),
+    /// Any one segment, captured.
+    Param(&'static str),
+    /// One or more segments, captured joined with `/` (keys may contain slashes).
+    Rest(&'static str),
+}
+
+/// A route of a dialect: method and pattern below the dialect's prefix, and the operation it names.
+/// Each dialect routes only through its table, so the table lists every route it serves (the
+/// auth tests walk it).
+#[derive(Debug, Clone, Copy)]
+pub struct Route<Op: 'static> {
+    pub verb: Verb,
+    pub pattern: &'static [Seg],
+    pub op: Op,
+}
+
+/// The operation `segments` (decoded, below the dialect's prefix) name in `table`, with the captured
+/// parameters in pattern order. A lone empty segment (a trailing slash) counts as none.
+pub fn find<Op: Copy>(
+    table: &[Route<Op>],
+    method: &hyper::Method,
+    segments: &[&str],
+) -> Option<(Op, Vec<String>)> {
+    let segments = match segments {
+        [""] => &[][..],
+        other => other,
+    };
+    table
+        .iter()
+        .filter(|route| route.verb.matches(method))
+        .find_map(|route| capture(route.pattern, segments).map(|params| (route.op, params)))
+}
+
+fn capture(pattern: &[Seg], segments: &[&str]) -> Option<Vec<String>> {
+    let mut params = Vec::new();
+    for (i, seg) in pattern.iter().enumerate() {
+        match seg {
+            Seg::Lit(lit) => (*segments.get(i)? == *lit).then_some(())?,
+            Seg::Param(_) => params.push(segments.get(i)?.to_string()),
+            Seg::Rest(_) => {
+                let rest = segments.get(i..).filter(|r| !r.is_empty())?;
+                params.push(rest.join("/"));
+                return Some(params);
+            }
+        }
+    }
+    (segments.len() == pattern.len()).then_some(params)
+}
+
+/// A request target for `pattern` below `prefix`, each parameter filled by `fill(name)`.
+pub fn example(prefix: &str, pattern: &[Seg], fill: impl Fn(&str) -> String) -> String {
+    let mut target = prefix.to_string();
+    for seg in pattern {
+        target.push('/');
+        match seg {
+            Seg::Lit(lit) => target.push_str(lit),
+            Seg::Param(name) | Seg::Rest(name) => target.push_str(&fill(name)),
+        }
+    }
+    target
+}
+
 fn is_cloudflare(path: &str) -> bool {
     let path = path.strip_prefix("/client/v4").unwrap_or(path);
     let mut segments = path.split('/').skip(1);
@@ -131,6 +236,21 @@ fn is_cloudflare(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `route` fuzz target (tests/fuzz): for `GET http://host?x://y/v2/storage/kvs`
+    /// hyper's target is `?x://y/v2/storage/kvs` and its path `/`, but `raw_path` read the query as
+    /// an absolute-form target and routed it to Telnyx; and `?q` had the empty path.
+    #[test]
+    fn raw_path_of_a_query_only_target_is_root() {
+        assert_eq!(raw_path("?x://y/v2/storage/kvs"), "/");
+        assert_eq!(Dialect::of("?x://y/v2/storage/kvs"), None);
+        assert_eq!(raw_path("?//st"), "/");
+        assert_eq!(raw_path(""), "/");
+        assert_eq!(raw_path("http://h?x://y/v2/storage/kvs"), "/");
+        assert_eq!(raw_path("http://h#f/v2/storage/kvs"), "/");
+        assert_eq!(raw_path("http://h/v2/storage/kvs?x=1"), "/v2/storage/kvs");
+        assert_eq!(raw_path("/a://b?c"), "/a://b");
+    }
 
     #[test]
     fn routes_by_raw_prefix() {
@@ -157,6 +277,9 @@ mod tests {
             Dialect::of("http://127.0.0.1:9/v2/storage/kvs/x"),
             Some(Dialect::Telnyx)
         );
+        assert_eq!(Dialect::of("/_edgekv/"), Some(Dialect::Browser));
+        assert_eq!(Dialect::of("/_edgekv?x"), Some(Dialect::Browser));
+        assert_eq!(Dialect::of("/_edgekvx"), None);
         assert_eq!(Dialect::of("/kv/hello"), None);
         assert_eq!(Dialect::of("/"), None);
     }
@@ -167,6 +290,48 @@ mod tests {
         assert_eq!(segs, ["keys", "a/b", "a+b", "%2F", ".", ".."]);
         assert_eq!(segments("/x/%FF"), Err(PathError::NotUtf8));
         assert_eq!(segments("/x/"), Ok(vec!["x".to_string(), String::new()]));
+    }
+
+    #[test]
+    fn route_tables_capture_params_and_rest() {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Op {
+            List,
+            Get,
+            Keys,
+        }
+        const TABLE: &[Route<Op>] = &[
+            Route {
+                verb: Verb::Get,
+                pattern: &[],
+                op: Op::List,
+            },
+            Route {
+                verb: Verb::Get,
+                pattern: &[Seg::Param("id"), Seg::Lit("keys")],
+                op: Op::Keys,
+            },
+            Route {
+                verb: Verb::Get,
+                pattern: &[Seg::Param("id"), Seg::Lit("keys"), Seg::Rest("key")],
+                op: Op::Get,
+            },
+        ];
+        let get = hyper::Method::GET;
+        assert_eq!(find(TABLE, &get, &[]), Some((Op::List, vec![])));
+        assert_eq!(find(TABLE, &get, &[""]), Some((Op::List, vec![])));
+        assert_eq!(
+            find(TABLE, &get, &["n", "keys"]),
+            Some((Op::Keys, vec!["n".into()]))
+        );
+        assert_eq!(
+            find(TABLE, &get, &["n", "keys", "a", "b"]),
+            Some((Op::Get, vec!["n".into(), "a/b".into()]))
+        );
+        assert_eq!(find(TABLE, &get, &["n"]), None);
+        assert_eq!(find(TABLE, &hyper::Method::PUT, &[]), None);
+        let target = example("/p", TABLE[2].pattern, |name| format!("<{name}>"));
+        assert_eq!(target, "/p/<id>/keys/<key>");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The front door: one hyper server per listener. Each request is routed on its raw target, before
 //! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
 //! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
+//!
+//! Hostile or slow clients are bounded here: a cap on open connections (shared by every listener;
+//! at the cap the next connection waits in the accept backlog), a header size limit (431), a
+//! deadline for the headers and one for the rest of the request (408).
 
 use crate::reload::LiveApp;
 use edgekv_api::{BoxError, Dialect, Management};
@@ -18,12 +22,25 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// How the front door bounds its clients.
+#[derive(Debug, Clone)]
+pub struct ClientLimits {
+    /// Open connections across all listeners.
+    pub connections: Arc<Semaphore>,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a request may take, from its headers to the start of its response (a slow body
+    /// counts against it).
+    pub request_timeout: Duration,
+}
 
 /// The body of every response the front door sends.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
-/// How long a client may take to send a request's headers (a slow client cannot hold a connection).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request head (request line and headers) read; a bigger one is answered 431.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -34,12 +51,40 @@ pub struct FrontDoor {
     pub management: Option<Management>,
     /// Apps by route, longest route first.
     pub apps: Vec<(String, Arc<LiveApp>)>,
+    pub limits: ClientLimits,
 }
 
 impl FrontDoor {
-    pub fn new(management: Option<Management>, mut apps: Vec<(String, Arc<LiveApp>)>) -> Self {
+    pub fn new(
+        management: Option<Management>,
+        mut apps: Vec<(String, Arc<LiveApp>)>,
+        limits: ClientLimits,
+    ) -> Self {
         apps.sort_by_key(|(route, _)| std::cmp::Reverse(route.len()));
-        FrontDoor { management, apps }
+        FrontDoor {
+            management,
+            apps,
+            limits,
+        }
+    }
+
+    /// Routes `req` within the request timeout.
+    async fn answer(&self, req: Request<Incoming>) -> Response<Body> {
+        let timeout = self.limits.request_timeout;
+        match tokio::time::timeout(timeout, self.route(req)).await {
+            Ok(response) => response,
+            Err(_) => {
+                let mut response = text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("edgekv: the request took longer than {timeout:?}\n"),
+                );
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+                response
+            }
+        }
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
@@ -106,6 +151,14 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        // At the connection cap, wait for a connection to close before accepting another.
+        let permit = tokio::select! {
+            permit = door.limits.connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -121,21 +174,25 @@ pub async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("cannot set TCP_NODELAY: {e}");
                 }
+                let header_timeout = door.limits.header_timeout;
                 let door = door.clone();
                 let service = service_fn(move |req| {
                     let door = door.clone();
-                    async move { Ok::<_, Infallible>(door.route(req).await) }
+                    async move { Ok::<_, Infallible>(door.answer(req).await) }
                 });
                 let conn = http1::Builder::new()
                     .keep_alive(true)
                     .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .header_read_timeout(header_timeout)
+                    .max_header_size(MAX_HEADER_BYTES)
+                    .max_buf_size(MAX_HEADER_BYTES)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connection ended: {e}");
                     }
+                    drop(permit);
                 });
             }
             _ = &mut shutdown => break,

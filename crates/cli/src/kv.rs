@@ -18,7 +18,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct KvArgs {
     /// The data dir (the one `edgekv serve` uses) [default: .edgekv]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: KvCommand,
@@ -27,28 +27,47 @@ pub struct KvArgs {
 #[derive(Debug, Subcommand)]
 pub enum KvCommand {
     /// Create, list, rename or delete namespaces.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  edgekv kv namespace create my-kv --profile telnyx --no-ttl\n  edgekv kv namespace list --json"
+    )]
     Namespace(NamespaceCommand),
     /// Write a value: from the argument, --file, or stdin.
-    ///
-    /// Example: edgekv kv put --namespace default greeting hello --ttl 3600
+    #[command(
+        after_help = "Examples:\n  edgekv kv put -n default greeting hello --ttl 3600\n  edgekv kv put -n default config --file config.json --content-type application/json --metadata '{\"v\":2}'\n  echo -n hi | edgekv kv put -n default greeting --if-match \"$ETAG\""
+    )]
     Put(PutArgs),
     /// Print a value (raw bytes), or with --json its metadata, expiry and ETag too.
+    #[command(
+        after_help = "Examples:\n  edgekv kv get -n default greeting\n  edgekv kv get -n default greeting --json"
+    )]
     Get(KeyArgs),
     /// Delete a key.
+    #[command(
+        after_help = "Example:\n  edgekv kv delete -n default greeting --if-match \"$ETAG\""
+    )]
     Delete(DeleteArgs),
     /// List keys (all pages).
+    #[command(after_help = "Example:\n  edgekv kv list -n default --prefix user/ --json")]
     List(ListArgs),
     /// Import a Cloudflare bulk JSON file ([{"key","value","base64"?,"metadata"?,"expiration"?,"expiration_ttl"?}]), all or nothing.
+    #[command(
+        after_help = "Example:\n  edgekv kv import -n default seed.json      (the file `wrangler kv bulk put` takes)"
+    )]
     Import(ImportArgs),
     /// Export a namespace as Cloudflare bulk JSON (binary values base64-encoded).
+    #[command(after_help = "Example:\n  edgekv kv export -n default -o seed.json")]
     Export(ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum NamespaceCommand {
-    /// Example: edgekv kv namespace create my-kv --profile telnyx --no-ttl
+    /// Create a namespace that follows one service's rules.
+    #[command(
+        after_help = "Example:\n  edgekv kv namespace create my-kv --profile telnyx --no-ttl"
+    )]
     Create {
+        /// The new namespace's name (unique).
         name: String,
         /// cloudflare, cloudfront or telnyx: whose rules the namespace follows.
         #[arg(long, default_value = "cloudflare")]
@@ -58,14 +77,26 @@ pub enum NamespaceCommand {
         no_ttl: bool,
     },
     /// List namespaces with their item counts and sizes.
+    #[command(after_help = "Example:\n  edgekv kv namespace list --json")]
     List {
+        /// Print JSON (id, name, profile, counts, version) instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Example: edgekv kv namespace rename old-name new-name
-    Rename { namespace: String, new_name: String },
+    /// Rename a namespace.
+    #[command(after_help = "Example:\n  edgekv kv namespace rename old-name new-name")]
+    Rename {
+        /// The namespace's name or id.
+        namespace: String,
+        /// Its new name.
+        new_name: String,
+    },
     /// Delete a namespace and all its keys.
-    Delete { namespace: String },
+    #[command(after_help = "Example:\n  edgekv kv namespace delete my-kv")]
+    Delete {
+        /// The namespace's name or id.
+        namespace: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +104,7 @@ pub struct KeyArgs {
     /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
+    /// The key.
     pub key: String,
     /// Print JSON with metadata, expiry and ETag (the value as text, or base64 if binary).
     #[arg(long)]
@@ -81,16 +113,20 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct PutArgs {
+    /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
+    /// The key.
     pub key: String,
     /// The value; read from --file or stdin when absent.
     pub value: Option<String>,
+    /// Read the value from this file.
     #[arg(long, conflicts_with = "value")]
     pub file: Option<PathBuf>,
     /// JSON metadata.
     #[arg(long)]
     pub metadata: Option<String>,
+    /// The value's content type (served back by the REST APIs and the binding).
     #[arg(long)]
     pub content_type: Option<String>,
     /// Seconds until the key expires.
@@ -106,32 +142,41 @@ pub struct PutArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
+    /// The key.
     pub key: String,
+    /// Delete only if the key's current ETag is this one.
     #[arg(long)]
     pub if_match: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
+    /// Only keys that start with this.
     #[arg(long, default_value = "")]
     pub prefix: String,
+    /// Print JSON (name, size, expiry, metadata) instead of one key per line.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
+    /// The bulk JSON file: an array of {"key", "value", ...} objects.
     pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// Namespace name or id.
     #[arg(long, short)]
     pub namespace: String,
     /// Write here instead of stdout.

@@ -57,3 +57,36 @@ fn main() -> anyhow::Result<()> {
         Command::Kv(args) => std::process::exit(kv::run(args)?),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command's `--help` shows an example and explains every flag and argument.
+    #[test]
+    fn every_command_has_an_example_and_documented_flags() {
+        fn walk(cmd: &clap::Command, path: String, missing: &mut Vec<String>) {
+            let example = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if cmd.get_subcommands().next().is_none() && !example.contains("Example") {
+                missing.push(format!("{path}: no example"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}: no help text"));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "edgekv".into(), &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+        assert!(Cli::command().get_after_help().is_some());
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::config::{Config, NamespaceConfig};
 use crate::credentials::{self, CredentialArgs};
-use crate::front_door::{self, FrontDoor};
+use crate::front_door::{self, ClientLimits, FrontDoor};
 use crate::reload::{self, AppSource, LiveApp};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// Shown after `edgekv serve --help`.
 pub const SERVE_HELP: &str = "Examples:
@@ -69,6 +69,16 @@ pub struct ServeArgs {
     /// `normal` survives the process being killed; `full` also survives power loss (fsync per commit).
     #[arg(long)]
     pub durability: Option<Durability>,
+    /// The most connections served at once (all listeners together); more wait to be accepted.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Seconds a request may take from its headers to the start of its response, receiving its
+    /// body included; past it the client gets 408 and the connection closes.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub request_timeout: u64,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -137,9 +147,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
 
     let (stop, stopped) = watch::channel(false);
+    let limits = ClientLimits {
+        connections: Arc::new(Semaphore::new(args.max_connections.max(1))),
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+    };
     let main_door = Arc::new(FrontDoor::new(
         admin.is_none().then(|| management.clone()),
         live,
+        limits.clone(),
     ));
     let mut servers = vec![tokio::spawn(front_door::serve(
         main,
@@ -147,7 +163,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         wait(stopped.clone()),
     ))];
     if let Some(admin) = admin {
-        let admin_door = Arc::new(FrontDoor::new(Some(management), Vec::new()));
+        let admin_door = Arc::new(FrontDoor::new(Some(management), Vec::new(), limits));
         servers.push(tokio::spawn(front_door::serve(
             admin,
             admin_door,
@@ -290,6 +306,7 @@ fn print_summary(config: &Config, db: &std::path::Path, admin: Option<&TcpListen
         .and_then(|a| a.local_addr().ok())
         .map_or(url.to_string(), |a| format!("http://{a}"));
     println!("  management APIs: {management}/client/v4 (Cloudflare), {management}/v2/storage/kvs (Telnyx), {management} (CloudFront)");
+    println!("  data browser: {management}/_edgekv/ (sign in with the API token as the password)");
 }
 
 async fn wait(mut stopped: watch::Receiver<bool>) {

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 const MAX_BULK_BODY: usize = 100 * 1000 * 1000;
 
 #[derive(Deserialize)]
-struct WriteItem {
+pub struct WriteItem {
     key: String,
     value: String,
     #[serde(default)]
@@ -30,21 +30,30 @@ struct WriteItem {
 }
 
 async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, CfError> {
+    let too_large = || {
+        CfError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10024,
+            format!("Request body exceeds the limit of {MAX_BULK_BODY} bytes."),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BULK_BODY as u64) {
+        return Err(too_large());
+    }
     let body = http_body_util::Limited::new(req.into_body(), MAX_BULK_BODY)
         .collect()
         .await
-        .map_err(|_| {
-            CfError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                10024,
-                format!("Request body exceeds the limit of {MAX_BULK_BODY} bytes."),
-            )
-        })?;
+        .map_err(|_| too_large())?;
     serde_json::from_slice(&body.to_bytes())
         .map_err(|e| CfError::bad_request(10001, format!("Invalid JSON body: {e}")))
 }
 
-fn to_put(item: WriteItem) -> Result<Put, CfError> {
+pub fn to_put(item: WriteItem) -> Result<Put, CfError> {
     let value = match item.base64 {
         true => base64::engine::general_purpose::STANDARD
             .decode(item.value.as_bytes())
@@ -132,7 +141,7 @@ pub async fn delete(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct GetRequest {
+pub struct GetRequest {
     keys: Vec<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -199,7 +208,7 @@ pub async fn get(
 }
 
 /// A stored value as text, or parsed as JSON; `None` when it is not that.
-fn decode_value(bytes: Vec<u8>, as_json: bool) -> Option<Value> {
+pub fn decode_value(bytes: Vec<u8>, as_json: bool) -> Option<Value> {
     let text = String::from_utf8(bytes).ok()?;
     match as_json {
         true => serde_json::from_str(&text).ok(),

@@ -7,11 +7,18 @@ mod envelope;
 mod namespaces;
 mod values;
 
+// For `crate::fuzzing` (the fuzz targets in tests/fuzz) only.
+#[doc(hidden)]
+pub use bulk::{decode_value, to_put, GetRequest, WriteItem};
+#[doc(hidden)]
+pub use values::read_multipart;
+
 use crate::credentials::constant_time_eq;
-use crate::{route, Body, Credentials, Management};
+use crate::route::{self, Route, Seg, Verb};
+use crate::{Body, Credentials, Management};
 use envelope::{failure, CfError};
 use hyper::body::Incoming;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::{HeaderMap, Request, Response, StatusCode};
 
 /// Serves one Cloudflare API request.
 pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
@@ -40,35 +47,71 @@ async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>,
         .map_err(|_| CfError::bad_request(10001, "Could not URL-decode the request path"))?;
     let rest = below_namespaces(&segments, &m.credentials().cloudflare_account_id)?;
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let (op, params) = route::find(ROUTES, req.method(), &rest).ok_or_else(CfError::no_route)?;
     let call = Call { m, target };
-    let method = req.method().clone();
-    match (&method, rest.as_slice()) {
-        (&Method::GET, []) => namespaces::list(&call).await,
-        (&Method::POST, []) => namespaces::create(&call, req).await,
-        (&Method::GET, [ns]) => namespaces::get(&call, ns).await,
-        (&Method::PUT, [ns]) => namespaces::rename(&call, ns, req).await,
-        (&Method::DELETE, [ns]) => namespaces::delete(&call, ns).await,
-        (_, [ns, "values", key @ ..]) if !key.is_empty() => {
-            let key = key.join("/");
-            match method {
-                Method::PUT => values::put(&call, ns, key, req).await,
-                Method::GET => values::get(&call, ns, key).await,
-                Method::DELETE => values::delete(&call, ns, key).await,
-                _ => Err(CfError::no_route()),
-            }
-        }
-        (&Method::GET, [ns, "metadata", key @ ..]) if !key.is_empty() => {
-            values::metadata(&call, ns, key.join("/")).await
-        }
-        (&Method::GET, [ns, "keys"]) => values::list(&call, ns).await,
-        (&Method::PUT, [ns, "bulk"]) => bulk::write(&call, ns, req).await,
-        (&Method::POST, [ns, "bulk", "delete"]) | (&Method::DELETE, [ns, "bulk"]) => {
-            bulk::delete(&call, ns, req).await
-        }
-        (&Method::POST, [ns, "bulk", "get"]) => bulk::get(&call, ns, req).await,
-        _ => Err(CfError::no_route()),
+    let mut params = params.into_iter();
+    let ns = params.next().unwrap_or_default();
+    let key = params.next().unwrap_or_default();
+    match op {
+        Op::ListNamespaces => namespaces::list(&call).await,
+        Op::CreateNamespace => namespaces::create(&call, req).await,
+        Op::GetNamespace => namespaces::get(&call, &ns).await,
+        Op::RenameNamespace => namespaces::rename(&call, &ns, req).await,
+        Op::DeleteNamespace => namespaces::delete(&call, &ns).await,
+        Op::PutValue => values::put(&call, &ns, key, req).await,
+        Op::GetValue => values::get(&call, &ns, key).await,
+        Op::DeleteValue => values::delete(&call, &ns, key).await,
+        Op::GetMetadata => values::metadata(&call, &ns, key).await,
+        Op::ListKeys => values::list(&call, &ns).await,
+        Op::BulkWrite => bulk::write(&call, &ns, req).await,
+        Op::BulkDelete => bulk::delete(&call, &ns, req).await,
+        Op::BulkGet => bulk::get(&call, &ns, req).await,
     }
 }
+
+/// The path every route is below (after `/client/v4`, which is optional): `{account}` is the
+/// configured account id.
+pub const PREFIX: &str = "/client/v4/accounts/{account}/storage/kv/namespaces";
+
+/// The operations of the API.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    ListNamespaces,
+    CreateNamespace,
+    GetNamespace,
+    RenameNamespace,
+    DeleteNamespace,
+    PutValue,
+    GetValue,
+    DeleteValue,
+    GetMetadata,
+    ListKeys,
+    BulkWrite,
+    BulkDelete,
+    BulkGet,
+}
+
+const NS: Seg = Seg::Param("namespace_id");
+const KEY: Seg = Seg::Rest("key_name");
+
+/// Every route, below `PREFIX`. A key is everything after `values/` or `metadata/`.
+#[rustfmt::skip]
+pub const ROUTES: &[Route<Op>] = &[
+    Route { verb: Verb::Get, pattern: &[], op: Op::ListNamespaces },
+    Route { verb: Verb::Post, pattern: &[], op: Op::CreateNamespace },
+    Route { verb: Verb::Get, pattern: &[NS], op: Op::GetNamespace },
+    Route { verb: Verb::Put, pattern: &[NS], op: Op::RenameNamespace },
+    Route { verb: Verb::Delete, pattern: &[NS], op: Op::DeleteNamespace },
+    Route { verb: Verb::Put, pattern: &[NS, Seg::Lit("values"), KEY], op: Op::PutValue },
+    Route { verb: Verb::Get, pattern: &[NS, Seg::Lit("values"), KEY], op: Op::GetValue },
+    Route { verb: Verb::Delete, pattern: &[NS, Seg::Lit("values"), KEY], op: Op::DeleteValue },
+    Route { verb: Verb::Get, pattern: &[NS, Seg::Lit("metadata"), KEY], op: Op::GetMetadata },
+    Route { verb: Verb::Get, pattern: &[NS, Seg::Lit("keys")], op: Op::ListKeys },
+    Route { verb: Verb::Put, pattern: &[NS, Seg::Lit("bulk")], op: Op::BulkWrite },
+    Route { verb: Verb::Post, pattern: &[NS, Seg::Lit("bulk"), Seg::Lit("delete")], op: Op::BulkDelete },
+    Route { verb: Verb::Delete, pattern: &[NS, Seg::Lit("bulk")], op: Op::BulkDelete },
+    Route { verb: Verb::Post, pattern: &[NS, Seg::Lit("bulk"), Seg::Lit("get")], op: Op::BulkGet },
+];
 
 /// The decoded segments after `namespaces`, once the account in the path is checked.
 fn below_namespaces<'s>(segments: &'s [String], account: &str) -> Result<&'s [String], CfError> {

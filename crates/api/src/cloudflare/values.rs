@@ -101,10 +101,17 @@ fn too_large(len: u64) -> CfError {
     )
 }
 
-async fn read_multipart(
-    body: Incoming,
+/// The `value` and `metadata` fields of a multipart body. Generic over the body so the fuzz targets
+/// (`tests/fuzz`) can feed it in-memory chunks; the server passes the `Incoming` body.
+pub async fn read_multipart<B>(
+    body: B,
     boundary: String,
-) -> Result<(Vec<u8>, Option<String>), CfError> {
+) -> Result<(Vec<u8>, Option<String>), CfError>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Into<bytes::Bytes> + 'static,
+    B::Error: Into<crate::BoxError> + 'static,
+{
     let limits = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .whole_stream(MAX_VALUE + MULTIPART_SLACK)

@@ -5,13 +5,14 @@
 
 use super::arn;
 use super::errors::CfrError;
-use crate::{blocking, full, route, Body, Management};
+use crate::route::{self, Route, Seg, Verb};
+use crate::{blocking, full, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceUpdate, NewNamespace,
     Profile,
 };
-use hyper::{Method, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
@@ -28,15 +29,42 @@ pub async fn handle(
     let segments = super::segments(parts)?;
     let rest: Vec<&str> = segments.iter().skip(2).map(String::as_str).collect();
     let target = route::target(&parts.uri);
-    match (&parts.method, rest.as_slice()) {
-        (&Method::POST, [] | [""]) => create(m, &body).await,
-        (&Method::GET, [] | [""]) => list(m, target).await,
-        (&Method::GET, [name]) => describe(m, name).await,
-        (&Method::PUT, [name]) => update(m, name, if_match(parts)?, &body).await,
-        (&Method::DELETE, [name]) => delete(m, name, if_match(parts)?).await,
-        _ => Err(CfrError::validation("Unknown operation")),
+    let (op, params) = route::find(ROUTES, &parts.method, &rest)
+        .ok_or_else(|| CfrError::validation("Unknown operation"))?;
+    let name = params.into_iter().next().unwrap_or_default();
+    match op {
+        Op::Create => create(m, &body).await,
+        Op::List => list(m, target).await,
+        Op::Describe => describe(m, &name).await,
+        Op::Update => update(m, &name, if_match(parts)?, &body).await,
+        Op::Delete => delete(m, &name, if_match(parts)?).await,
     }
 }
+
+/// The path every route is below.
+pub const PREFIX: &str = "/2020-05-31/key-value-store";
+
+/// The control plane's operations.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Create,
+    List,
+    Describe,
+    Update,
+    Delete,
+}
+
+const NAME: Seg = Seg::Param("Name");
+
+/// Every route, below `PREFIX`.
+#[rustfmt::skip]
+pub const ROUTES: &[Route<Op>] = &[
+    Route { verb: Verb::Post, pattern: &[], op: Op::Create },
+    Route { verb: Verb::Get, pattern: &[], op: Op::List },
+    Route { verb: Verb::Get, pattern: &[NAME], op: Op::Describe },
+    Route { verb: Verb::Put, pattern: &[NAME], op: Op::Update },
+    Route { verb: Verb::Delete, pattern: &[NAME], op: Op::Delete },
+];
 
 fn if_match(parts: &http::request::Parts) -> Result<String, CfrError> {
     parts

@@ -4,13 +4,14 @@
 
 use super::errors::CfrError;
 use super::{arn, epoch_seconds};
-use crate::{blocking, full, route, Body, Management};
+use crate::route::{self, Route, Seg, Verb};
+use crate::{blocking, full, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
     Batch, BatchOp, Delete, ListQuery, MissingKeys, Precondition, Profile, Put, Stats, Uuid,
     WriteOutcome,
 };
-use hyper::{Method, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,16 +31,45 @@ pub async fn handle(
     let id = store_id(m, store_arn)?;
     ensure_cloudfront(m, id, store_arn).await?;
     let target = route::target(&parts.uri);
-    match (&parts.method, rest) {
-        (&Method::GET, []) => describe(m, id).await,
-        (&Method::GET, ["keys"]) => list(m, id, target).await,
-        (&Method::POST, ["keys"]) => update_keys(m, id, if_match(parts)?, &body).await,
-        (&Method::GET, ["keys", key]) => get(m, id, key.to_string()).await,
-        (&Method::PUT, ["keys", key]) => put(m, id, key.to_string(), if_match(parts)?, &body).await,
-        (&Method::DELETE, ["keys", key]) => delete(m, id, key.to_string(), if_match(parts)?).await,
-        _ => Err(CfrError::validation("Unknown operation")),
+    let (op, params) = route::find(ROUTES, &parts.method, rest)
+        .ok_or_else(|| CfrError::validation("Unknown operation"))?;
+    let key = params.into_iter().next().unwrap_or_default();
+    match op {
+        Op::Describe => describe(m, id).await,
+        Op::ListKeys => list(m, id, target).await,
+        Op::UpdateKeys => update_keys(m, id, if_match(parts)?, &body).await,
+        Op::GetKey => get(m, id, key).await,
+        Op::PutKey => put(m, id, key, if_match(parts)?, &body).await,
+        Op::DeleteKey => delete(m, id, key, if_match(parts)?).await,
     }
 }
+
+/// The path every route is below: `{KvsARN}` is a store's ARN in this account.
+pub const PREFIX: &str = "/key-value-stores/{KvsARN}";
+
+/// The data plane's operations.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Describe,
+    ListKeys,
+    UpdateKeys,
+    GetKey,
+    PutKey,
+    DeleteKey,
+}
+
+const KEY: Seg = Seg::Param("Key");
+
+/// Every route, below `PREFIX` (a key is one segment: SDKs percent-encode its slashes).
+#[rustfmt::skip]
+pub const ROUTES: &[Route<Op>] = &[
+    Route { verb: Verb::Get, pattern: &[], op: Op::Describe },
+    Route { verb: Verb::Get, pattern: &[Seg::Lit("keys")], op: Op::ListKeys },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("keys")], op: Op::UpdateKeys },
+    Route { verb: Verb::Get, pattern: &[Seg::Lit("keys"), KEY], op: Op::GetKey },
+    Route { verb: Verb::Put, pattern: &[Seg::Lit("keys"), KEY], op: Op::PutKey },
+    Route { verb: Verb::Delete, pattern: &[Seg::Lit("keys"), KEY], op: Op::DeleteKey },
+];
 
 /// The store id in an ARN of this account.
 fn store_id(m: &Management, store_arn: &str) -> Result<Uuid, CfrError> {

@@ -2,10 +2,10 @@
 //! `/key-value-stores/{KvsARN}`) and the control plane that creates stores (`cloudfront`, rest-xml,
 //! under `/2020-05-31/key-value-store`). Every request's SigV4A or SigV4 signature is verified first.
 
-mod control_plane;
-mod data_plane;
+pub(crate) mod control_plane;
+pub(crate) mod data_plane;
 mod errors;
-mod sigv4;
+pub(crate) mod sigv4;
 
 use crate::{Body, Management};
 use bytes::Bytes;
@@ -31,6 +31,9 @@ pub async fn handle(m: &Management, plane: Plane, req: Request<Incoming>) -> Res
         Plane::Control => e.xml_response(),
     };
     let (parts, body) = req.into_parts();
+    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY as u64) {
+        return respond(too_large());
+    }
     let body = match read_body(body).await {
         Ok(body) => body,
         Err(e) => return respond(e),
@@ -50,13 +53,25 @@ async fn read_body(body: Incoming) -> Result<Bytes, CfrError> {
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|_| {
-            CfrError::new(
-                hyper::StatusCode::PAYMENT_REQUIRED,
-                "ServiceQuotaExceededException",
-                "The request body is larger than 3 MB",
-            )
-        })
+        .map_err(|_| too_large())
+}
+
+/// The body length a request declares, if any.
+fn declared_length(headers: &hyper::HeaderMap) -> Option<u64> {
+    headers
+        .get(hyper::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn too_large() -> CfrError {
+    CfrError::new(
+        hyper::StatusCode::PAYMENT_REQUIRED,
+        "ServiceQuotaExceededException",
+        "The request body is larger than 3 MB",
+    )
 }
 
 fn authenticate(

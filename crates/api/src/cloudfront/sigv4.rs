@@ -44,14 +44,15 @@ pub struct Signed<'a> {
 }
 
 /// A parsed `Authorization` header.
-struct Authorization<'a> {
-    algorithm: &'a str,
-    access_key_id: &'a str,
-    scope: &'a str,
-    date: &'a str,
-    service: &'a str,
-    signed_headers: &'a str,
-    signature: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization<'a> {
+    pub algorithm: &'a str,
+    pub access_key_id: &'a str,
+    pub scope: &'a str,
+    pub date: &'a str,
+    pub service: &'a str,
+    pub signed_headers: &'a str,
+    pub signature: &'a str,
 }
 
 /// Verifies `request`, signed for `service`, against the one configured key pair; `now` is unix
@@ -99,7 +100,7 @@ pub fn verify(
     }
 }
 
-fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError> {
+pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError> {
     let malformed = |what: &str| SignatureError::Malformed(what.to_string());
     let (algorithm, rest) = header
         .split_once(' ')
@@ -143,7 +144,7 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// `X-Amz-Date` must be `YYYYMMDDTHHMMSSZ`, match the scope's date and lie within the allowed skew.
-fn check_date(amz_date: &str, scope_date: &str, now: i64) -> Result<(), SignatureError> {
+pub fn check_date(amz_date: &str, scope_date: &str, now: i64) -> Result<(), SignatureError> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let when = time::PrimitiveDateTime::parse(amz_date, &format)
         .map_err(|_| SignatureError::Malformed("bad X-Amz-Date".into()))?
@@ -161,7 +162,7 @@ fn check_date(amz_date: &str, scope_date: &str, now: i64) -> Result<(), Signatur
 }
 
 /// `host` must be signed (so a request cannot be pointed elsewhere), and for SigV4A the region set.
-fn check_signed_headers(algorithm: &str, signed_headers: &str) -> Result<(), SignatureError> {
+pub fn check_signed_headers(algorithm: &str, signed_headers: &str) -> Result<(), SignatureError> {
     let signed: Vec<&str> = signed_headers.split(';').collect();
     let required: &[&str] = match algorithm {
         SIGV4A => &["host", "x-amz-region-set"],
@@ -175,7 +176,10 @@ fn check_signed_headers(algorithm: &str, signed_headers: &str) -> Result<(), Sig
     }
 }
 
-fn canonical_request(request: &Signed<'_>, signed_headers: &str) -> Result<String, SignatureError> {
+pub fn canonical_request(
+    request: &Signed<'_>,
+    signed_headers: &str,
+) -> Result<String, SignatureError> {
     let mut headers = String::new();
     for name in signed_headers.split(';') {
         let values: Vec<String> = request
@@ -211,7 +215,7 @@ fn collapse_whitespace(value: &str) -> String {
 
 /// The raw path with dot segments and empty segments resolved, then every byte but the unreserved
 /// set and `/` percent-encoded again (so `%2F` becomes `%252F`).
-fn canonical_uri(raw_path: &str) -> String {
+pub fn canonical_uri(raw_path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     for segment in raw_path.split('/') {
         match segment {
@@ -230,7 +234,7 @@ fn canonical_uri(raw_path: &str) -> String {
 }
 
 /// The query's pairs decoded, encoded again with the unreserved set, sorted.
-fn canonical_query(raw_query: &str) -> String {
+pub fn canonical_query(raw_query: &str) -> String {
     let mut pairs: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())

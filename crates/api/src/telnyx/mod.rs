@@ -6,10 +6,11 @@ mod errors;
 mod keys;
 mod namespaces;
 
-use crate::{route, Body, Management};
+use crate::route::{self, Route, Seg, Verb};
+use crate::{Body, Management};
 use errors::TxError;
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::{Request, Response};
 
 /// Serves one Telnyx API request.
 pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
@@ -28,25 +29,62 @@ async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>,
         .map_err(|_| TxError::bad_request("The path is not valid percent-encoded UTF-8", None))?;
     // ["v2", "storage", "kvs", ...]
     let rest: Vec<&str> = segments.iter().skip(3).map(String::as_str).collect();
-    let method = req.method().clone();
-    match (&method, rest.as_slice()) {
-        (&Method::POST, [] | [""]) => namespaces::create(m, req).await,
-        (&Method::GET, [] | [""]) => namespaces::list(m, &target).await,
-        (&Method::GET, [id]) => namespaces::get(m, id).await,
-        (&Method::DELETE, [id]) => namespaces::delete(m, id).await,
-        (&Method::GET, [id, "keys"]) => keys::list(m, id, &target).await,
-        (_, [id, "keys", key @ ..]) if !key.is_empty() => {
-            let key = key.join("/");
-            match method {
-                Method::PUT => keys::put(m, id, key, &target, req).await,
-                Method::GET => keys::get(m, id, key).await,
-                Method::DELETE => keys::delete(m, id, key).await,
-                _ => Err(TxError::not_found("No such route")),
-            }
+    let (op, params) = route::find(ROUTES, req.method(), &rest)
+        .ok_or_else(|| TxError::not_found("No such route"))?;
+    let mut params = params.into_iter();
+    let mut param = || params.next().unwrap_or_default();
+    match op {
+        Op::CreateNamespace => namespaces::create(m, req).await,
+        Op::ListNamespaces => namespaces::list(m, &target).await,
+        Op::GetNamespace => namespaces::get(m, &param()).await,
+        Op::DeleteNamespace => namespaces::delete(m, &param()).await,
+        Op::ListKeys => keys::list(m, &param(), &target).await,
+        Op::PutKey => {
+            let (id, key) = (param(), param());
+            keys::put(m, &id, key, &target, req).await
         }
-        _ => Err(TxError::not_found("No such route")),
+        Op::GetKey => {
+            let (id, key) = (param(), param());
+            keys::get(m, &id, key).await
+        }
+        Op::DeleteKey => {
+            let (id, key) = (param(), param());
+            keys::delete(m, &id, key).await
+        }
     }
 }
+
+/// The path every route is below.
+pub const PREFIX: &str = "/v2/storage/kvs";
+
+/// The operations of the API.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    CreateNamespace,
+    ListNamespaces,
+    GetNamespace,
+    DeleteNamespace,
+    ListKeys,
+    PutKey,
+    GetKey,
+    DeleteKey,
+}
+
+const ID: Seg = Seg::Param("namespace_id");
+const KEY: Seg = Seg::Rest("key");
+
+/// Every route, below `PREFIX`. Everything after `/keys/` is the key, raw slashes included.
+#[rustfmt::skip]
+pub const ROUTES: &[Route<Op>] = &[
+    Route { verb: Verb::Post, pattern: &[], op: Op::CreateNamespace },
+    Route { verb: Verb::Get, pattern: &[], op: Op::ListNamespaces },
+    Route { verb: Verb::Get, pattern: &[ID], op: Op::GetNamespace },
+    Route { verb: Verb::Delete, pattern: &[ID], op: Op::DeleteNamespace },
+    Route { verb: Verb::Get, pattern: &[ID, Seg::Lit("keys")], op: Op::ListKeys },
+    Route { verb: Verb::Put, pattern: &[ID, Seg::Lit("keys"), KEY], op: Op::PutKey },
+    Route { verb: Verb::Get, pattern: &[ID, Seg::Lit("keys"), KEY], op: Op::GetKey },
+    Route { verb: Verb::Delete, pattern: &[ID, Seg::Lit("keys"), KEY], op: Op::DeleteKey },
+];
 
 /// A namespace id in a path: a UUID.
 fn namespace_id(id: &str) -> Result<edgekv_store::Uuid, TxError> {
