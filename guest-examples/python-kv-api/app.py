@@ -28,7 +28,7 @@ READ_CHUNK = 64 * 1024
 # cloudflare), so that such a value still reaches the store and fails there with the store's own
 # value-too-large message. Longer bodies are refused without being held in memory.
 MAX_BODY = 25 * 1024 * 1024 + 1
-# How much of a longer body is read and dropped before answering 413.
+# How much of an overlong or unwanted body is read and dropped before answering.
 DRAIN_LIMIT = 64 * 1024 * 1024
 # The most keys a listing returns per page when `limit` is absent, and the largest `limit` accepted
 # (the largest list limit of any profile). wasi:keyvalue has no limit of its own: this guest pages.
@@ -60,10 +60,14 @@ ROUTES = "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit="
 
 class IncomingHandler(exports.IncomingHandler):
     def handle(self, request: types.IncomingRequest, response_out: types.ResponseOutparam) -> None:
+        req = Request.read(request)
         try:
-            reply = route(Request.read(request))
+            reply = route(req)
         except Err as e:
             reply = error_reply(e.value)
+        # A body no route took (a refused or failed write) is read and dropped before answering, so
+        # the client gets the answer rather than a reset connection.
+        req.discard_body()
         reply.send(response_out)
 
 
@@ -99,11 +103,6 @@ class Reply:
 
 
 def route(req):
-    if req.too_large:
-        return Reply.json(413, {
-            "error": "value-too-large",
-            "message": f"the request body is over {MAX_BODY} bytes, the most this guest reads",
-        })
     binding = req.header("x-binding") or "default"
     with store.open(binding) as bucket:
         path, _, query = req.path.partition("?")
@@ -133,8 +132,13 @@ def entry_route(bucket, req, key):
     if req.method == "PUT":
         # wasi:keyvalue's set does not say whether it created the key: ask first. Not atomic: a
         # concurrent create of the same key can make both writers answer 201.
+        body, too_large = req.take_body()
+        if too_large:
+            return Reply.json(413, {
+                "error": "value-too-large",
+                "message": f"the request body is over {MAX_BODY} bytes, the most this guest reads",
+            })
         existed = bucket.exists(key)
-        body, req.body = req.body, None
         bucket.set(key, body)
         del body
         return Reply.json(200 if existed else 201, {"etag": None, "created": not existed})
@@ -258,12 +262,15 @@ def parse_other(text):
 
 
 class Request:
-    def __init__(self, method, path, headers, body, too_large):
+    """A request's method, target and headers; its body is read only by the route that needs it."""
+
+    def __init__(self, method, path, headers, body=None):
         self.method = method
         self.path = path
         self.headers = headers
-        self.body = body
-        self.too_large = too_large
+        # None, or a function that reads the body: `keep=True` returns (bytes, too_large),
+        # `keep=False` drains it.
+        self._body = body
 
     @staticmethod
     def read(request):
@@ -271,15 +278,25 @@ class Request:
         with request.headers() as fields:
             headers = fields.entries()
         path = request.path_with_query() or "/"
-        body, too_large = b"", False
+        body = None
         # Only writes carry a body; waiting for the end of an empty stream costs a host round trip.
         if method in ("PUT", "POST"):
             length = None
             for name, value in headers:
                 if name.lower() == "content-length" and value.isdigit():
                     length = int(value)
-            body, too_large = read_body(request.consume(), length)
-        return Request(method, path, headers, body, too_large)
+            body = lambda keep: read_body(request.consume(), length, keep)
+        return Request(method, path, headers, body)
+
+    def take_body(self):
+        """The body, read whole, and whether it was longer than MAX_BODY (then it is b"")."""
+        reader, self._body = self._body, None
+        return reader(True) if reader else (b"", False)
+
+    def discard_body(self):
+        reader, self._body = self._body, None
+        if reader:
+            reader(False)
 
     def header(self, name):
         """The first header called `name` (any case) if it is UTF-8, else None."""
@@ -301,12 +318,13 @@ def method_name(method):
     return type(method).__name__.removeprefix("Method_").upper()
 
 
-def read_body(body, length):
+def read_body(body, length, keep=True):
     """The whole body as bytes, or (b"", True) when it is longer than MAX_BODY. The buffer is sized
-    from content-length when given, so a large value is not copied while it arrives."""
-    buf = bytearray(length) if length and length <= MAX_BODY else bytearray()
+    from content-length when given, so a large value is not copied while it arrives. With
+    `keep=False` the body is only drained."""
+    buf = bytearray(length) if keep and length and length <= MAX_BODY else bytearray()
     size = 0
-    too_large = length is not None and length > MAX_BODY
+    too_large = not keep or (length is not None and length > MAX_BODY)
     with body.stream() as stream:
         try:
             while not too_large:
@@ -317,8 +335,8 @@ def read_body(body, length):
                     break
                 buf[size:end] = chunk
                 size = end
-            # Drain (without keeping) the rest of an overlong body, within reason, so the client
-            # gets the answer instead of a reset connection.
+            # Drain (without keeping) the rest of an overlong or unwanted body, within reason, so
+            # the client gets the answer instead of a reset connection.
             drained = 0
             while drained < DRAIN_LIMIT:
                 drained += stream.blocking_skip(READ_CHUNK * 16)

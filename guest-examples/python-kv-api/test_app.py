@@ -62,9 +62,22 @@ class Stores:
         return self.buckets[name]
 
 
+class Body:
+    """A request body reader that records how it was used."""
+
+    def __init__(self, data, too_large=False):
+        self.data, self.too_large, self.used = data, too_large, None
+
+    def __call__(self, keep):
+        assert self.used is None, "a body is read once"
+        self.used = "kept" if keep else "drained"
+        return (b"", True) if self.too_large else (self.data, False)
+
+
 def request(method, path, body=b"", **headers):
     headers = [(k.replace("_", "-"), v.encode()) for k, v in headers.items()]
-    return app.Request(method, path, headers, body, False)
+    reader = body if isinstance(body, Body) else Body(body) if method in ("PUT", "POST") else None
+    return app.Request(method, path, headers, reader)
 
 
 class AppTest(unittest.TestCase):
@@ -78,10 +91,13 @@ class AppTest(unittest.TestCase):
         store.open = self._open
 
     def call(self, method, path, body=b"", **headers):
+        req = request(method, path, body, **headers)
         try:
-            return app.route(request(method, path, body, **headers))
+            reply = app.route(req)
         except Err as e:
-            return app.error_reply(e.value)
+            reply = app.error_reply(e.value)
+        req.discard_body()
+        return reply
 
     def json(self, reply):
         return json.loads(bytes(reply.body))
@@ -100,6 +116,19 @@ class AppTest(unittest.TestCase):
         self.assertEqual((r.status, self.json(r)), (200, {"deleted": False}))
         r = self.call("GET", "/kv/greeting")
         self.assertEqual((r.status, self.json(r)), (404, {"error": "not-found"}))
+
+    def test_only_a_write_keeps_the_body_and_an_overlong_one_is_413(self):
+        body = Body(b"v")
+        self.call("PUT", "/kv/k", body)
+        self.assertEqual(body.used, "kept")
+        for method, path, headers in [("PUT", "/kv/k", {"x_ttl": "1"}), ("PUT", "/kv/k", {"x_binding": "denied"}),
+                                      ("POST", "/kv/k", {}), ("PUT", "/nope", {})]:
+            body = Body(b"v")
+            self.call(method, path, body, **headers)
+            self.assertEqual(body.used, "drained", (method, path, headers))
+        r = self.call("PUT", "/kv/big", Body(b"", too_large=True))
+        self.assertEqual((r.status, self.json(r)["error"]), (413, "value-too-large"))
+        self.assertNotIn("big", self.bucket.data)
 
     def test_keys_are_percent_decoded_once_and_must_be_utf8(self):
         self.call("PUT", "/kv/a%2Fb%20c%2541+", b"x")
@@ -273,6 +302,11 @@ class ReadBodyTest(unittest.TestCase):
         for length in (None, len(data), len(data) + 5, 10):
             self.assertEqual(self.read(data, length)[0], (data, False), length)
         self.assertEqual(self.read(b"", None)[0], (b"", False))
+
+    def test_unwanted_bodies_are_drained(self):
+        body = FakeBody(b"x" * 5000)
+        self.assertEqual(app.read_body(body, None, keep=False), (b"", True))
+        self.assertEqual((body.s.pos, body.dropped), (5000, True))
 
     def test_overlong_bodies_are_refused_and_drained(self):
         limit = app.MAX_BODY
