@@ -30,7 +30,7 @@ CREDENTIALS_ENV = {
 }
 
 LISTENING = re.compile(r"^edgekv listening on (http://127\.0\.0\.1:(\d+))$")
-START_TIMEOUT = 60
+START_TIMEOUT = 240  # a first start compiles the component: large JS and Python guests take a while
 
 
 class Server:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every edgekv test from a fresh machine: installs what it needs (the wasm32-wasip2 target, a
-# Python venv with the real SDKs, local npm packages), builds the workspace and every guest once, then
-# runs the Rust tests and the black-box suites against the real server.
+# Python venv with the real SDKs, local npm packages, each guest language's tools, Debian's Chromium,
+# cargo-fuzz), builds the workspace and every guest once, then runs the Rust tests, the black-box
+# suites against the real server, and each fuzz target for a bounded time.
 #
 # Caches (all optional): CARGO_TARGET_DIR (build output), EDGEKV_VENV (the Python venv),
 # npm_config_cache (npm's download cache). .ci/run points them outside the clone.
@@ -56,4 +57,9 @@ if ls tests/test_*.py >/dev/null 2>&1; then
 else
   echo "no black-box suites yet"
 fi
+step "fuzz: every cargo-fuzz target for ${EDGEKV_FUZZ_SECONDS:-60} s (tests/fuzz)"
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
+  EDGEKV_FUZZ_TOOLS="${EDGEKV_FUZZ_TOOLS:-$CARGO_TARGET_DIR/fuzz-tools}" \
+  tests/fuzz/run.sh
+
 step "all tests passed"

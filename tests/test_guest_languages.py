@@ -97,7 +97,9 @@ def app(request, tmp_path_factory):
     name = request.param
     tmp = tmp_path_factory.mktemp(name)
     (tmp / "edgekv.toml").write_text(CONFIG.format(app=guest(name)))
-    env = {**conftest.os.environ, **conftest.CREDENTIALS_ENV}
+    # One compile cache for every server of the session: the JS and Python components are large.
+    cache = tmp_path_factory.getbasetemp() / "component-cache"
+    env = {**conftest.os.environ, **conftest.CREDENTIALS_ENV, "EDGEKV_CACHE_DIR": str(cache)}
     env.pop("RUST_BACKTRACE", None)
     server = conftest.Server(tmp / "data", ["--config", str(tmp / "edgekv.toml")], env)
     yield Guest(server, GUESTS[name])

@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Where the data lives (kv.sqlite3, compiled-component cache, credentials) [default: .edgekv].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Where compiled components are cached, by content hash [default: <data-dir>/cache]. Several
+    /// servers may share one.
+    #[arg(long, env = "EDGEKV_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Reload an app when its component file changes (in-flight requests finish on the old one;
     /// a component that fails to load leaves the old one serving).
     #[arg(long)]
@@ -106,7 +110,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     .with_context(|| format!("opening {}", db.display()))?;
     let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
     let bindings = ensure_namespaces(&store, &config.namespaces)?;
-    let apps = load_apps(&config, &store, &bindings, &data_dir)?;
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| data_dir.join("cache"));
+    let apps = load_apps(&config, &store, &bindings, &cache_dir)?;
     let live: Vec<(String, Arc<LiveApp>)> = apps
         .into_iter()
         .map(|(route, source, app)| {
@@ -239,7 +244,7 @@ fn load_apps(
     config: &Config,
     store: &Store,
     bindings: &HashMap<String, Uuid>,
-    data_dir: &std::path::Path,
+    cache_dir: &std::path::Path,
 ) -> Result<Vec<(String, AppSource, App)>> {
     if config.apps.is_empty() {
         return Ok(Vec::new());
@@ -247,7 +252,7 @@ fn load_apps(
     let max_memory = config.apps.iter().map(|a| a.memory_mb).max().unwrap_or(128);
     let runtime = Runtime::new(RuntimeOptions {
         max_memory_bytes: (max_memory << 20) as usize,
-        cache_dir: Some(data_dir.join("cache")),
+        cache_dir: Some(cache_dir.to_path_buf()),
         ..RuntimeOptions::default()
     })?;
     let mut apps = Vec::new();
