@@ -1,8 +1,11 @@
-//! The state of one guest instance (one request): WASI, `wasi:http`, the KV binding, its resource
-//! table, the memory cap, and what ended it (deadline or memory) when it failed.
+//! The state of one guest instance (one request): WASI, `wasi:http`, the KV bindings (`edgekv:kv`
+//! and `wasi:keyvalue`), its resource table, the memory cap, and what ended it (deadline or memory)
+//! when it failed.
 
 use crate::guest_log::GuestLog;
+use crate::keyvalue::{DraftCursors, KeyValueView};
 use crate::kv::{KvCtx, KvView};
+use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
@@ -14,13 +17,21 @@ pub struct Instance {
     http: WasiHttpCtx,
     table: ResourceTable,
     pub kv: KvCtx,
+    /// The app's numeric `wasi:keyvalue@0.2.0-draft` list cursors (shared by its instances).
+    pub kv_cursors: Arc<DraftCursors>,
     pub limits: MemoryCap,
     pub deadline: Instant,
     pub timed_out: bool,
 }
 
 impl Instance {
-    pub fn new(request_id: u64, kv: KvCtx, memory_bytes: usize, deadline: Instant) -> Self {
+    pub fn new(
+        request_id: u64,
+        kv: KvCtx,
+        kv_cursors: Arc<DraftCursors>,
+        memory_bytes: usize,
+        deadline: Instant,
+    ) -> Self {
         let wasi = WasiCtx::builder()
             .stdout(GuestLog::new(request_id, "stdout"))
             .stderr(GuestLog::new(request_id, "stderr"))
@@ -30,6 +41,7 @@ impl Instance {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             kv,
+            kv_cursors,
             limits: MemoryCap {
                 max_bytes: memory_bytes,
                 exhausted: false,
@@ -43,6 +55,14 @@ impl Instance {
         KvView {
             table: &mut self.table,
             ctx: &self.kv,
+        }
+    }
+
+    pub fn keyvalue_view(&mut self) -> KeyValueView<'_> {
+        KeyValueView {
+            table: &mut self.table,
+            ctx: &self.kv,
+            cursors: &self.kv_cursors,
         }
     }
 }

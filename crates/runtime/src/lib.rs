@@ -1,12 +1,14 @@
 //! edgekv-runtime: runs guest components. It owns the wasmtime engine (pooling allocator, epoch
 //! deadlines, memory caps), loading and caching compiled components, linking WASI 0.2, `wasi:http`
-//! and the host side of `edgekv:kv/store`, and serving each HTTP request in a fresh instance.
+//! and the host side of `edgekv:kv/store` and of `wasi:keyvalue` (0.2.0-draft and 0.2.0-draft2), and
+//! serving each HTTP request in a fresh instance.
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
 mod cache;
 mod engine;
 mod guest_log;
 mod instance;
+mod keyvalue;
 mod kv;
 mod request;
 

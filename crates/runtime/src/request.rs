@@ -6,6 +6,7 @@
 use crate::cache;
 use crate::engine::{Runtime, EPOCH_TICK};
 use crate::instance::Instance;
+use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
 use crate::LoadError;
 use edgekv_store::Store;
@@ -69,6 +70,8 @@ pub struct App {
     pre: ProxyPre<Instance>,
     store: Store,
     grants: Arc<Grants>,
+    /// `wasi:keyvalue@0.2.0-draft` list cursors, valid across this app's requests.
+    kv_cursors: Arc<DraftCursors>,
     limits: AppLimits,
     next_request: Arc<AtomicU64>,
 }
@@ -92,12 +95,14 @@ impl App {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
         kv::add_to_linker(&mut linker, Instance::kv_view).map_err(link_error)?;
+        keyvalue::add_to_linker(&mut linker, Instance::keyvalue_view).map_err(link_error)?;
         let pre = linker.instantiate_pre(&component).map_err(link_error)?;
         let pre = ProxyPre::new(pre).map_err(link_error)?;
         Ok(App {
             pre,
             store,
             grants: Arc::new(grants),
+            kv_cursors: Arc::default(),
             limits,
             next_request: Arc::default(),
         })
@@ -117,7 +122,13 @@ impl App {
         let deadline = Instant::now() + self.limits.deadline;
         let mut store = wasmtime::Store::new(
             self.pre.engine(),
-            Instance::new(id, kv, self.limits.memory_bytes, deadline),
+            Instance::new(
+                id,
+                kv,
+                self.kv_cursors.clone(),
+                self.limits.memory_bytes,
+                deadline,
+            ),
         );
         store.limiter(|i| &mut i.limits);
         store.set_epoch_deadline(1);

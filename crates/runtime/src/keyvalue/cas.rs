@@ -1,0 +1,151 @@
+//! Compare-and-swap for `wasi:keyvalue@0.2.0-draft2`, on entry ETags rather than value comparison
+//! (no ABA: a deleted-then-recreated key never gets an old ETag back).
+//!
+//! `cas::new` reads the entry once and remembers its ETag, or that the key was absent; `current`
+//! returns the value read then; `swap` writes the new value with that ETag (or "absent") as the
+//! precondition. If anything wrote the key in between, nothing is written and the caller gets a
+//! fresh handle read at the latest version, for the retry the standard asks for.
+
+use super::bucket::Namespace;
+use super::Failure;
+use edgekv_store::{Precondition, Put, StoreError, Uuid};
+
+/// A compare-and-swap handle, as held in the guest's resource table: the key and the version of it
+/// that was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cas {
+    namespace: Uuid,
+    key: String,
+    /// The value read, `None` when the key was absent.
+    current: Option<Vec<u8>>,
+    /// The ETag of the entry read, `None` when the key was absent.
+    etag: Option<String>,
+}
+
+impl Cas {
+    /// The namespace the handle was read from.
+    pub fn namespace(&self) -> Uuid {
+        self.namespace
+    }
+
+    /// The value read when the handle was made.
+    pub fn current(&self) -> Option<&[u8]> {
+        self.current.as_deref()
+    }
+
+    /// The precondition the swap writes under.
+    fn precondition(&self) -> Precondition {
+        match &self.etag {
+            Some(etag) => Precondition::EntryEtag(etag.clone()),
+            None => Precondition::Absent,
+        }
+    }
+}
+
+/// What a swap did.
+#[derive(Debug)]
+pub enum Swap {
+    Done,
+    /// Someone wrote the key since the handle was read; nothing was written. Carries a handle read
+    /// at the latest version.
+    Stale(Cas),
+}
+
+impl Namespace {
+    /// Reads `key` into a new handle.
+    pub fn cas(&self, key: String) -> Result<Cas, Failure> {
+        let (current, etag) = match self.entry(&key)? {
+            Some(entry) => (Some(entry.value), Some(entry.etag.to_string())),
+            None => (None, None),
+        };
+        Ok(Cas {
+            namespace: self.id(),
+            key,
+            current,
+            etag,
+        })
+    }
+
+    /// Writes `value` if the key is still at the version `cas` read.
+    pub async fn swap(self, cas: Cas, value: Vec<u8>) -> Result<Swap, Failure> {
+        if cas.namespace != self.id() {
+            return Err(Failure::other(
+                "other",
+                "the compare-and-swap handle belongs to another bucket",
+            ));
+        }
+        let put = Put {
+            precondition: cas.precondition(),
+            ..Put::new(cas.key.clone(), value)
+        };
+        let reread = self.clone();
+        let written = self
+            .write(move |store, id| match store.put(id, put) {
+                Ok(_) => Ok(true),
+                Err(StoreError::Conflict { .. }) => Ok(false),
+                Err(e) => Err(e.into()),
+            })
+            .await?;
+        if written {
+            return Ok(Swap::Done);
+        }
+        Ok(Swap::Stale(reread.cas(cas.key)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgekv_store::{NewNamespace, Profile, Store, StoreOptions};
+
+    fn namespace() -> (tempfile::TempDir, Namespace) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = StoreOptions {
+            sweep_interval: None,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(&dir.path().join("kv.sqlite3"), options).expect("open store");
+        let ns = store
+            .create_namespace(NewNamespace::new("cas", Profile::Cloudflare))
+            .expect("namespace");
+        (dir, Namespace::new(store, ns.id))
+    }
+
+    #[tokio::test]
+    async fn swap_succeeds_once_and_a_stale_handle_fails_without_writing() {
+        let (_dir, ns) = namespace();
+        let first = ns.cas("k".into()).expect("cas");
+        let racer = ns.cas("k".into()).expect("cas");
+        assert_eq!(first.current(), None);
+        let swapped = ns.clone().swap(first, b"one".to_vec()).await.expect("swap");
+        assert!(matches!(swapped, Swap::Done));
+        // The racer read the key absent: its create-only swap must fail and change nothing.
+        let Swap::Stale(fresh) = ns.clone().swap(racer, b"two".to_vec()).await.expect("swap")
+        else {
+            panic!("a stale swap succeeded");
+        };
+        assert_eq!(ns.get("k").expect("get"), Some(b"one".to_vec()));
+        assert_eq!(fresh.current(), Some(&b"one"[..]));
+        let swapped = ns.clone().swap(fresh, b"two".to_vec()).await.expect("swap");
+        assert!(matches!(swapped, Swap::Done));
+        assert_eq!(ns.get("k").expect("get"), Some(b"two".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_then_recreated_key_is_not_the_version_read() {
+        let (_dir, ns) = namespace();
+        ns.clone()
+            .set("k".into(), b"a".to_vec())
+            .await
+            .expect("set");
+        let handle = ns.cas("k".into()).expect("cas");
+        ns.clone().delete("k".into()).await.expect("delete");
+        ns.clone()
+            .set("k".into(), b"a".to_vec())
+            .await
+            .expect("set");
+        let swapped = ns.clone().swap(handle, b"b".to_vec()).await.expect("swap");
+        assert!(matches!(swapped, Swap::Stale(_)));
+        assert_eq!(ns.get("k").expect("get"), Some(b"a".to_vec()));
+    }
+}

@@ -1,0 +1,153 @@
+//! The host side of the standard `wasi:keyvalue` interfaces (`store`, `atomics`, `batch`) in both
+//! versions guests are built against: `0.2.0-draft` ([`draft`]: what wasmtime's `-S keyvalue` and
+//! wasmCloud guests import) and `0.2.0-draft2` ([`draft2`]: what Spin guests import). Both are linked
+//! into the same linker (they are different package versions), over the same store and the same
+//! granted bindings as `edgekv:kv/store`.
+//!
+//! This module owns what the two versions share: the view the host traits are implemented for,
+//! opening a bucket by binding name, and turning store failures into the standard `error` variant:
+//!
+//! - `open(identifier)`: `identifier` is a binding name. Not granted to the app: `access-denied`;
+//!   granted but no namespace configured behind it: `no-such-store`.
+//! - Every other failure is `other("<variant>: <message>")`, where `<variant>` is the name of the
+//!   `edgekv:kv/store` error case (`invalid-key`, `value-too-large`, `metadata-too-large`,
+//!   `invalid-expiration`, `quota-exceeded`, `conflict`, `other`) and `<message>` the store's own
+//!   message, e.g. `other("invalid-key: key_too_large: 513 is over the limit of 512")`. Guests read
+//!   the variant as the text before the first `": "`.
+//!
+//! The operations themselves are in [`bucket`] (single keys, listing, batches), [`counter`]
+//! (`increment` and the counter encoding), [`cas`] (compare-and-swap, `0.2.0-draft2` only) and
+//! [`cursor`] (the `0.2.0-draft` numeric list cursor).
+
+mod bucket;
+mod cas;
+mod counter;
+mod cursor;
+mod draft;
+mod draft2;
+
+pub use cursor::DraftCursors;
+
+use crate::kv::edgekv::kv::store::Error as KvError;
+use crate::kv::{to_wit_error, KvCtx};
+use edgekv_store::{StoreError, Uuid};
+use std::fmt;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+
+/// What the generated host traits of both versions are implemented for: the instance's resource
+/// table, its KV state (store and grants), and the app's table of `0.2.0-draft` list cursors.
+pub struct KeyValueView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub ctx: &'a KvCtx,
+    pub cursors: &'a DraftCursors,
+}
+
+/// Marker tying `KeyValueView` to the linker.
+pub struct KeyValueData;
+
+impl HasData for KeyValueData {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+/// Links `wasi:keyvalue/{store,atomics,batch}` at `0.2.0-draft` and at `0.2.0-draft2` into `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    draft::add_to_linker(linker, view)?;
+    draft2::add_to_linker(linker, view)
+}
+
+/// Why a `wasi:keyvalue` call failed, before it is put into one version's `error` variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The binding is granted but no namespace is configured behind it (or it is gone).
+    #[error("no-such-store")]
+    NoSuchStore,
+    /// The binding is not granted to this app.
+    #[error("access-denied")]
+    AccessDenied,
+    /// `error::other` with `"<variant>: <message>"`.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Failure {
+    /// `other("<variant>: <message>")`.
+    pub fn other(variant: &str, message: impl fmt::Display) -> Failure {
+        Failure::Other(format!("{variant}: {message}"))
+    }
+}
+
+impl From<StoreError> for Failure {
+    /// The variant is the one `edgekv:kv/store` reports for the same error (one mapping, in
+    /// `kv::to_wit_error`); the message is the store error's own.
+    fn from(e: StoreError) -> Failure {
+        let message = e.to_string();
+        let variant = match to_wit_error(e) {
+            KvError::NoSuchStore => return Failure::NoSuchStore,
+            KvError::AccessDenied => return Failure::AccessDenied,
+            KvError::InvalidKey(_) => "invalid-key",
+            KvError::ValueTooLarge(_) => "value-too-large",
+            KvError::MetadataTooLarge(_) => "metadata-too-large",
+            KvError::InvalidExpiration(_) => "invalid-expiration",
+            KvError::QuotaExceeded(_) => "quota-exceeded",
+            KvError::Conflict(_) => "conflict",
+            KvError::Other(_) => "other",
+        };
+        Failure::other(variant, message)
+    }
+}
+
+impl KeyValueView<'_> {
+    /// The namespace behind `identifier` (a binding name), under the app's grants.
+    fn open_binding(&self, identifier: &str) -> Result<Uuid, Failure> {
+        match self
+            .ctx
+            .grants
+            .iter()
+            .find(|(binding, _)| binding.as_str() == identifier)
+        {
+            None => Err(Failure::AccessDenied),
+            Some((_, None)) => Err(Failure::NoSuchStore),
+            Some((_, Some(id))) => Ok(*id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgekv_store::{Rule, RuleViolation};
+
+    #[test]
+    fn store_errors_keep_the_edgekv_variant_name_and_the_store_message() {
+        let e = StoreError::NamespaceNotFound("x".into());
+        assert_eq!(Failure::from(e), Failure::NoSuchStore);
+        let e = StoreError::InvalidCursor;
+        assert_eq!(
+            Failure::from(e),
+            Failure::Other("other: invalid cursor".into())
+        );
+        let e = StoreError::Conflict { current: None };
+        assert_eq!(
+            Failure::from(e),
+            Failure::Other("conflict: precondition failed (current ETag: none)".into())
+        );
+        let e = StoreError::Rule(RuleViolation {
+            rule: Rule::KeyTooLarge,
+            limit: 512,
+            actual: 513,
+        });
+        assert_eq!(
+            Failure::from(e),
+            Failure::Other("invalid-key: key_too_large: 513 is over the limit of 512".into())
+        );
+        let e = StoreError::Rule(RuleViolation {
+            rule: Rule::BulkGetTooManyKeys,
+            limit: 100,
+            actual: 101,
+        });
+        assert!(matches!(Failure::from(e), Failure::Other(m) if m.starts_with("quota-exceeded: ")));
+    }
+}

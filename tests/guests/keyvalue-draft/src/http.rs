@@ -1,0 +1,86 @@
+//! Reading a wasi:http request whole and writing a response.
+
+use crate::wasi::http::types::{
+    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use crate::wasi::io::streams::StreamError;
+
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn read(request: IncomingRequest) -> Request {
+        let headers = request.headers().entries();
+        let method = request.method();
+        // Only writes carry a body; waiting for the end of an empty stream costs a host round trip.
+        let body = match method {
+            Method::Put | Method::Post => request.consume().map(read_body).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Request { method, path: request.path_with_query().unwrap_or_else(|| "/".into()), headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+fn read_body(body: IncomingBody) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Ok(stream) = body.stream() {
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(_)) => break,
+            }
+        }
+    }
+    IncomingBody::finish(body);
+    bytes
+}
+
+pub struct Reply {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: Vec<u8>) -> Reply {
+        Reply { status, headers: Vec::new(), body }
+    }
+
+    pub fn text(status: u16, text: &str) -> Reply {
+        Reply::new(status, format!("{text}\n").into_bytes()).header("content-type", "text/plain; charset=utf-8")
+    }
+
+    pub fn json(status: u16, json: String) -> Reply {
+        Reply::new(status, json.into_bytes()).header("content-type", "application/json")
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.as_bytes().to_vec()));
+        self
+    }
+
+    pub fn send(self, out: ResponseOutparam) {
+        let headers = Fields::from_list(&self.headers).unwrap_or_else(|_| Fields::new());
+        let response = OutgoingResponse::new(headers);
+        let _ = response.set_status_code(self.status);
+        let Ok(body) = response.body() else { return };
+        ResponseOutparam::set(out, Ok(response));
+        if let Ok(stream) = body.write() {
+            for chunk in self.body.chunks(4096) {
+                if stream.blocking_write_and_flush(chunk).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = OutgoingBody::finish(body, None);
+    }
+}

@@ -1,0 +1,209 @@
+//! keyvalue-draft: a test guest that exposes every `wasi:keyvalue@0.2.0-draft` operation over HTTP.
+//! It imports only `wasi:keyvalue` and `wasi:http` (world `edgekv:kv/keyvalue-draft-app`), as a
+//! guest written for wasmtime's `-S keyvalue` or wasmCloud would.
+//!
+//! Routes below are served at `/` or under `/draft` (e.g. `/draft/kv/{key}`). Every route takes
+//! `x-binding` (default `default`): the identifier passed to `store::open`.
+//! - `GET /kv/{key}`: the value (404 when `get` answers none); `PUT /kv/{key}`: `set` the body;
+//!   `DELETE /kv/{key}`: `delete`; `GET /exists/{key}`: `{"exists":bool}`.
+//! - `GET /keys?cursor=N`: one `list-keys` page, `{"keys":[...],"cursor":N|null}` (a `u64`).
+//!   `GET /all-keys`: pages with the cursor inside one request, `{"keys":[...],"pages":n}`.
+//! - `POST /incr/{key}?delta=N` (unsigned, default 1): `increment`, `{"value":n}`.
+//! - `POST /batch/get` (keys, one a line): `[{"key":..,"value":..}|null,...]`;
+//!   `POST /batch/set` (`key<TAB>value` lines); `POST /batch/delete` (keys, one a line).
+//!
+//! A store error answers 403 `access-denied`, 404 `no-such-store`, or 400
+//! `{"error":"other","variant":"<text before the first ': '>","message":"<the whole string>"}`.
+
+mod http;
+
+wit_bindgen::generate!({
+    world: "edgekv:kv/keyvalue-draft-app",
+    path: "../../../wit",
+    generate_all,
+});
+
+use exports::wasi::http::incoming_handler::Guest;
+use http::{Reply, Request};
+use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
+use wasi::keyvalue0_2_0_draft::atomics;
+use wasi::keyvalue0_2_0_draft::batch;
+use wasi::keyvalue0_2_0_draft::store::{self, Bucket, Error};
+
+/// The route prefix this guest may be served under (alongside other apps); it is stripped.
+const MOUNT: &str = "/draft";
+
+const ROUTES: &str = "routes: GET/PUT/DELETE /kv/{key}, GET /exists/{key}, GET /keys?cursor=, GET /all-keys, \
+POST /incr/{key}?delta=, POST /batch/get|set|delete";
+
+struct App;
+
+impl Guest for App {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let request = Request::read(request);
+        route(&request).send(out);
+    }
+}
+
+export!(App);
+
+fn route(req: &Request) -> Reply {
+    let bucket = match store::open(req.header("x-binding").unwrap_or("default")) {
+        Ok(bucket) => bucket,
+        Err(e) => return error_reply(e),
+    };
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let path = path.strip_prefix(MOUNT).filter(|rest| rest.starts_with('/')).unwrap_or(path);
+    let (head, rest) = match path.trim_start_matches('/').split_once('/') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (path.trim_start_matches('/'), None),
+    };
+    let key = match rest.map(decode) {
+        Some(None) => return Reply::text(400, "the key is not valid percent-encoded UTF-8"),
+        Some(Some(key)) => Some(key),
+        None => None,
+    };
+    let result = match (&req.method, head, key.as_deref()) {
+        (Method::Get, "kv", Some(key)) => get(&bucket, key),
+        (Method::Put, "kv", Some(key)) => bucket.set(key, &req.body).map(|()| ok()),
+        (Method::Delete, "kv", Some(key)) => bucket.delete(key).map(|()| ok()),
+        (Method::Get, "exists", Some(key)) => {
+            bucket.exists(key).map(|e| Reply::json(200, format!("{{\"exists\":{e}}}")))
+        }
+        (Method::Get, "keys", None) => keys(&bucket, query),
+        (Method::Get, "all-keys", None) => all_keys(&bucket),
+        (Method::Post, "incr", Some(key)) => incr(&bucket, key, query),
+        (Method::Post, "batch", Some(op)) => batch_route(&bucket, req, op),
+        _ => Ok(Reply::text(404, ROUTES)),
+    };
+    result.unwrap_or_else(error_reply)
+}
+
+fn ok() -> Reply {
+    Reply::json(200, "{\"ok\":true}".into())
+}
+
+fn get(bucket: &Bucket, key: &str) -> Result<Reply, Error> {
+    Ok(match bucket.get(key)? {
+        Some(value) => Reply::new(200, value).header("content-type", "application/octet-stream"),
+        None => Reply::json(404, "{\"error\":\"not-found\"}".into()),
+    })
+}
+
+fn keys(bucket: &Bucket, query: &str) -> Result<Reply, Error> {
+    let cursor = match param(query, "cursor").map(|c| c.parse::<u64>()) {
+        None => None,
+        Some(Ok(cursor)) => Some(cursor),
+        Some(Err(_)) => return Ok(Reply::text(400, "cursor must be an unsigned 64-bit integer")),
+    };
+    let page = bucket.list_keys(cursor)?;
+    let cursor = page.cursor.map_or("null".into(), |c| c.to_string());
+    Ok(Reply::json(200, format!("{{\"keys\":{},\"cursor\":{cursor}}}", json_list(&page.keys))))
+}
+
+fn all_keys(bucket: &Bucket) -> Result<Reply, Error> {
+    let (mut keys, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = bucket.list_keys(cursor)?;
+        pages += 1;
+        keys.extend(page.keys);
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(Reply::json(200, format!("{{\"keys\":{},\"pages\":{pages}}}", json_list(&keys))))
+}
+
+fn incr(bucket: &Bucket, key: &str, query: &str) -> Result<Reply, Error> {
+    let delta = match param(query, "delta").map(|d| d.parse::<u64>()) {
+        None => 1,
+        Some(Ok(delta)) => delta,
+        Some(Err(_)) => return Ok(Reply::text(400, "delta must be an unsigned 64-bit integer")),
+    };
+    let value = atomics::increment(bucket, key, delta)?;
+    Ok(Reply::json(200, format!("{{\"value\":{value}}}")))
+}
+
+fn batch_route(bucket: &Bucket, req: &Request, op: &str) -> Result<Reply, Error> {
+    let text = String::from_utf8_lossy(&req.body);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    match op {
+        "get" => {
+            let keys: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            let found = batch::get_many(bucket, &keys)?;
+            let items: Vec<String> = found
+                .iter()
+                .map(|pair| match pair {
+                    Some((key, value)) => format!("{{\"key\":{},\"value\":{}}}", json_string(key), json_value(Some(value))),
+                    None => "null".into(),
+                })
+                .collect();
+            Ok(Reply::json(200, format!("[{}]", items.join(","))))
+        }
+        "set" => {
+            let mut pairs = Vec::new();
+            for line in lines {
+                let Some((key, value)) = line.split_once('\t') else {
+                    return Ok(Reply::text(400, "batch/set lines are key<TAB>value"));
+                };
+                pairs.push((key.to_string(), value.as_bytes().to_vec()));
+            }
+            batch::set_many(bucket, &pairs).map(|()| ok())
+        }
+        "delete" => {
+            let keys: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            batch::delete_many(bucket, &keys).map(|()| ok())
+        }
+        _ => Ok(Reply::text(404, ROUTES)),
+    }
+}
+
+/// A store error as a 4xx whose body names the variant; for `other`, also the rule variant the host
+/// put before the first `": "`.
+fn error_reply(e: Error) -> Reply {
+    match e {
+        Error::NoSuchStore => Reply::json(404, "{\"error\":\"no-such-store\"}".into()),
+        Error::AccessDenied => Reply::json(403, "{\"error\":\"access-denied\"}".into()),
+        Error::Other(message) => {
+            let variant = message.split_once(": ").map_or("", |(variant, _)| variant);
+            let body = format!(
+                "{{\"error\":\"other\",\"variant\":{},\"message\":{}}}",
+                json_string(variant),
+                json_string(&message)
+            );
+            Reply::json(400, body)
+        }
+    }
+}
+
+fn param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).and_then(|(_, v)| decode(v))
+}
+
+fn decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+fn json_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
+}
+
+fn json_value(value: Option<&[u8]>) -> String {
+    value.map_or("null".into(), |v| json_string(&String::from_utf8_lossy(v)))
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
