@@ -110,7 +110,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     .with_context(|| format!("opening {}", db.display()))?;
     let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
     let bindings = ensure_namespaces(&store, &config.namespaces)?;
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| data_dir.join("cache"));
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("cache"));
     let apps = load_apps(&config, &store, &bindings, &cache_dir)?;
     let live: Vec<(String, Arc<LiveApp>)> = apps
         .into_iter()
