@@ -71,6 +71,16 @@ class Server:
     def log(self):
         return "".join(self._lines)
 
+    def wait_for_log(self, pattern, timeout=10):
+        """The first match of regex `pattern` in the server's output, waiting for it to appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.log())
+            if m or time.monotonic() > deadline:
+                assert m, f"{pattern!r} not in the server's output:\n{self.log()}"
+                return m
+            time.sleep(0.05)
+
     def stop(self):
         """SIGTERM, then wait for the drain."""
         if self.proc and self.proc.poll() is None:

@@ -6,7 +6,6 @@ test's temporary dir), never into the repo."""
 import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -92,7 +91,7 @@ def test_browser_writes_need_the_guard_header_and_an_etag(server, tmp_path):
 def test_browser_on_the_admin_listener_only(edgekv):
     server = edgekv(config=CONFIG, args=["--admin-listen", "127.0.0.1:0"])
     assert requests.get(f"{server.url}/_edgekv/", headers={"authorization": BASIC}).status_code == 404
-    admin = re.search(r"data browser: (http://127\.0\.0\.1:\d+)/_edgekv/", server.log()).group(1)
+    admin = server.wait_for_log(r"data browser: (http://127\.0\.0\.1:\d+)/_edgekv/").group(1)
     assert admin != server.url
     assert requests.get(f"{admin}/_edgekv/").status_code == 401
     assert requests.get(f"{admin}/_edgekv/", headers={"authorization": BASIC}).status_code == 200

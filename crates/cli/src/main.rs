@@ -4,6 +4,7 @@
 
 mod config;
 mod credentials;
+mod egress;
 mod front_door;
 mod kv;
 mod reload;

@@ -4,12 +4,13 @@
 
 use crate::config::{Config, NamespaceConfig};
 use crate::credentials::{self, CredentialArgs};
+use crate::egress;
 use crate::front_door::{self, ClientLimits, FrontDoor};
 use crate::reload::{self, AppSource, LiveApp};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgekv_api::Management;
-use edgekv_runtime::{App, AppLimits, Grants, Runtime, RuntimeOptions};
+use edgekv_runtime::{App, AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
 use edgekv_store::{
     Durability, NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid,
 };
@@ -66,6 +67,10 @@ pub struct ServeArgs {
     /// servers may share one.
     #[arg(long, env = "EDGEKV_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Let guests call this server's own management APIs through outgoing HTTP (refused by default:
+    /// guest routes are public, the management APIs hold the operator's credentials).
+    #[arg(long)]
+    pub allow_guest_management: bool,
     /// Reload an app when its component file changes (in-flight requests finish on the old one;
     /// a component that fails to load leaves the old one serving).
     #[arg(long)]
@@ -114,18 +119,6 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("cache"));
-    let apps = load_apps(&config, &store, &bindings, &cache_dir)?;
-    let live: Vec<(String, Arc<LiveApp>)> = apps
-        .into_iter()
-        .map(|(route, source, app)| {
-            let live = LiveApp::new(app);
-            if args.watch {
-                reload::watch(source, live.clone());
-            }
-            (route, live)
-        })
-        .collect();
-
     let listen = args
         .listen
         .or(config.server.listen)
@@ -143,6 +136,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ),
         None => None,
     };
+    // Guests are loaded once the listeners are bound: their egress policy names them.
+    let egress = (!args.allow_guest_management).then(|| {
+        let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
+        main.local_addr().map(|m| egress::policy(m, admin_addr))
+    });
+    let egress = egress.transpose()?;
+    let apps = load_apps(&config, &store, &bindings, &cache_dir, egress)?;
+    let live: Vec<(String, Arc<LiveApp>)> = apps
+        .into_iter()
+        .map(|(route, source, app)| {
+            let live = LiveApp::new(app);
+            if args.watch {
+                reload::watch(source, live.clone());
+            }
+            (route, live)
+        })
+        .collect();
     let url = format!("http://{}", main.local_addr()?);
     println!("edgekv listening on {url}");
     print_summary(&config, &db, admin.as_ref(), &url);
@@ -248,6 +258,7 @@ fn load_apps(
     store: &Store,
     bindings: &HashMap<String, Uuid>,
     cache_dir: &std::path::Path,
+    egress: Option<EgressPolicy>,
 ) -> Result<Vec<(String, AppSource, App)>> {
     if config.apps.is_empty() {
         return Ok(Vec::new());
@@ -256,6 +267,7 @@ fn load_apps(
     let runtime = Runtime::new(RuntimeOptions {
         max_memory_bytes: (max_memory << 20) as usize,
         cache_dir: Some(cache_dir.to_path_buf()),
+        egress,
         ..RuntimeOptions::default()
     })?;
     let mut apps = Vec::new();

@@ -12,7 +12,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Engine-wide settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RuntimeOptions {
     /// Instances that may run at once (pooling slots).
     pub max_instances: u32,
@@ -22,6 +22,20 @@ pub struct RuntimeOptions {
     pub pooling: bool,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Which outgoing HTTP requests guests may not send; `None` allows all.
+    pub egress: Option<crate::EgressPolicy>,
+}
+
+impl std::fmt::Debug for RuntimeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeOptions")
+            .field("max_instances", &self.max_instances)
+            .field("max_memory_bytes", &self.max_memory_bytes)
+            .field("pooling", &self.pooling)
+            .field("cache_dir", &self.cache_dir)
+            .field("egress", &self.egress.is_some())
+            .finish()
+    }
 }
 
 impl Default for RuntimeOptions {
@@ -31,6 +45,7 @@ impl Default for RuntimeOptions {
             max_memory_bytes: 128 << 20,
             pooling: true,
             cache_dir: None,
+            egress: None,
         }
     }
 }

@@ -1,7 +1,8 @@
-//! The state of one guest instance (one request): WASI, `wasi:http`, the KV bindings (`edgekv:kv`
-//! and `wasi:keyvalue`), its resource table, the memory cap, and what ended it (deadline or memory)
-//! when it failed.
+//! The state of one guest instance (one request): WASI, `wasi:http` (outgoing requests behind the
+//! app's egress policy), the KV bindings (`edgekv:kv` and `wasi:keyvalue`), its resource table, the
+//! memory cap, and what ended it (deadline or memory) when it failed.
 
+use crate::egress::EgressHooks;
 use crate::guest_log::GuestLog;
 use crate::keyvalue::{DraftCursors, KeyValueView};
 use crate::kv::{KvCtx, KvView};
@@ -15,6 +16,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct Instance {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    /// What the guest's outgoing requests go through.
+    egress: EgressHooks,
     table: ResourceTable,
     pub kv: KvCtx,
     /// The app's numeric `wasi:keyvalue@0.2.0-draft` list cursors (shared by its instances).
@@ -31,6 +34,7 @@ impl Instance {
         kv_cursors: Arc<DraftCursors>,
         memory_bytes: usize,
         deadline: Instant,
+        egress: EgressHooks,
     ) -> Self {
         let wasi = WasiCtx::builder()
             .stdout(GuestLog::new(request_id, "stdout"))
@@ -39,6 +43,7 @@ impl Instance {
         Instance {
             wasi,
             http: WasiHttpCtx::new(),
+            egress,
             table: ResourceTable::new(),
             kv,
             kv_cursors,
@@ -81,7 +86,7 @@ impl WasiHttpView for Instance {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.egress,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
 mod cache;
+mod egress;
 mod engine;
 mod guest_log;
 mod instance;
@@ -12,6 +13,7 @@ mod keyvalue;
 mod kv;
 mod request;
 
+pub use egress::EgressPolicy;
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
 pub use request::{App, AppLimits, GuestFailure};

@@ -4,6 +4,7 @@
 //! when the guest traps, runs out of time or out of memory.
 
 use crate::cache;
+use crate::egress::{EgressHooks, EgressPolicy};
 use crate::engine::{Runtime, EPOCH_TICK};
 use crate::instance::Instance;
 use crate::keyvalue::{self, DraftCursors};
@@ -73,6 +74,7 @@ pub struct App {
     /// `wasi:keyvalue@0.2.0-draft` list cursors, valid across this app's requests.
     kv_cursors: Arc<DraftCursors>,
     limits: AppLimits,
+    egress: Option<EgressPolicy>,
     next_request: Arc<AtomicU64>,
 }
 
@@ -104,6 +106,7 @@ impl App {
             grants: Arc::new(grants),
             kv_cursors: Arc::default(),
             limits,
+            egress: runtime.options.egress.clone(),
             next_request: Arc::default(),
         })
     }
@@ -128,6 +131,7 @@ impl App {
                 self.kv_cursors.clone(),
                 self.limits.memory_bytes,
                 deadline,
+                EgressHooks::new(self.egress.clone()),
             ),
         );
         store.limiter(|i| &mut i.limits);

@@ -1,7 +1,8 @@
 //! A guest that fails on purpose, to show a failing request never takes the server down:
 //! `/trap` hits `unreachable`, `/loop` spins forever, `/oom` allocates until memory runs out,
-//! `/sleep` answers after one second, `/log` writes to stdout and stderr; any other path answers
-//! 200 `ok`.
+//! `/sleep` answers after one second, `/log` writes to stdout and stderr, `/fetch` sends a GET to
+//! the URL in `x-target` (with `x-target-auth` as its Authorization) and answers with the upstream
+//! status, or 502 and the error; any other path answers 200 `ok`.
 
 use std::hint::black_box;
 use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
@@ -28,6 +29,14 @@ impl wasi::exports::http::incoming_handler::Guest for Misbehave {
                 wasi::clocks::monotonic_clock::subscribe_duration(1_000_000_000).block();
                 respond(out, b"slept\n");
             }
+            Some("/fetch") => {
+                let header = |name: &str| {
+                    let values = request.headers().get(&name.to_string());
+                    values.first().map(|v| String::from_utf8_lossy(v).into_owned())
+                };
+                let (status, body) = fetch(&header("x-target").unwrap_or_default(), header("x-target-auth"));
+                respond_with(out, status, body.as_bytes());
+            }
             Some("/log") => {
                 println!("hello on stdout");
                 eprintln!("hello on stderr");
@@ -38,9 +47,41 @@ impl wasi::exports::http::incoming_handler::Guest for Misbehave {
     }
 }
 
+/// GETs `url` (`http://authority/path`); the upstream status, or 502 with the error.
+fn fetch(url: &str, auth: Option<String>) -> (u16, String) {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{OutgoingRequest, Scheme};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return (400, "x-target must be an http:// URL".into());
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let headers = Fields::new();
+    if let Some(auth) = auth {
+        let _ = headers.append(&"authorization".to_string(), &auth.into_bytes());
+    }
+    let request = OutgoingRequest::new(headers);
+    let _ = request.set_scheme(Some(&Scheme::Http));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(if path.is_empty() { "/" } else { path }));
+    let pending = match outgoing_handler::handle(request, None) {
+        Ok(pending) => pending,
+        Err(code) => return (502, format!("{code:?}")),
+    };
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(response))) => (response.status(), "upstream answered".into()),
+        Some(Ok(Err(code))) => (502, format!("{code:?}")),
+        other => (502, format!("{other:?}")),
+    }
+}
+
 fn respond(out: ResponseOutparam, body_bytes: &[u8]) {
+    respond_with(out, 200, body_bytes);
+}
+
+fn respond_with(out: ResponseOutparam, status: u16, body_bytes: &[u8]) {
     let response = OutgoingResponse::new(Fields::new());
-    let _ = response.set_status_code(200);
+    let _ = response.set_status_code(status);
     let Ok(body) = response.body() else { return };
     ResponseOutparam::set(out, Ok(response));
     if let Ok(stream) = body.write() {
