@@ -63,7 +63,7 @@ row() { printf '%-46s %10s %10s %8sx  target %s\n' "$@"; }
 start edgekv-hello "$edgekv" serve "$hello" --listen 127.0.0.1:0 --data-dir "$work/hello"; ek_hello=$url
 start wasmtime-hello "$wasmtime" "${wasmtime_flags[@]}" "$hello"; wt_hello=$url
 start edgekv-kv "$edgekv" serve "$kvapi" --listen 127.0.0.1:0 --data-dir "$work/kv"; ek_kv=$url; kv_pid=$pid
-start miniflare node "$repo/tests/bench/miniflare_kv.mjs"; mf=$url
+start miniflare node "$repo/tests/node/miniflare_kv.mjs"; mf=$url
 head -c 1024 /dev/urandom | curl -sf -X PUT --data-binary @- "$ek_kv/kv/bench" >/dev/null
 for u in "$ek_hello/" "$wt_hello/" "$ek_kv/kv/bench" "$mf/"; do wrk -t2 -c16 -d2s "$u" >/dev/null; done
 
@@ -95,7 +95,8 @@ row "peak RSS MiB, 64 connections of KV GET" "$((hwm_kb / 1024))" "150" "$(ratio
 start edgekv-rest "$edgekv" serve --listen 127.0.0.1:0 --data-dir "$work/rest"; rest=$url
 ns="$(curl -sf -X POST -H "authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"title":"bench"}' "$rest/client/v4/accounts/$account/storage/kv/namespaces" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["result"]["id"])')"
-values="$rest/client/v4/accounts/$account/storage/kv/namespaces/$ns/values"
+values_path="/client/v4/accounts/$account/storage/kv/namespaces/$ns/values"
+values="$rest$values_path"
 cat >"$work/put.lua" <<LUA
 local n = 0
 local id = tostring(math.random(1, 1e9))
@@ -104,7 +105,7 @@ wrk.headers["authorization"] = "Bearer $token"
 wrk.body = string.rep("v", 100)
 request = function()
   n = n + 1
-  return wrk.format(nil, "$values/" .. id .. "-" .. n)
+  return wrk.format(nil, "$values_path/" .. id .. "-" .. n)
 end
 LUA
 put64="$(rps "$values/x" 64 -s "$work/put.lua")"
