@@ -21,6 +21,8 @@
 //! A store error answers 403 `access-denied`, 404 `no-such-store`, or 400
 //! `{"error":"other","variant":"<text before the first ': '>","message":"<the whole string>"}`.
 
+// The request/response plumbing of rust-kv-api, shared rather than copied.
+#[path = "../../../../guest-examples/rust-kv-api/src/http.rs"]
 mod http;
 
 wit_bindgen::generate!({
