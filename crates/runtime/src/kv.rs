@@ -39,11 +39,9 @@ impl Grants {
         self.0.insert(binding.into(), id);
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<Uuid>)> {
-        self.0.iter()
-    }
-
-    fn open(&self, binding: &str) -> Result<Uuid, KvError> {
+    /// The namespace behind `binding`: `access-denied` if it is not granted, `no-such-store` if it
+    /// is granted with nothing behind it.
+    pub(crate) fn open(&self, binding: &str) -> Result<Uuid, KvError> {
         match self.0.get(binding) {
             None => Err(KvError::AccessDenied),
             Some(None) => Err(KvError::NoSuchStore),

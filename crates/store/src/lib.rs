@@ -76,7 +76,8 @@ use std::path::Path;
 use std::sync::{mpsc, Arc, RwLock, Weak};
 use std::time::Duration;
 use storage::{
-    EntryRow, JobOutcome, KeyRange, NamespaceKey, NamespaceRow, ReadTx, Storage, WriteTx,
+    EntryLookup, EntryRow, JobOutcome, KeyRange, NamespaceKey, NamespaceRow, ReadTx, Storage,
+    WriteTx,
 };
 
 /// How a store is opened.
@@ -250,8 +251,8 @@ impl Store {
     pub fn get(&self, id: &Uuid, key: &str) -> Result<Entry> {
         let seq = self.seq(id)?;
         let now = self.now_ms();
-        let row = self.read(|tx| live_entry(tx, id, seq, key, now))?;
-        match row {
+        let lookup = self.inner.storage.entry(seq, key, now)?;
+        match ready_entry(id, lookup)? {
             Some(row) => Ok(to_entry(id, row)),
             None => Err(self.missing(id, key)),
         }
@@ -504,9 +505,12 @@ fn live_entry(
     key: &str,
     now: i64,
 ) -> Result<Option<EntryRow>> {
-    let lookup = tx
-        .entry(seq, key, now)?
-        .ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
+    ready_entry(id, tx.entry(seq, key, now)?)
+}
+
+/// The entry of a lookup, if its namespace exists and is ready.
+fn ready_entry(id: &Uuid, lookup: Option<EntryLookup>) -> Result<Option<EntryRow>> {
+    let lookup = lookup.ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
     if lookup.status != NamespaceStatus::Ready.as_str() {
         return Err(StoreError::NamespaceNotReady {
             id: id.to_string(),

@@ -132,4 +132,14 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Queues a write job for the writer (group commit). Fails only when the writer has stopped.
     fn submit(&self, job: WriteJob) -> Result<(), StoreError>;
+    /// [`ReadTx::entry`] on a read connection of its own. A backend may answer it from a cache, as
+    /// long as the answer is never older than the last commit.
+    fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
+        let mut found = None;
+        self.read(&mut |tx| {
+            found = tx.entry(ns, key, now_ms)?;
+            Ok(())
+        })?;
+        Ok(found)
+    }
 }

@@ -102,16 +102,10 @@ impl From<StoreError> for Failure {
 impl KeyValueView<'_> {
     /// The namespace behind `identifier` (a binding name), under the app's grants.
     fn open_binding(&self, identifier: &str) -> Result<Uuid, Failure> {
-        match self
-            .ctx
-            .grants
-            .iter()
-            .find(|(binding, _)| binding.as_str() == identifier)
-        {
-            None => Err(Failure::AccessDenied),
-            Some((_, None)) => Err(Failure::NoSuchStore),
-            Some((_, Some(id))) => Ok(*id),
-        }
+        self.ctx.grants.open(identifier).map_err(|e| match e {
+            KvError::NoSuchStore => Failure::NoSuchStore,
+            _ => Failure::AccessDenied,
+        })
     }
 }
 

@@ -1,12 +1,15 @@
 //! The embedded SQLite backend: one file in WAL mode, one writer thread that commits concurrent write
 //! jobs together (group commit), and a pool of read connections.
 
+mod entry_cache;
 mod queries;
 pub mod schema;
+mod wal_index;
 mod writer;
 
 use crate::error::{StorageError, StoreError};
-use crate::storage::{ReadTx, Storage, WriteJob};
+use crate::storage::{EntryLookup, ReadTx, Storage, WriteJob};
+use entry_cache::{EntryCache, Probe};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -47,6 +50,8 @@ pub struct SqliteStorage {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: writer::Writer,
+    /// Point lookups, versioned by the WAL index; `None` where the file has no WAL index.
+    entries: Option<EntryCache>,
 }
 
 impl SqliteStorage {
@@ -64,10 +69,18 @@ impl SqliteStorage {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        let entries = EntryCache::open(path);
+        if entries.is_none() {
+            tracing::debug!(
+                "{}: no WAL index, point reads are not cached",
+                path.display()
+            );
+        }
         Ok(SqliteStorage {
             path: path.to_path_buf(),
             readers: Mutex::new(Vec::new()),
             writer: writer::Writer::start(conn),
+            entries,
         })
     }
 
@@ -113,5 +126,42 @@ impl Storage for SqliteStorage {
 
     fn submit(&self, job: WriteJob) -> Result<(), StoreError> {
         self.writer.submit(job)
+    }
+
+    fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
+        let read = || -> Result<Option<EntryLookup>, StoreError> {
+            let conn = self.checkout()?;
+            let found = conn.entry(ns, key, now_ms);
+            self.checkin(conn);
+            Ok(found?)
+        };
+        let Some(cache) = &self.entries else {
+            return read();
+        };
+        let version = match cache.get(ns, key, now_ms) {
+            Probe::Hit(lookup) => return Ok(Some(lookup)),
+            Probe::Miss(version) => version,
+        };
+        let found = read()?;
+        if let (Some(version), Some(lookup)) = (version, &found) {
+            cache.fill(ns, key, now_ms, version, lookup);
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_reads_are_cached_on_a_new_and_on_a_reopened_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite3");
+        let first = SqliteStorage::open(&path, Durability::Normal).unwrap();
+        assert!(first.entries.is_some(), "new file");
+        drop(first);
+        let again = SqliteStorage::open(&path, Durability::Normal).unwrap();
+        assert!(again.entries.is_some(), "reopened file");
     }
 }
