@@ -136,20 +136,9 @@ PY
 row "REST PUT req/s c=64 (vs raw SQLite inserts)" "${put64%.*}" "${raw%.*}" "$(ratio "$put64" "$raw")" ">= 0.5"
 row "REST GET req/s c=64 (vs REST PUT, info)" "${get64%.*}" "${put64%.*}" "$(ratio "$get64" "$put64")" "-"
 
-# Cold start: process start to first 200, compile cached by an earlier start, median of 5.
-cold() {
-  local name="$1"; shift
-  local times=()
-  for i in 1 2 3 4 5 6; do
-    local t0; t0="$(date +%s%N)"
-    start "$name-$i" "$@"
-    until curl -sf -o /dev/null "$url/"; do sleep 0.002; done
-    local t1; t1="$(date +%s%N)"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    [ "$i" -gt 1 ] && times+=("$(( (t1 - t0) / 1000000 ))")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
-}
-ek_cold="$(cold edgekv-cold "$edgekv" serve "$hello" --listen 127.0.0.1:0 --data-dir "$work/cold")"
-wt_cold="$(cold wasmtime-cold "$wasmtime" "${wasmtime_flags[@]}" "$hello")"
+# Cold start: process start to first 200 with a compile cached by an earlier start, median of 7,
+# timed in one Python process (tests/bench/cold_start.py) so no shell or curl start-up is counted.
+cold() { "$python" "$repo/tests/bench/cold_start.py" 7 -- "$@"; }
+ek_cold="$(cold "$edgekv" serve "$hello" --listen 127.0.0.1:0 --data-dir "$work/cold")"
+wt_cold="$(cold "$wasmtime" "${wasmtime_flags[@]}" "$hello")"
 row "cold start ms (vs wasmtime serve)" "$ek_cold" "$wt_cold" "$(ratio "$ek_cold" "$wt_cold")" "<= 1.0"

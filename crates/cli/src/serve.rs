@@ -104,6 +104,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         (None, Some(text)) => text.parse().map_err(anyhow::Error::msg)?,
         (None, None) => Durability::Normal,
     };
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("cache"));
+    // Reserving the engine's instance pools (a mapping and a guard page per stack, a thousand of
+    // them) takes as long as opening the store; do both at once.
+    let engine = start_engine(&config, &cache_dir);
     let db = data_dir.join("kv.sqlite3");
     let store = Store::open(
         &db,
@@ -115,10 +122,6 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     .with_context(|| format!("opening {}", db.display()))?;
     let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
     let bindings = ensure_namespaces(&store, &config.namespaces)?;
-    let cache_dir = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| data_dir.join("cache"));
     let listen = args
         .listen
         .or(config.server.listen)
@@ -142,7 +145,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         main.local_addr().map(|m| egress::policy(m, admin_addr))
     });
     let egress = egress.transpose()?;
-    let apps = load_apps(&config, &store, &bindings, &cache_dir, egress)?;
+    let apps = load_apps(&config, engine, &store, &bindings, egress)?;
     let live: Vec<(String, Arc<LiveApp>)> = apps
         .into_iter()
         .map(|(route, source, app)| {
@@ -253,23 +256,36 @@ fn ensure_namespaces(
     Ok(bindings)
 }
 
-fn load_apps(
-    config: &Config,
-    store: &Store,
-    bindings: &HashMap<String, Uuid>,
-    cache_dir: &std::path::Path,
-    egress: Option<EgressPolicy>,
-) -> Result<Vec<(String, AppSource, App)>> {
+type EngineStart = std::thread::JoinHandle<Result<Runtime, edgekv_runtime::LoadError>>;
+
+/// Builds the guest runtime on its own thread, if any app is configured.
+fn start_engine(config: &Config, cache_dir: &std::path::Path) -> Option<EngineStart> {
     if config.apps.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
     let max_memory = config.apps.iter().map(|a| a.memory_mb).max().unwrap_or(128);
-    let runtime = Runtime::new(RuntimeOptions {
+    let options = RuntimeOptions {
         max_memory_bytes: (max_memory << 20) as usize,
         cache_dir: Some(cache_dir.to_path_buf()),
-        egress,
         ..RuntimeOptions::default()
-    })?;
+    };
+    Some(std::thread::spawn(move || Runtime::new(options)))
+}
+
+fn load_apps(
+    config: &Config,
+    engine: Option<EngineStart>,
+    store: &Store,
+    bindings: &HashMap<String, Uuid>,
+    egress: Option<EgressPolicy>,
+) -> Result<Vec<(String, AppSource, App)>> {
+    let Some(engine) = engine else {
+        return Ok(Vec::new());
+    };
+    let runtime = engine
+        .join()
+        .map_err(|_| anyhow::anyhow!("building the guest runtime panicked"))??
+        .with_egress(egress);
     let mut apps = Vec::new();
     for app in &config.apps {
         let mut grants = Grants::new();

@@ -75,6 +75,14 @@ impl Runtime {
         })
     }
 
+    /// The same engine, with `egress` as the policy of the apps loaded through it from now on.
+    pub fn with_egress(mut self, egress: Option<crate::EgressPolicy>) -> Runtime {
+        let mut options = (*self.options).clone();
+        options.egress = egress;
+        self.options = Arc::new(options);
+        self
+    }
+
     pub fn options(&self) -> &RuntimeOptions {
         &self.options
     }
