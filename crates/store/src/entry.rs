@@ -61,6 +61,16 @@ pub struct Delete {
     pub precondition: Precondition,
 }
 
+impl Delete {
+    /// An unconditional delete of `key`.
+    pub fn new(key: impl Into<String>) -> Self {
+        Delete {
+            key: key.into(),
+            ..Delete::default()
+        }
+    }
+}
+
 /// What a delete of a key that does not exist does in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissingKeys {

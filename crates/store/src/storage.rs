@@ -135,11 +135,21 @@ pub trait Storage: Send + Sync + 'static {
     /// [`ReadTx::entry`] on a read connection of its own. A backend may answer it from a cache, as
     /// long as the answer is never older than the last commit.
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
-        let mut found = None;
-        self.read(&mut |tx| {
-            found = tx.entry(ns, key, now_ms)?;
-            Ok(())
-        })?;
-        Ok(found)
+        read_entry(self, ns, key, now_ms)
     }
+}
+
+/// [`ReadTx::entry`] through [`Storage::read`], uncached.
+pub fn read_entry(
+    storage: &(impl Storage + ?Sized),
+    ns: i64,
+    key: &str,
+    now_ms: i64,
+) -> Result<Option<EntryLookup>, StoreError> {
+    let mut found = None;
+    storage.read(&mut |tx| {
+        found = tx.entry(ns, key, now_ms)?;
+        Ok(())
+    })?;
+    Ok(found)
 }

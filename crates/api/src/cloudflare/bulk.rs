@@ -122,12 +122,7 @@ pub async fn delete(
     let count = keys.len();
     let ops = keys
         .into_iter()
-        .map(|key| {
-            BatchOp::Delete(Delete {
-                key,
-                ..Delete::default()
-            })
-        })
+        .map(|key| BatchOp::Delete(Delete::new(key)))
         .collect();
     let batch = Batch {
         ops,

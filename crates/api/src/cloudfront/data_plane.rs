@@ -281,12 +281,10 @@ async fn update_keys(
         .puts
         .into_iter()
         .map(|p| BatchOp::Put(Put::new(p.key, p.value.into_bytes())));
-    let deletes = update.deletes.into_iter().map(|d| {
-        BatchOp::Delete(Delete {
-            key: d.key,
-            ..Delete::default()
-        })
-    });
+    let deletes = update
+        .deletes
+        .into_iter()
+        .map(|d| BatchOp::Delete(Delete::new(d.key)));
     let batch = Batch {
         ops: puts.chain(deletes).collect(),
         if_match: Some(etag),

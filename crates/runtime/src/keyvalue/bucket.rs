@@ -84,10 +84,7 @@ impl Namespace {
     }
 
     pub async fn delete(self, key: String) -> Result<(), Failure> {
-        let delete = Delete {
-            key,
-            ..Delete::default()
-        };
+        let delete = Delete::new(key);
         self.write(move |s, id| Ok(s.delete(id, delete).map(drop)?))
             .await
     }
@@ -129,12 +126,7 @@ impl Namespace {
     pub async fn delete_many(self, keys: Vec<String>) -> Result<(), Failure> {
         let ops = keys
             .into_iter()
-            .map(|key| {
-                BatchOp::Delete(Delete {
-                    key,
-                    ..Delete::default()
-                })
-            })
+            .map(|key| BatchOp::Delete(Delete::new(key)))
             .collect();
         self.apply(ops).await
     }

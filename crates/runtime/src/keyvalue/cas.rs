@@ -96,19 +96,10 @@ impl Namespace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgekv_store::{NewNamespace, Profile, Store, StoreOptions};
 
     fn namespace() -> (tempfile::TempDir, Namespace) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let options = StoreOptions {
-            sweep_interval: None,
-            ..StoreOptions::default()
-        };
-        let store = Store::open(&dir.path().join("kv.sqlite3"), options).expect("open store");
-        let ns = store
-            .create_namespace(NewNamespace::new("cas", Profile::Cloudflare))
-            .expect("namespace");
-        (dir, Namespace::new(store, ns.id))
+        let (dir, store, id) = super::super::temp_namespace("cas");
+        (dir, Namespace::new(store, id))
     }
 
     #[tokio::test]

@@ -135,7 +135,6 @@ fn increment<T: CounterValue>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgekv_store::{NewNamespace, Profile, StoreOptions};
 
     #[test]
     fn parses_only_decimal_text() {
@@ -207,16 +206,7 @@ mod tests {
     }
 
     fn store_with_namespace() -> (tempfile::TempDir, Store, Uuid) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let options = StoreOptions {
-            sweep_interval: None,
-            ..StoreOptions::default()
-        };
-        let store = Store::open(&dir.path().join("kv.sqlite3"), options).expect("open store");
-        let ns = store
-            .create_namespace(NewNamespace::new("counters", Profile::Cloudflare))
-            .expect("namespace");
-        (dir, store, ns.id)
+        super::super::temp_namespace("counters")
     }
 
     #[test]

@@ -109,6 +109,22 @@ impl KeyValueView<'_> {
     }
 }
 
+/// A store in a temporary directory (no sweeper) with one Cloudflare namespace, `name`.
+#[cfg(test)]
+pub(crate) fn temp_namespace(name: &str) -> (tempfile::TempDir, edgekv_store::Store, Uuid) {
+    use edgekv_store::{NewNamespace, Profile, Store, StoreOptions};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = StoreOptions {
+        sweep_interval: None,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&dir.path().join("kv.sqlite3"), options).expect("open store");
+    let ns = store
+        .create_namespace(NewNamespace::new(name, Profile::Cloudflare))
+        .expect("namespace");
+    (dir, store, ns.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ mod wal_index;
 mod writer;
 
 use crate::error::{StorageError, StoreError};
-use crate::storage::{EntryLookup, ReadTx, Storage, WriteJob};
+use crate::storage::{self, EntryLookup, ReadTx, Storage, WriteJob};
 use entry_cache::{EntryCache, Probe};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -129,12 +129,7 @@ impl Storage for SqliteStorage {
     }
 
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
-        let read = || -> Result<Option<EntryLookup>, StoreError> {
-            let conn = self.checkout()?;
-            let found = conn.entry(ns, key, now_ms);
-            self.checkin(conn);
-            Ok(found?)
-        };
+        let read = || storage::read_entry(self, ns, key, now_ms);
         let Some(cache) = &self.entries else {
             return read();
         };
