@@ -1,4 +1,5 @@
-//! Reading a wasi:http request whole and writing a response.
+//! Reading a wasi:http request whole and writing a response, and the text both need: query
+//! parameters, percent-decoding and JSON strings.
 
 use crate::wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -83,4 +84,30 @@ impl Reply {
         }
         let _ = OutgoingBody::finish(body, None);
     }
+}
+
+/// The percent-decoded value of `name` in a query string (`a=1&b=2`).
+pub fn param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).and_then(|(_, v)| decode(v))
+}
+
+/// Percent-decoded UTF-8, or `None`.
+pub fn decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+/// `s` as a JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -20,7 +20,7 @@ wit_bindgen::generate!({
 
 use edgekv::kv::store::{Error, Expiration, Namespace, Precondition, PutOptions};
 use exports::wasi::http::incoming_handler::Guest;
-use http::{Reply, Request};
+use http::{decode, json_string, param, Reply, Request};
 use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
 
 struct App;
@@ -105,15 +105,12 @@ fn put(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error> {
 }
 
 fn list(ns: &Namespace, query: &str) -> Result<Reply, Error> {
-    let param = |name: &str| {
-        query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).and_then(|(_, v)| decode(v))
-    };
-    let limit = match param("limit").map(|l| l.parse::<u32>()) {
+    let limit = match param(query, "limit").map(|l| l.parse::<u32>()) {
         Some(Ok(limit)) => Some(limit),
         Some(Err(_)) => return Ok(Reply::text(400, "limit must be a number")),
         None => None,
     };
-    let page = ns.list(&param("prefix").unwrap_or_default(), param("cursor").as_deref(), limit)?;
+    let page = ns.list(&param(query, "prefix").unwrap_or_default(), param(query, "cursor").as_deref(), limit)?;
     let keys: Vec<String> = page
         .keys
         .iter()
@@ -149,23 +146,4 @@ fn error_reply(e: Error) -> Reply {
     };
     let message = detail.as_deref().map_or("null".into(), json_string);
     Reply::json(status, format!("{{\"error\":\"{name}\",\"message\":{message}}}"))
-}
-
-fn decode(text: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|s| s.into_owned())
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

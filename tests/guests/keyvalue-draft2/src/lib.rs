@@ -24,6 +24,8 @@
 // The request/response plumbing of rust-kv-api, shared rather than copied.
 #[path = "../../../../guest-examples/rust-kv-api/src/http.rs"]
 mod http;
+#[path = "../../keyvalue_shared.rs"]
+mod shared;
 
 wit_bindgen::generate!({
     world: "edgekv:kv/keyvalue-app",
@@ -32,7 +34,8 @@ wit_bindgen::generate!({
 });
 
 use exports::wasi::http::incoming_handler::Guest;
-use http::{Reply, Request};
+use http::{decode, json_string, param, Reply, Request};
+use shared::{batch_route, error_reply, get, json_list, json_value, ok};
 use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
 use wasi::keyvalue0_2_0_draft2::atomics::{self, Cas, CasError};
 use wasi::keyvalue0_2_0_draft2::batch;
@@ -87,17 +90,6 @@ fn route(req: &Request) -> Reply {
         _ => Ok(Reply::text(404, ROUTES)),
     };
     result.unwrap_or_else(error_reply)
-}
-
-fn ok() -> Reply {
-    Reply::json(200, "{\"ok\":true}".into())
-}
-
-fn get(bucket: &Bucket, key: &str) -> Result<Reply, Error> {
-    Ok(match bucket.get(key)? {
-        Some(value) => Reply::new(200, value).header("content-type", "application/octet-stream"),
-        None => Reply::json(404, "{\"error\":\"not-found\"}".into()),
-    })
 }
 
 fn keys(bucket: &Bucket, query: &str) -> Result<Reply, Error> {
@@ -173,87 +165,4 @@ fn cas_incr(bucket: &Bucket, key: &str) -> Result<Reply, Error> {
             Err(CasError::StoreError(e)) => return Err(e),
         }
     }
-}
-
-fn batch_route(bucket: &Bucket, req: &Request, op: &str) -> Result<Reply, Error> {
-    let text = String::from_utf8_lossy(&req.body);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-    match op {
-        "get" => {
-            let keys: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-            let found = batch::get_many(bucket, &keys)?;
-            let items: Vec<String> = found
-                .iter()
-                .map(|pair| match pair {
-                    Some((key, value)) => format!("{{\"key\":{},\"value\":{}}}", json_string(key), json_value(Some(value))),
-                    None => "null".into(),
-                })
-                .collect();
-            Ok(Reply::json(200, format!("[{}]", items.join(","))))
-        }
-        "set" => {
-            let mut pairs = Vec::new();
-            for line in lines {
-                let Some((key, value)) = line.split_once('\t') else {
-                    return Ok(Reply::text(400, "batch/set lines are key<TAB>value"));
-                };
-                pairs.push((key.to_string(), value.as_bytes().to_vec()));
-            }
-            batch::set_many(bucket, &pairs).map(|()| ok())
-        }
-        "delete" => {
-            let keys: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-            batch::delete_many(bucket, &keys).map(|()| ok())
-        }
-        _ => Ok(Reply::text(404, ROUTES)),
-    }
-}
-
-/// A store error as a 4xx whose body names the variant; for `other`, also the rule variant the host
-/// put before the first `": "`.
-fn error_reply(e: Error) -> Reply {
-    match e {
-        Error::NoSuchStore => Reply::json(404, "{\"error\":\"no-such-store\"}".into()),
-        Error::AccessDenied => Reply::json(403, "{\"error\":\"access-denied\"}".into()),
-        Error::Other(message) => {
-            let variant = message.split_once(": ").map_or("", |(variant, _)| variant);
-            let body = format!(
-                "{{\"error\":\"other\",\"variant\":{},\"message\":{}}}",
-                json_string(variant),
-                json_string(&message)
-            );
-            Reply::json(400, body)
-        }
-    }
-}
-
-fn param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).and_then(|(_, v)| decode(v))
-}
-
-fn decode(text: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|s| s.into_owned())
-}
-
-fn json_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
-}
-
-fn json_value(value: Option<&[u8]>) -> String {
-    value.map_or("null".into(), |v| json_string(&String::from_utf8_lossy(v)))
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
