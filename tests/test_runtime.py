@@ -112,6 +112,16 @@ def test_trap_loop_and_oom_fail_only_their_request(edgekv, guests_dir):
     assert "deadline" in log and "trapped" in log and "memory" in log
 
 
+def test_requests_past_the_instance_slots_wait_for_one(edgekv, guests_dir):
+    server = edgekv(app=guest("misbehave"), args=["--max-instances", "2"])
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda _: requests.get(f"{server.url}/sleep", timeout=30), range(6)))
+    assert [(r.status_code, r.text) for r in replies] == [(200, "slept\n")] * 6
+    # Two slots and six guests that sleep a second each: they ran two at a time, none failed.
+    assert time.monotonic() - start >= 2.9
+
+
 def test_guest_output_is_logged_with_the_request_id(edgekv, guests_dir):
     server = edgekv(app=guest("misbehave"), env={"RUST_LOG": "info"})
     assert requests.get(f"{server.url}/log").status_code == 200

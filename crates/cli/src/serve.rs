@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// The most connections served at once (all listeners together); more wait to be accepted.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
+    /// Guest instances that may run at once (their memory, tables and stacks are reserved at
+    /// start-up); more requests wait for one to finish.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub max_instances: u32,
     /// Seconds a client may take to send a request's headers.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub header_timeout: u64,
@@ -110,7 +114,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| data_dir.join("cache"));
     // Reserving the engine's instance pools (a mapping and a guard page per stack, a thousand of
     // them) takes as long as opening the store; do both at once.
-    let engine = start_engine(&config, &cache_dir);
+    let engine = start_engine(&config, &cache_dir, args.max_instances);
     let db = data_dir.join("kv.sqlite3");
     let store = Store::open(
         &db,
@@ -259,12 +263,17 @@ fn ensure_namespaces(
 type EngineStart = std::thread::JoinHandle<Result<Runtime, edgekv_runtime::LoadError>>;
 
 /// Builds the guest runtime on its own thread, if any app is configured.
-fn start_engine(config: &Config, cache_dir: &std::path::Path) -> Option<EngineStart> {
+fn start_engine(
+    config: &Config,
+    cache_dir: &std::path::Path,
+    max_instances: u32,
+) -> Option<EngineStart> {
     if config.apps.is_empty() {
         return None;
     }
     let max_memory = config.apps.iter().map(|a| a.memory_mb).max().unwrap_or(128);
     let options = RuntimeOptions {
+        max_instances: max_instances.max(1),
         max_memory_bytes: (max_memory << 20) as usize,
         cache_dir: Some(cache_dir.to_path_buf()),
         ..RuntimeOptions::default()

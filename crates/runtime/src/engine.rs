@@ -6,6 +6,7 @@
 use crate::LoadError;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -14,7 +15,9 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Engine-wide settings.
 #[derive(Clone)]
 pub struct RuntimeOptions {
-    /// Instances that may run at once (pooling slots).
+    /// Guest instances that may run at once: the pooling allocator's slots, which it reserves and
+    /// sets up when the engine starts (about 50 µs each, most of it a guard page per fiber stack).
+    /// Requests past this many wait for a slot rather than fail.
     pub max_instances: u32,
     /// The largest linear memory any app may be given, in bytes.
     pub max_memory_bytes: usize,
@@ -41,7 +44,7 @@ impl std::fmt::Debug for RuntimeOptions {
 impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
-            max_instances: 1000,
+            max_instances: 128,
             max_memory_bytes: 128 << 20,
             pooling: true,
             cache_dir: None,
@@ -55,6 +58,8 @@ impl Default for RuntimeOptions {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) options: Arc<RuntimeOptions>,
+    /// One permit per instance slot, held while an instance exists.
+    pub(crate) slots: Arc<Semaphore>,
 }
 
 impl Runtime {
@@ -71,6 +76,7 @@ impl Runtime {
         start_ticker(&engine);
         Ok(Runtime {
             engine,
+            slots: Arc::new(Semaphore::new(options.max_instances as usize)),
             options: Arc::new(options),
         })
     }
@@ -94,8 +100,10 @@ fn config(pooling: Option<&RuntimeOptions>) -> Config {
     if let Some(options) = pooling {
         let n = options.max_instances;
         let mut pool = PoolingAllocationConfig::default();
+        // Core instances are only counted, not reserved: room for 16 per slot keeps every slot
+        // usable by a componentize-py guest (14 core instances).
         pool.total_component_instances(n)
-            .total_core_instances(n * 8)
+            .total_core_instances(n * 16)
             .total_memories(n * 2)
             .total_tables(n * 4)
             .total_stacks(n)

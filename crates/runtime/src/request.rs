@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
 use wasmtime::UpdateDeadline;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -53,13 +54,17 @@ pub enum GuestFailure {
     NoResponse,
     #[error("the guest answered with an error: {0}")]
     ErrorCode(String),
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
 }
 
 impl GuestFailure {
     /// The HTTP status the client gets for this failure.
     pub fn status(&self) -> u16 {
         match self {
-            GuestFailure::Timeout(_) | GuestFailure::OutOfMemory(_) => 503,
+            GuestFailure::Timeout(_)
+            | GuestFailure::OutOfMemory(_)
+            | GuestFailure::ShuttingDown => 503,
             _ => 500,
         }
     }
@@ -76,6 +81,8 @@ pub struct App {
     limits: AppLimits,
     egress: Option<EgressPolicy>,
     next_request: Arc<AtomicU64>,
+    /// The engine's instance slots, shared by every app.
+    slots: Arc<Semaphore>,
 }
 
 impl App {
@@ -108,15 +115,22 @@ impl App {
             limits,
             egress: runtime.options.egress.clone(),
             next_request: Arc::default(),
+            slots: runtime.slots.clone(),
         })
     }
 
-    /// Serves one request in a fresh instance. The response body may still be streaming from the
-    /// guest when this returns.
+    /// Serves one request in a fresh instance, once an instance slot is free. The response body
+    /// may still be streaming from the guest when this returns.
     pub async fn handle(
         &self,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| GuestFailure::ShuttingDown)?;
         let id = self.next_request.fetch_add(1, Ordering::Relaxed);
         let kv = KvCtx {
             store: self.store.clone(),
@@ -166,7 +180,10 @@ impl App {
             };
             // A backstop for a guest blocked in a host call, where epochs are never checked.
             let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run).await;
-            classify(result, store.data(), limits)
+            let outcome = classify(result, store.data(), limits);
+            drop(store);
+            drop(slot); // the instance is gone: its slot is free
+            outcome
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
