@@ -10,12 +10,12 @@ pub struct Etag(String);
 impl Etag {
     /// The ETag of a namespace at `version`.
     pub(crate) fn namespace(ns_id: &uuid::Uuid, version: i64) -> Etag {
-        Etag(format!("{}N{:X}", tag_prefix(ns_id), version))
+        Etag(format!("{:08X}N{version:X}", tag_prefix(ns_id)))
     }
 
     /// The ETag of an entry last written at namespace `version`.
     pub(crate) fn entry(ns_id: &uuid::Uuid, version: i64) -> Etag {
-        Etag(format!("{}E{:X}", tag_prefix(ns_id), version))
+        Etag(format!("{:08X}E{version:X}", tag_prefix(ns_id)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -33,12 +33,29 @@ impl Etag {
     }
 }
 
-fn tag_prefix(ns_id: &uuid::Uuid) -> String {
-    ns_id.simple().to_string()[..8].to_ascii_uppercase()
+/// The namespace's part of its ETags: the first 8 hex digits of its id (this is on every read's
+/// path, so it is formatted straight from the bytes).
+fn tag_prefix(ns_id: &uuid::Uuid) -> u32 {
+    let b = ns_id.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 impl fmt::Display for Etag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_etag_is_the_id_prefix_the_kind_and_the_version_in_hex() {
+        let id = uuid::Uuid::parse_str("0a1b2c3d-4e5f-6789-abcd-ef0123456789").unwrap();
+        assert_eq!(Etag::entry(&id, 255).as_str(), "0A1B2C3DEFF");
+        assert_eq!(Etag::namespace(&id, 1).as_str(), "0A1B2C3DN1");
+        let low = uuid::Uuid::parse_str("00000001-0000-0000-0000-000000000000").unwrap();
+        assert_eq!(Etag::entry(&low, 16).as_str(), "00000001E10");
     }
 }

@@ -8,8 +8,9 @@
 //! read: then the row belongs to that version and to no other. Expiry still runs on the store's
 //! clock at every hit: a cached entry past its expiry is answered as absent.
 //!
-//! A hit costs one 96-byte `pread` and a hash lookup, where a SQLite point read begins and ends a
-//! read transaction (WAL read-mark locks, `fcntl` calls): this is the hot path of a guest's KV GET.
+//! A hit costs a read of the mapped WAL-index header and a hash lookup, where a SQLite point read
+//! begins and ends a read transaction (WAL read-mark locks, `fcntl` calls): this is the hot path of
+//! a guest's KV GET.
 
 use super::wal_index::{DataVersion, WalIndex};
 use crate::storage::EntryLookup;
