@@ -4,7 +4,8 @@
 #
 #   hello             edgekv serve vs tuned `wasmtime serve` (same component, fresh instance per
 #                     request in both), 16 and 64 connections, runs alternated
-#   KV GET 1 KiB      through rust-kv-api, vs wasmtime serve's hello and vs Miniflare's KV GET
+#   KV GET 1 KiB      through rust-kv-api, vs wasmtime serve's and our own hello (runs alternated
+#                     with both) and vs Miniflare's KV GET
 #   REST PUT / GET    Cloudflare API at 64 connections vs raw SQLite (Python's sqlite3 module, 64
 #                     threads, one row per transaction, WAL, synchronous=NORMAL: edgekv's default)
 #   cold start        process start to first 200 with a cached compile, vs wasmtime serve
@@ -70,9 +71,12 @@ for u in "$ek_hello/" "$wt_hello/" "$ek_kv/kv/bench" "$mf/"; do wrk -t2 -c16 -d2
 echo "edgekv performance report ($secs s per run, $(nproc) cores)"
 row "figure" "edgekv" "baseline" "ratio" ""
 declare -A sum
+# At 16 connections KV GET runs take turns with the two hellos, so its ratios are side by side too.
 for conns in 16 64; do
-  for server in wasmtime edgekv wasmtime edgekv; do
-    [ "$server" = edgekv ] && u="$ek_hello/" || u="$wt_hello/"
+  servers=(wasmtime edgekv wasmtime edgekv)
+  [ "$conns" = 16 ] && servers=(wasmtime edgekv kv wasmtime edgekv kv)
+  for server in "${servers[@]}"; do
+    case "$server" in edgekv) u="$ek_hello/" ;; wasmtime) u="$wt_hello/" ;; kv) u="$ek_kv/kv/bench" ;; esac
     r="$(rps "$u" "$conns")"
     sum["$server-$conns"]="$(awk -v a="${sum[$server-$conns]:-0}" -v b="$r" 'BEGIN {print a + b}')"
   done
@@ -80,10 +84,12 @@ for conns in 16 64; do
   w="$(awk -v s="${sum[wasmtime-$conns]}" 'BEGIN {print s / 2}')"
   row "hello req/s c=$conns (vs tuned wasmtime serve)" "${e%.*}" "${w%.*}" "$(ratio "$e" "$w")" ">= 1.2"
 done
-kv16="$(rps "$ek_kv/kv/bench" 16)"
-mf16="$(rps "$mf/" 16)"
+kv16="$(awk -v s="${sum[kv-16]}" 'BEGIN {print s / 2}')"
+e16="$(awk -v s="${sum[edgekv-16]}" 'BEGIN {print s / 2}')"
 w16="$(awk -v s="${sum[wasmtime-16]}" 'BEGIN {print s / 2}')"
+mf16="$(rps "$mf/" 16)"
 row "KV GET req/s c=16 (vs wasmtime serve hello)" "${kv16%.*}" "${w16%.*}" "$(ratio "$kv16" "$w16")" ">= 1.0"
+row "KV GET req/s c=16 (vs edgekv hello)" "${kv16%.*}" "${e16%.*}" "$(ratio "$kv16" "$e16")" ">= 0.8"
 row "KV GET req/s c=16 (vs Miniflare KV GET)" "${kv16%.*}" "${mf16%.*}" "$(ratio "$kv16" "$mf16")" ">= 5"
 
 # Peak RSS: VmHWM of the KV server after 64 connections of KV GET.
