@@ -16,7 +16,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct RuntimeOptions {
     /// Guest instances that may run at once: the pooling allocator's slots, which it reserves and
-    /// sets up when the engine starts (about 50 µs each, most of it a guard page per fiber stack).
+    /// sets up when the engine starts (about 8 µs each, most of it a guard page per fiber stack).
     /// Requests past this many wait for a slot rather than fail.
     pub max_instances: u32,
     /// The largest linear memory any app may be given, in bytes.
