@@ -71,6 +71,7 @@ for u in "$ek_hello/" "$wt_hello/" "$ek_kv/kv/bench" "$mf/"; do wrk -t2 -c16 -d2
 echo "edgekv performance report ($secs s per run, $(nproc) cores)"
 row "figure" "edgekv" "baseline" "ratio" ""
 declare -A sum
+mean() { awk -v s="${sum[$1]}" 'BEGIN {print s / 2}'; }  # mean of the two runs of NAME-CONNS
 # At 16 connections KV GET runs take turns with the two hellos, so its ratios are side by side too.
 for conns in 16 64; do
   servers=(wasmtime edgekv wasmtime edgekv)
@@ -80,13 +81,11 @@ for conns in 16 64; do
     r="$(rps "$u" "$conns")"
     sum["$server-$conns"]="$(awk -v a="${sum[$server-$conns]:-0}" -v b="$r" 'BEGIN {print a + b}')"
   done
-  e="$(awk -v s="${sum[edgekv-$conns]}" 'BEGIN {print s / 2}')"
-  w="$(awk -v s="${sum[wasmtime-$conns]}" 'BEGIN {print s / 2}')"
+  e="$(mean "edgekv-$conns")"
+  w="$(mean "wasmtime-$conns")"
   row "hello req/s c=$conns (vs tuned wasmtime serve)" "${e%.*}" "${w%.*}" "$(ratio "$e" "$w")" ">= 1.2"
 done
-kv16="$(awk -v s="${sum[kv-16]}" 'BEGIN {print s / 2}')"
-e16="$(awk -v s="${sum[edgekv-16]}" 'BEGIN {print s / 2}')"
-w16="$(awk -v s="${sum[wasmtime-16]}" 'BEGIN {print s / 2}')"
+kv16="$(mean kv-16)" e16="$(mean edgekv-16)" w16="$(mean wasmtime-16)"
 mf16="$(rps "$mf/" 16)"
 row "KV GET req/s c=16 (vs wasmtime serve hello)" "${kv16%.*}" "${w16%.*}" "$(ratio "$kv16" "$w16")" ">= 1.0"
 row "KV GET req/s c=16 (vs edgekv hello)" "${kv16%.*}" "${e16%.*}" "$(ratio "$kv16" "$e16")" ">= 0.8"

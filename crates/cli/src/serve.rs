@@ -112,8 +112,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("cache"));
-    // Reserving the engine's instance pools (a mapping and a guard page per stack, a thousand of
-    // them) takes as long as opening the store; do both at once.
+    // Reserving the engine's instance pools (a mapping and a guard page per stack, one per
+    // instance slot) takes about as long as opening the store; do both at once.
     let engine = start_engine(&config, &cache_dir, args.max_instances);
     let db = data_dir.join("kv.sqlite3");
     let store = Store::open(

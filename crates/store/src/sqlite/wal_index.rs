@@ -102,7 +102,6 @@ impl WalIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
 
     fn wal_db(path: &Path) -> Connection {
         let conn = Connection::open(path).unwrap();
