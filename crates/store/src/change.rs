@@ -285,10 +285,23 @@ fn op_bytes(op: &BatchOp) -> u64 {
 
 /// Parses the typed columns of a namespace row.
 pub(crate) fn parse_row(ns: &NamespaceRow) -> Result<(Profile, NamespaceStatus, LimitOverrides)> {
-    let corrupt = |what: String| StoreError::Storage(StorageError::Corrupt(what));
-    let profile = ns.profile.parse().map_err(corrupt)?;
+    let (profile, overrides) = parse_rules(&ns.id, &ns.profile, &ns.overrides)?;
     let status = ns.status.parse().map_err(corrupt)?;
-    let overrides = serde_json::from_str(&ns.overrides)
-        .map_err(|e| corrupt(format!("namespace {} overrides: {e}", ns.id)))?;
     Ok((profile, status, overrides))
+}
+
+/// The profile and limit overrides of namespace `id`, from their stored text.
+pub(crate) fn parse_rules(
+    id: &uuid::Uuid,
+    profile: &str,
+    overrides: &str,
+) -> Result<(Profile, LimitOverrides)> {
+    let profile = profile.parse().map_err(corrupt)?;
+    let overrides = serde_json::from_str(overrides)
+        .map_err(|e| corrupt(format!("namespace {id} overrides: {e}")))?;
+    Ok((profile, overrides))
+}
+
+fn corrupt(what: String) -> StoreError {
+    StoreError::Storage(StorageError::Corrupt(what))
 }

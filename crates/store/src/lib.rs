@@ -70,14 +70,15 @@ pub use profile::{ExpiryLimits, LimitOverrides, Limits, Profile};
 pub use sqlite::Durability;
 pub use uuid::Uuid;
 
-use change::{parse_row, Change};
+use change::{parse_row, parse_rules, Change};
+use namespace::effective_limits;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{mpsc, Arc, RwLock, Weak};
 use std::time::Duration;
 use storage::{
-    EntryLookup, EntryRow, JobOutcome, KeyRange, NamespaceKey, NamespaceRow, ReadTx, Storage,
-    WriteTx,
+    EntryLookup, EntryRow, JobOutcome, KeyRange, LookupNamespace, NamespaceKey, NamespaceRow,
+    ReadTx, Storage, WriteTx,
 };
 
 /// How a store is opened.
@@ -251,28 +252,10 @@ impl Store {
     pub fn get(&self, id: &Uuid, key: &str) -> Result<Entry> {
         let seq = self.seq(id)?;
         let now = self.now_ms();
-        let lookup = self.inner.storage.entry(seq, key, now)?;
-        match ready_entry(id, lookup)? {
+        let lookup = ready_lookup(id, self.inner.storage.entry(seq, key, now)?)?;
+        match lookup.entry {
             Some(row) => Ok(to_entry(id, row)),
-            None => Err(self.missing(id, key)),
-        }
-    }
-
-    /// Why `key` was not found: the rule it breaks (no write could have stored it), else `KeyNotFound`.
-    /// Checked only on a miss, so reads of existing keys stay one lookup.
-    fn missing(&self, id: &Uuid, key: &str) -> StoreError {
-        let ns = match self.namespace(&id.to_string()) {
-            Ok(ns) => ns,
-            Err(e) => return e,
-        };
-        let limits = ns.limits();
-        match ns
-            .profile
-            .check_key_shape(key, &limits)
-            .and_then(|()| limits.check_key_size(key))
-        {
-            Err(rule) => rule,
-            Ok(()) => StoreError::KeyNotFound(key.to_string()),
+            None => Err(missing(id, &lookup.namespace, key)),
         }
     }
 
@@ -510,14 +493,36 @@ fn live_entry(
 
 /// The entry of a lookup, if its namespace exists and is ready.
 fn ready_entry(id: &Uuid, lookup: Option<EntryLookup>) -> Result<Option<EntryRow>> {
+    Ok(ready_lookup(id, lookup)?.entry)
+}
+
+/// A lookup whose namespace exists and is ready.
+fn ready_lookup(id: &Uuid, lookup: Option<EntryLookup>) -> Result<EntryLookup> {
     let lookup = lookup.ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
-    if lookup.status != NamespaceStatus::Ready.as_str() {
+    if lookup.namespace.status != NamespaceStatus::Ready.as_str() {
         return Err(StoreError::NamespaceNotReady {
             id: id.to_string(),
-            status: lookup.status,
+            status: lookup.namespace.status.clone(),
         });
     }
-    Ok(lookup.entry)
+    Ok(lookup)
+}
+
+/// Why `key` is not in namespace `ns`: the rule it breaks (no write could have stored it), else
+/// `KeyNotFound`. Told from the lookup itself, so a read of a missing key costs what a hit does.
+fn missing(id: &Uuid, ns: &LookupNamespace, key: &str) -> StoreError {
+    let (profile, overrides) = match parse_rules(id, &ns.profile, &ns.overrides) {
+        Ok(rules) => rules,
+        Err(e) => return e,
+    };
+    let limits = effective_limits(profile, ns.ttl_enabled, &overrides);
+    match profile
+        .check_key_shape(key, &limits)
+        .and_then(|()| limits.check_key_size(key))
+    {
+        Err(rule) => rule,
+        Ok(()) => StoreError::KeyNotFound(key.to_string()),
+    }
 }
 
 fn to_entry(id: &Uuid, row: EntryRow) -> Entry {

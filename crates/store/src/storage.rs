@@ -6,6 +6,7 @@
 use crate::entry::KeyInfo;
 use crate::error::{StorageError, StoreError};
 use crate::namespace::NamespaceQuery;
+use std::sync::Arc;
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -49,11 +50,23 @@ pub struct EntryRow {
     pub modified_at_ms: i64,
 }
 
-/// A namespace's status and, if live, one of its entries.
+/// A namespace, as a point lookup reads it, and, if live, one of its entries.
 #[derive(Debug, Clone)]
 pub struct EntryLookup {
-    pub status: String,
+    pub namespace: Arc<LookupNamespace>,
     pub entry: Option<EntryRow>,
+}
+
+/// What a point lookup reads of its namespace: its status, and what it takes to tell which rule a
+/// missing key breaks (profile, TTL support and limit overrides, as stored), so that a read of a
+/// missing key is answered from the same lookup (and the same cache) as a read of a present one.
+#[derive(Debug)]
+pub struct LookupNamespace {
+    pub status: String,
+    pub profile: String,
+    pub ttl_enabled: bool,
+    /// JSON of `LimitOverrides`.
+    pub overrides: String,
 }
 
 /// The version and key + value size of a stored entry.

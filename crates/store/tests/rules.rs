@@ -83,6 +83,67 @@ fn reads_of_keys_no_write_could_store_name_the_rule() {
 }
 
 #[test]
+fn a_read_of_a_missing_key_names_the_rule_under_the_namespace_overrides() {
+    let t = open();
+    let mut new = NewNamespace::new("small-keys", Profile::Cloudflare);
+    new.overrides.max_key_bytes = Some(16);
+    let ns = t.create(new).id;
+    assert_rule(t.store.get(&ns, &"k".repeat(17)), Rule::KeyTooLarge, 16, 17);
+    assert!(matches!(
+        t.store.get(&ns, &"k".repeat(16)),
+        Err(StoreError::KeyNotFound(_))
+    ));
+}
+
+/// Counts the reads the store makes through [`Storage::read`], beside point lookups.
+struct CountingReads {
+    inner: sqlite::SqliteStorage,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl storage::Storage for CountingReads {
+    fn read(&self, f: &mut dyn FnMut(&dyn storage::ReadTx) -> Result<()>) -> Result<()> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read(f)
+    }
+    fn submit(&self, job: storage::WriteJob) -> Result<()> {
+        self.inner.submit(job)
+    }
+    fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<storage::EntryLookup>> {
+        self.inner.entry(ns, key, now_ms)
+    }
+}
+
+#[test]
+fn a_read_of_a_missing_key_is_one_point_lookup_like_a_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let reads = std::sync::Arc::default();
+    let storage = CountingReads {
+        inner: sqlite::SqliteStorage::open(&dir.path().join("kv.sqlite3"), Durability::Normal)
+            .unwrap(),
+        reads: std::sync::Arc::clone(&reads),
+    };
+    let store = Store::with_storage(Box::new(storage), std::sync::Arc::new(ManualClock::new(T0)));
+    let ns = store
+        .create_namespace(NewNamespace::new("ns", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    let _ = store.get(&ns, "warm-up");
+    reads.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        store.get(&ns, "absent"),
+        Err(StoreError::KeyNotFound(_))
+    ));
+    assert_rule(
+        store.get(&ns, &"k".repeat(513)),
+        Rule::KeyTooLarge,
+        512,
+        513,
+    );
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
 fn cloudflare_key_shapes() {
     let t = open();
     let ns = t.namespace("cf", Profile::Cloudflare);

@@ -118,7 +118,7 @@ impl State {
 fn live_at(lookup: &EntryLookup, now_ms: i64) -> EntryLookup {
     let live = |row: &&crate::storage::EntryRow| row.expires_at_ms.is_none_or(|at| at > now_ms);
     EntryLookup {
-        status: lookup.status.clone(),
+        namespace: lookup.namespace.clone(),
         entry: lookup.entry.as_ref().filter(live).cloned(),
     }
 }
@@ -129,18 +129,28 @@ fn lookup_bytes(key: &str, lookup: &EntryLookup) -> usize {
             + e.metadata.as_ref().map_or(0, String::len)
             + e.content_type.as_ref().map_or(0, String::len)
     });
-    OVERHEAD_BYTES + key.len() + lookup.status.len() + entry
+    let ns = &lookup.namespace;
+    OVERHEAD_BYTES + key.len() + ns.status.len() + ns.profile.len() + ns.overrides.len() + entry
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::EntryRow;
+    use crate::storage::{EntryRow, LookupNamespace};
     use rusqlite::Connection;
+
+    fn ready() -> std::sync::Arc<LookupNamespace> {
+        std::sync::Arc::new(LookupNamespace {
+            status: "ready".into(),
+            profile: "cloudflare".into(),
+            ttl_enabled: true,
+            overrides: "{}".into(),
+        })
+    }
 
     fn lookup(value: &[u8], expires_at_ms: Option<i64>) -> EntryLookup {
         EntryLookup {
-            status: "ready".into(),
+            namespace: ready(),
             entry: Some(EntryRow {
                 key: "k".into(),
                 value: value.to_vec(),
@@ -208,7 +218,7 @@ mod tests {
             100,
             version,
             &EntryLookup {
-                status: "ready".into(),
+                namespace: ready(),
                 entry: None,
             },
         );

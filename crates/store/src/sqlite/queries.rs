@@ -5,10 +5,11 @@ use crate::entry::KeyInfo;
 use crate::error::StorageError;
 use crate::namespace::{NamespaceOrder, NamespaceQuery};
 use crate::storage::{
-    EntryHead, EntryLookup, EntryRow, KeyRange, NamespaceKey, NamespaceRow, ReadTx, StorageResult,
-    WriteTx,
+    EntryHead, EntryLookup, EntryRow, KeyRange, LookupNamespace, NamespaceKey, NamespaceRow,
+    ReadTx, StorageResult, WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::sync::Arc;
 
 const NS_COLUMNS: &str =
     "seq, id, name, profile, ttl_enabled, status, comment, overrides, version, \
@@ -82,7 +83,8 @@ impl ReadTx for Connection {
         let lookup = self
             .prepare_cached(
                 "SELECT n.status, e.value, e.metadata, e.content_type, e.expires_at, e.version, \
-                 e.modified_at FROM namespaces n LEFT JOIN entries e ON e.ns = n.seq AND e.key = ?2 \
+                 e.modified_at, n.profile, n.ttl_enabled, n.overrides FROM namespaces n \
+                 LEFT JOIN entries e ON e.ns = n.seq AND e.key = ?2 \
                  AND (e.expires_at IS NULL OR e.expires_at > ?3) WHERE n.seq = ?1",
             )?
             .query_row(params![ns, key.as_bytes(), now_ms], |r| {
@@ -99,7 +101,16 @@ impl ReadTx for Connection {
                         modified_at_ms: r.get(6)?,
                     }),
                 };
-                Ok(EntryLookup { status: r.get(0)?, entry })
+                let namespace = LookupNamespace {
+                    status: r.get(0)?,
+                    profile: r.get(7)?,
+                    ttl_enabled: r.get(8)?,
+                    overrides: r.get(9)?,
+                };
+                Ok(EntryLookup {
+                    namespace: Arc::new(namespace),
+                    entry,
+                })
             })
             .optional()?;
         Ok(lookup)
