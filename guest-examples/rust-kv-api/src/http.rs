@@ -1,5 +1,5 @@
-//! Reading a wasi:http request whole and writing a response, and the text both need: query
-//! parameters, percent-decoding and JSON strings.
+//! Reading a wasi:http request (its headers one name at a time, as a route asks for them) and
+//! writing a response, and the text both need: query parameters, percent-decoding and JSON strings.
 
 use crate::wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -9,13 +9,13 @@ use crate::wasi::io::streams::StreamError;
 pub struct Request {
     pub method: Method,
     pub path: String,
-    pub headers: Vec<(String, Vec<u8>)>,
+    headers: Fields,
     pub body: Vec<u8>,
 }
 
 impl Request {
     pub fn read(request: IncomingRequest) -> Request {
-        let headers = request.headers().entries();
+        let headers = request.headers();
         let method = request.method();
         // Only writes carry a body; waiting for the end of an empty stream costs a host round trip.
         let body = match method {
@@ -25,8 +25,10 @@ impl Request {
         Request { method, path: request.path_with_query().unwrap_or_else(|| "/".into()), headers, body }
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+    /// The first value of header `name`, if it is UTF-8. Asked of the host one name at a time, so
+    /// a route copies only the headers it reads.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok())
     }
 }
 

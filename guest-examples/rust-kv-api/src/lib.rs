@@ -35,8 +35,8 @@ impl Guest for App {
 export!(App);
 
 fn route(req: &Request) -> Reply {
-    let binding = req.header("x-binding").unwrap_or("default");
-    let namespace = match Namespace::open(binding) {
+    let binding = req.header("x-binding");
+    let namespace = match Namespace::open(binding.as_deref().unwrap_or("default")) {
         Ok(ns) => ns,
         Err(e) => return error_reply(e),
     };
@@ -57,7 +57,7 @@ fn entry_route(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error>
         Method::Get => get(ns, key),
         Method::Put => put(ns, req, key),
         Method::Delete => {
-            let deleted = ns.delete(key, req.header("if-match"))?;
+            let deleted = ns.delete(key, req.header("if-match").as_deref())?;
             Ok(Reply::json(200, format!("{{\"deleted\":{deleted}}}")))
         }
         _ => Ok(Reply::text(405, "use GET, PUT or DELETE")),
@@ -88,13 +88,13 @@ fn put(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error> {
         _ => return Ok(Reply::text(400, "x-ttl and x-expiration must be whole seconds")),
     };
     let precondition = match (req.header("if-match"), req.header("if-none-match")) {
-        (Some(etag), _) => Some(Precondition::IfMatch(etag.to_string())),
-        (None, Some("*")) => Some(Precondition::IfAbsent),
+        (Some(etag), _) => Some(Precondition::IfMatch(etag)),
+        (None, Some(any)) if any == "*" => Some(Precondition::IfAbsent),
         _ => None,
     };
     let options = PutOptions {
-        metadata: req.header("x-metadata").map(str::to_string),
-        content_type: req.header("content-type").map(str::to_string),
+        metadata: req.header("x-metadata"),
+        content_type: req.header("content-type"),
         expiration,
         precondition,
     };

@@ -59,7 +59,7 @@ impl Guest for App {
 export!(App);
 
 fn route(req: &Request) -> Reply {
-    let bucket = match store::open(req.header("x-binding").unwrap_or("default")) {
+    let bucket = match store::open(req.header("x-binding").as_deref().unwrap_or("default")) {
         Ok(bucket) => bucket,
         Err(e) => return error_reply(e),
     };
