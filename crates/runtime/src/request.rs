@@ -120,11 +120,16 @@ impl App {
     }
 
     /// Serves one request in a fresh instance, once an instance slot is free. The response body
-    /// may still be streaming from the guest when this returns.
-    pub async fn handle(
+    /// may still be streaming from the guest when this returns. The request body is any `http_body`
+    /// body: hyper's `Incoming` from the front door, or one built in memory.
+    pub async fn handle<B>(
         &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure> {
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let slot = self
             .slots
             .clone()
