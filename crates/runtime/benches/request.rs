@@ -75,6 +75,13 @@ fn main() {
             Some((case, app))
         })
         .collect();
+    if cases.first().map(|(case, _)| case.component) != Some("hello") {
+        eprintln!(
+            "the baseline (hello) is not built in {}: run guest-examples/build.sh",
+            guests.display()
+        );
+        std::process::exit(2);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
