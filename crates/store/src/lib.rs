@@ -481,6 +481,7 @@ impl Store {
     }
 }
 
+/// The live entry at `key`, if any, once its namespace is known to exist and be ready.
 fn live_entry(
     tx: &dyn ReadTx,
     id: &Uuid,
@@ -488,12 +489,7 @@ fn live_entry(
     key: &str,
     now: i64,
 ) -> Result<Option<EntryRow>> {
-    ready_entry(id, tx.entry(seq, key, now)?)
-}
-
-/// The entry of a lookup, if its namespace exists and is ready.
-fn ready_entry(id: &Uuid, lookup: Option<EntryLookup>) -> Result<Option<EntryRow>> {
-    Ok(ready_lookup(id, lookup)?.entry)
+    Ok(ready_lookup(id, tx.entry(seq, key, now)?)?.entry)
 }
 
 /// A lookup whose namespace exists and is ready.
