@@ -5,6 +5,7 @@ Every binding operation is covered, for the example guest in each language, by
 test_guest_languages.py."""
 
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -120,6 +121,27 @@ def test_requests_past_the_instance_slots_wait_for_one(edgekv, guests_dir):
     assert [(r.status_code, r.text) for r in replies] == [(200, "slept\n")] * 6
     # Two slots and six guests that sleep a second each: they ran two at a time, none failed.
     assert time.monotonic() - start >= 2.9
+
+
+def test_a_large_value_streams_back_whole(kv):
+    # Far more than the response body's buffer: the guest is still writing after it has answered.
+    value = bytes(range(256)) * (8 * 4096)
+    assert put(kv, "large", value).status_code == 201
+    r = get(kv, "large")
+    assert r.status_code == 200 and len(r.content) == len(value) and r.content == value
+
+
+def test_a_guest_runs_to_its_end_after_its_client_hangs_up(edgekv, guests_dir):
+    server = edgekv(app=guest("misbehave"), args=["--max-instances", "1"])
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(b"GET /sleep HTTP/1.1\r\nHost: edgekv\r\n\r\n")
+        time.sleep(0.3)
+    # The client is gone, but the guest sleeps on in the only instance slot until it has answered,
+    # so the next request waits for the slot (a cancelled guest would have freed it at once).
+    start = time.monotonic()
+    assert requests.get(f"{server.url}/", timeout=10).text == "ok\n"
+    assert time.monotonic() - start >= 0.5
 
 
 def test_guest_output_is_logged_with_the_request_id(edgekv, guests_dir):

@@ -1,7 +1,8 @@
 //! Serving a request with an app: a fresh instance per request from the app's pre-linked
-//! `ProxyPre`, a deadline enforced with epoch interruption (yielding to the executor every tick so a
-//! looping guest never holds a worker thread), a memory cap, and the failure of that request alone
-//! when the guest traps, runs out of time or out of memory.
+//! `ProxyPre`, run in the caller's task until it answers (no task per request and no hop to
+//! another worker thread), a deadline enforced with epoch interruption (yielding to the executor
+//! every tick so a looping guest never holds a worker thread), a memory cap, and the failure of
+//! that request alone when the guest traps, runs out of time or out of memory.
 
 use crate::cache;
 use crate::egress::{EgressHooks, EgressPolicy};
@@ -11,14 +12,18 @@ use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
 use crate::LoadError;
 use edgekv_store::Store;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 use wasmtime::component::Linker;
 use wasmtime::UpdateDeadline;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
@@ -119,8 +124,9 @@ impl App {
         })
     }
 
-    /// Serves one request in a fresh instance, once an instance slot is free. The response body
-    /// may still be streaming from the guest when this returns. The request body is any `http_body`
+    /// Serves one request in a fresh instance, once an instance slot is free. The guest runs in
+    /// the calling task until it answers; the response body may still be streaming from it (in a
+    /// task of its own) when this returns. The request body is any `http_body`
     /// body: hyper's `Incoming` from the front door, or one built in memory.
     pub async fn handle<B>(
         &self,
@@ -163,7 +169,7 @@ impl App {
             }
             Ok(UpdateDeadline::Yield(1))
         });
-        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (sender, receiver) = oneshot::channel();
         let setup = (|| {
             let req = store
                 .data_mut()
@@ -175,7 +181,7 @@ impl App {
         let (req, out) = setup.map_err(|e| GuestFailure::Trap(format!("{e:#}")))?;
         let pre = self.pre.clone();
         let limits = self.limits;
-        let task = tokio::task::spawn(async move {
+        let guest: Guest = Box::pin(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy
@@ -190,16 +196,83 @@ impl App {
             drop(slot); // the instance is gone: its slot is free
             outcome
         });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(GuestFailure::ErrorCode(format!("{code:?}"))),
-            Err(_) => Err(match task.await {
-                Ok(Ok(())) => GuestFailure::NoResponse,
-                Ok(Err(failure)) => failure,
-                Err(e) => GuestFailure::Trap(format!("the guest task failed: {e}")),
-            }),
+        match run_until_answered(guest, receiver).await {
+            Answer::Response(Ok(response)) => Ok(response),
+            Answer::Response(Err(code)) => Err(GuestFailure::ErrorCode(format!("{code:?}"))),
+            Answer::Ended(Ok(())) => Err(GuestFailure::NoResponse),
+            Answer::Ended(Err(failure)) => Err(failure),
         }
         .inspect_err(|failure| tracing::warn!(request = id, "request failed: {failure}"))
+    }
+}
+
+/// A guest's run, from instantiation to the end of its handler.
+type Guest = Pin<Box<dyn Future<Output = Result<(), GuestFailure>> + Send>>;
+
+type ResponseResult = Result<hyper::Response<HyperOutgoingBody>, ErrorCode>;
+
+enum Answer {
+    /// What the guest passed to `response-outparam.set`.
+    Response(ResponseResult),
+    /// The guest ended without setting a response.
+    Ended(Result<(), GuestFailure>),
+}
+
+/// Runs `guest` in the calling task until it answers. A guest still running then (writing its
+/// body, or past it) goes on in a task of its own, so the response streams meanwhile; so does one
+/// whose caller goes away first (its client hung up), as if it had been spawned from the start.
+async fn run_until_answered(
+    guest: Guest,
+    mut receiver: oneshot::Receiver<ResponseResult>,
+) -> Answer {
+    let mut guest = Inline(Some(guest));
+    let answer = std::future::poll_fn(|cx| {
+        if let Poll::Ready(outcome) = guest.poll(cx) {
+            return Poll::Ready(match receiver.try_recv() {
+                Ok(response) => Answer::Response(response),
+                Err(_) => Answer::Ended(outcome),
+            });
+        }
+        // The sender lives in the guest's resource table, so it is not dropped while the guest runs.
+        match Pin::new(&mut receiver).poll(cx) {
+            Poll::Ready(Ok(response)) => Poll::Ready(Answer::Response(response)),
+            Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    // Most guests finish their body without waiting: one more turn often saves the task.
+    std::future::poll_fn(|cx| Poll::Ready(guest.poll(cx).is_ready())).await;
+    answer
+}
+
+/// A guest run in its caller's task; dropped while still running, it moves to a task of its own.
+struct Inline(Option<Guest>);
+
+impl Inline {
+    /// Polls the guest, once it has not ended; a panic in wasmtime or a host call fails this
+    /// request only.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GuestFailure>> {
+        let Some(guest) = self.0.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| guest.as_mut().poll(cx)))
+            .unwrap_or_else(|_| {
+                Poll::Ready(Err(GuestFailure::Trap(
+                    "the runtime panicked running the guest".into(),
+                )))
+            });
+        if polled.is_ready() {
+            self.0 = None;
+        }
+        polled
+    }
+}
+
+impl Drop for Inline {
+    fn drop(&mut self) {
+        if let (Some(guest), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(guest);
+        }
     }
 }
 
