@@ -1,12 +1,19 @@
 //! Outgoing HTTP from guests (`wasi:http/outgoing-handler`). Every request a guest sends passes the
 //! app's [`EgressPolicy`] first; a refused one fails with `HTTP-request-denied` and a log line, and is
 //! never sent. The server uses this to keep guests off its own management APIs, whose credentials
-//! guests must not be able to borrow (the management listener is reachable on loopback).
+//! guests must not be able to borrow (the management listener is reachable on loopback). The same
+//! hooks answer which header names guests may not set, from wasi:http's own list.
 
+use http::HeaderName;
 use http_body_util::BodyExt;
 use std::future::Future;
-use std::sync::Arc;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+use std::sync::{Arc, LazyLock};
+use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// wasi:http's forbidden header names, built once: the default hook builds the list, and a closure
+/// to search it, for every header of every request and response.
+static FORBIDDEN_HEADERS: LazyLock<[HeaderName; 9]> =
+    LazyLock::new(|| wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS);
 
 /// Decides on an outgoing request from its URI: `Some(reason)` refuses it.
 pub type EgressPolicy = Arc<dyn Fn(&http::Uri) -> Option<String> + Send + Sync>;
@@ -34,6 +41,14 @@ type Sent = wasmtime_wasi_http::Result<(
 )>;
 
 impl WasiHttpHooks for EgressHooks {
+    fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
+        FORBIDDEN_HEADERS.contains(name)
+    }
+
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        Arc::new(|name| FORBIDDEN_HEADERS.contains(name))
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -58,6 +73,18 @@ impl WasiHttpHooks for EgressHooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forbidden_headers_are_wasi_https_own() {
+        let mut hooks = EgressHooks::default();
+        for name in wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS {
+            assert!(hooks.is_forbidden_header(&name), "{name}");
+            assert!(hooks.forbidden_header_filter()(&name), "{name}");
+        }
+        for name in ["content-type", "etag", "x-binding", "authorization"] {
+            assert!(!hooks.is_forbidden_header(&HeaderName::from_static(name)));
+        }
+    }
 
     #[test]
     fn the_policy_decides() {
