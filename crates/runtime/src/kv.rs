@@ -136,7 +136,7 @@ impl wit::HostNamespace for KvView<'_> {
                 metadata: e.metadata,
                 content_type: e.content_type,
                 expires_at_ms: e.expires_at_ms.map(|ms| ms.max(0) as u64),
-                etag: e.etag.to_string(),
+                etag: e.etag.into_string(),
             })
         }))
     }

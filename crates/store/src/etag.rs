@@ -10,16 +10,20 @@ pub struct Etag(String);
 impl Etag {
     /// The ETag of a namespace at `version`.
     pub(crate) fn namespace(ns_id: &uuid::Uuid, version: i64) -> Etag {
-        Etag(format!("{:08X}N{version:X}", tag_prefix(ns_id)))
+        tagged(ns_id, 'N', version)
     }
 
     /// The ETag of an entry last written at namespace `version`.
     pub(crate) fn entry(ns_id: &uuid::Uuid, version: i64) -> Etag {
-        Etag(format!("{:08X}E{version:X}", tag_prefix(ns_id)))
+        tagged(ns_id, 'E', version)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     /// Whether a client-sent ETag (optionally quoted, as HTTP sends it) names this one.
@@ -33,11 +37,27 @@ impl Etag {
     }
 }
 
-/// The namespace's part of its ETags: the first 8 hex digits of its id (this is on every read's
-/// path, so it is formatted straight from the bytes).
-fn tag_prefix(ns_id: &uuid::Uuid) -> u32 {
-    let b = ns_id.as_bytes();
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+/// `PPPPPPPP` `kind` `V...`: the first 8 hex digits of the namespace's id, then the version in hex.
+/// This is on every read's path, so it is written digit by digit rather than through `format!`.
+fn tagged(ns_id: &uuid::Uuid, kind: char, version: i64) -> Etag {
+    let mut tag = String::with_capacity(8 + 1 + 16);
+    for byte in &ns_id.as_bytes()[..4] {
+        push_hex(&mut tag, u64::from(*byte), 2);
+    }
+    tag.push(kind);
+    let version = version as u64;
+    let digits = (64 - version.leading_zeros()).div_ceil(4).max(1) as usize;
+    push_hex(&mut tag, version, digits);
+    Etag(tag)
+}
+
+/// The low `digits` hex digits of `n`, upper case, most significant first.
+fn push_hex(out: &mut String, n: u64, digits: usize) {
+    for i in (0..digits).rev() {
+        out.push(char::from(
+            b"0123456789ABCDEF"[(n >> (4 * i)) as usize & 0xF],
+        ));
+    }
 }
 
 impl fmt::Display for Etag {
@@ -57,5 +77,21 @@ mod tests {
         assert_eq!(Etag::namespace(&id, 1).as_str(), "0A1B2C3DN1");
         let low = uuid::Uuid::parse_str("00000001-0000-0000-0000-000000000000").unwrap();
         assert_eq!(Etag::entry(&low, 16).as_str(), "00000001E10");
+        assert_eq!(Etag::entry(&low, 0).as_str(), "00000001E0");
+    }
+
+    #[test]
+    fn an_etag_is_what_format_writes_for_any_version() {
+        let id = uuid::Uuid::parse_str("fedcba98-0000-0000-0000-000000000000").unwrap();
+        for version in [0, 1, 9, 10, 15, 16, 255, 256, 4095, 1 << 31, i64::MAX] {
+            assert_eq!(
+                Etag::entry(&id, version).as_str(),
+                format!("FEDCBA98E{version:X}")
+            );
+            assert_eq!(
+                Etag::namespace(&id, version).as_str(),
+                format!("FEDCBA98N{version:X}")
+            );
+        }
     }
 }
