@@ -7,13 +7,12 @@
 use http::HeaderName;
 use http_body_util::BodyExt;
 use std::future::Future;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// wasi:http's forbidden header names, built once: the default hook builds the list, and a closure
-/// to search it, for every header of every request and response.
-static FORBIDDEN_HEADERS: LazyLock<[HeaderName; 9]> =
-    LazyLock::new(|| wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS);
+/// wasi:http's forbidden header names, as one static: the default hook builds the list, and a
+/// closure to search it, for every header of every request and response.
+static FORBIDDEN_HEADERS: [HeaderName; 9] = wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
 
 /// Decides on an outgoing request from its URI: `Some(reason)` refuses it.
 pub type EgressPolicy = Arc<dyn Fn(&http::Uri) -> Option<String> + Send + Sync>;

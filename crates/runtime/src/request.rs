@@ -233,7 +233,7 @@ async fn run_until_answered(
                 Err(_) => Answer::Ended(outcome),
             });
         }
-        // The sender lives in the guest's resource table, so it is not dropped while the guest runs.
+        // A closed channel (the guest dropped its outparam unset) is answered when the guest ends.
         match Pin::new(&mut receiver).poll(cx) {
             Poll::Ready(Ok(response)) => Poll::Ready(Answer::Response(response)),
             Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,

@@ -37,18 +37,22 @@ impl Etag {
     }
 }
 
-/// `PPPPPPPP` `kind` `V...`: the first 8 hex digits of the namespace's id, then the version in hex.
-/// This is on every read's path, so it is written digit by digit rather than through `format!`.
+/// `PPPPPPPP` `kind` `V...`: the namespace's [`tag_prefix`] in 8 hex digits, then the version in
+/// hex. This is on every read's path, so it is written digit by digit rather than through `format!`.
 fn tagged(ns_id: &uuid::Uuid, kind: char, version: i64) -> Etag {
     let mut tag = String::with_capacity(8 + 1 + 16);
-    for byte in &ns_id.as_bytes()[..4] {
-        push_hex(&mut tag, u64::from(*byte), 2);
-    }
+    push_hex(&mut tag, u64::from(tag_prefix(ns_id)), 8);
     tag.push(kind);
     let version = version as u64;
     let digits = (64 - version.leading_zeros()).div_ceil(4).max(1) as usize;
     push_hex(&mut tag, version, digits);
     Etag(tag)
+}
+
+/// The namespace's part of its ETags: the first 4 bytes of its id.
+fn tag_prefix(ns_id: &uuid::Uuid) -> u32 {
+    let b = ns_id.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// The low `digits` hex digits of `n`, upper case, most significant first.
