@@ -5,7 +5,8 @@
 #   hello             edgekv serve vs tuned `wasmtime serve` (same component, fresh instance per
 #                     request in both), 16 and 64 connections, runs alternated
 #   KV GET 1 KiB      through rust-kv-api, vs wasmtime serve's and our own hello (runs alternated
-#                     with both) and vs Miniflare's KV GET
+#                     with both) and vs Miniflare's KV GET; and through kv-hello (hello plus one
+#                     `get`, no router) vs our hello: what the binding itself adds to a request
 #   REST PUT / GET    Cloudflare API at 64 connections vs raw SQLite (Python's sqlite3 module, 64
 #                     threads, one row per transaction, WAL, synchronous=NORMAL: edgekv's default)
 #   cold start        process start to first 200 with a cached compile, vs wasmtime serve
@@ -31,6 +32,7 @@ wasmtime="${WASMTIME:-$tools/bin/wasmtime}"
 edgekv="$CARGO_TARGET_DIR/release/edgekv"
 hello="$EDGEKV_GUESTS_DIR/hello.wasm"
 kvapi="$EDGEKV_GUESTS_DIR/rust-kv-api.wasm"
+kvhello="$EDGEKV_GUESTS_DIR/kv-hello.wasm"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -64,9 +66,11 @@ row() { printf '%-46s %10s %10s %8sx  target %s\n' "$@"; }
 start edgekv-hello "$edgekv" serve "$hello" --listen 127.0.0.1:0 --data-dir "$work/hello"; ek_hello=$url
 start wasmtime-hello "$wasmtime" "${wasmtime_flags[@]}" "$hello"; wt_hello=$url
 start edgekv-kv "$edgekv" serve "$kvapi" --listen 127.0.0.1:0 --data-dir "$work/kv"; ek_kv=$url; kv_pid=$pid
+start edgekv-kvh "$edgekv" serve "$kvhello" --listen 127.0.0.1:0 --data-dir "$work/kvh"; ek_kvh=$url
 start miniflare node "$repo/tests/node/miniflare_kv.mjs"; mf=$url
 head -c 1024 /dev/urandom | curl -sf -X PUT --data-binary @- "$ek_kv/kv/bench" >/dev/null
-for u in "$ek_hello/" "$wt_hello/" "$ek_kv/kv/bench" "$mf/"; do wrk -t2 -c16 -d2s "$u" >/dev/null; done
+head -c 1024 /dev/urandom | "$edgekv" kv --data-dir "$work/kvh" put -n default bench >/dev/null
+for u in "$ek_hello/" "$wt_hello/" "$ek_kv/kv/bench" "$ek_kvh/kv/bench" "$mf/"; do wrk -t2 -c16 -d2s "$u" >/dev/null; done
 
 echo "edgekv performance report ($secs s per run, $(nproc) cores)"
 row "figure" "edgekv" "baseline" "ratio" ""
@@ -75,9 +79,9 @@ mean() { awk -v s="${sum[$1]}" 'BEGIN {print s / 2}'; }  # mean of the two runs 
 # At 16 connections KV GET runs take turns with the two hellos, so its ratios are side by side too.
 for conns in 16 64; do
   servers=(wasmtime edgekv wasmtime edgekv)
-  [ "$conns" = 16 ] && servers=(wasmtime edgekv kv wasmtime edgekv kv)
+  [ "$conns" = 16 ] && servers=(wasmtime edgekv kv kvh wasmtime edgekv kv kvh)
   for server in "${servers[@]}"; do
-    case "$server" in edgekv) u="$ek_hello/" ;; wasmtime) u="$wt_hello/" ;; kv) u="$ek_kv/kv/bench" ;; esac
+    case "$server" in edgekv) u="$ek_hello/" ;; wasmtime) u="$wt_hello/" ;; kv) u="$ek_kv/kv/bench" ;; kvh) u="$ek_kvh/kv/bench" ;; esac
     r="$(rps "$u" "$conns")"
     sum["$server-$conns"]="$(awk -v a="${sum[$server-$conns]:-0}" -v b="$r" 'BEGIN {print a + b}')"
   done
@@ -85,10 +89,11 @@ for conns in 16 64; do
   w="$(mean "wasmtime-$conns")"
   row "hello req/s c=$conns (vs tuned wasmtime serve)" "${e%.*}" "${w%.*}" "$(ratio "$e" "$w")" ">= 1.2"
 done
-kv16="$(mean kv-16)" e16="$(mean edgekv-16)" w16="$(mean wasmtime-16)"
+kv16="$(mean kv-16)" kvh16="$(mean kvh-16)" e16="$(mean edgekv-16)" w16="$(mean wasmtime-16)"
 mf16="$(rps "$mf/" 16)"
 row "KV GET req/s c=16 (vs wasmtime serve hello)" "${kv16%.*}" "${w16%.*}" "$(ratio "$kv16" "$w16")" ">= 1.0"
 row "KV GET req/s c=16 (vs edgekv hello)" "${kv16%.*}" "${e16%.*}" "$(ratio "$kv16" "$e16")" ">= 0.8"
+row "KV GET req/s c=16, kv-hello (vs edgekv hello)" "${kvh16%.*}" "${e16%.*}" "$(ratio "$kvh16" "$e16")" "- (binding alone)"
 row "KV GET req/s c=16 (vs Miniflare KV GET)" "${kv16%.*}" "${mf16%.*}" "$(ratio "$kv16" "$mf16")" ">= 5"
 
 # Peak RSS: VmHWM of the KV server after 64 connections of KV GET.

@@ -30,6 +30,12 @@ const CASES: &[Case] = &[
         component: "hello",
         path: "/",
     },
+    // hello plus one `get`: what the binding adds; rust-kv-api adds an HTTP router as well.
+    Case {
+        name: "KV GET 1 KiB, kv-hello",
+        component: "kv-hello",
+        path: "/kv/bench",
+    },
     Case {
         name: "KV GET 1 KiB, rust-kv-api",
         component: "rust-kv-api",
