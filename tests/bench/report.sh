@@ -76,7 +76,8 @@ echo "edgekv performance report ($secs s per run, $(nproc) cores)"
 row "figure" "edgekv" "baseline" "ratio" ""
 declare -A sum
 mean() { awk -v s="${sum[$1]}" 'BEGIN {print s / 2}'; }  # mean of the two runs of NAME-CONNS
-# At 16 connections KV GET runs take turns with the two hellos, so its ratios are side by side too.
+# At 16 connections the KV GET runs (of both guests) take turns with the two hellos, so their
+# ratios are side by side too.
 for conns in 16 64; do
   servers=(wasmtime edgekv wasmtime edgekv)
   [ "$conns" = 16 ] && servers=(wasmtime edgekv kv kvh wasmtime edgekv kv kvh)

@@ -20,17 +20,16 @@ impl Guest for KvHello {
         let path = request.path_with_query().unwrap_or_default();
         drop(request);
         let key = path.strip_prefix("/kv/").unwrap_or_default();
-        match Namespace::open("default").ok().and_then(|ns| ns.get(key).ok().flatten()) {
-            Some(entry) => respond(out, 200, Some(entry)),
-            None => respond(out, 404, None),
-        }
+        let entry = Namespace::open("default").ok().and_then(|ns| ns.get(key).ok().flatten());
+        respond(out, entry);
     }
 }
 
-fn respond(out: ResponseOutparam, status: u16, entry: Option<Entry>) {
-    let (headers, body) = match entry {
-        Some(e) => (vec![("etag".to_string(), e.etag.into_bytes())], e.value),
-        None => (Vec::new(), Vec::new()),
+/// 200 with the entry's value and `etag`, or 404 with an empty body.
+fn respond(out: ResponseOutparam, entry: Option<Entry>) {
+    let (status, headers, body) = match entry {
+        Some(e) => (200, vec![("etag".to_string(), e.etag.into_bytes())], e.value),
+        None => (404, Vec::new(), Vec::new()),
     };
     let response = OutgoingResponse::new(Fields::from_list(&headers).unwrap_or_else(|_| Fields::new()));
     let _ = response.set_status_code(status);
