@@ -16,7 +16,7 @@ use super::wal_index::{DataVersion, WalIndex};
 use crate::storage::EntryLookup;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Bytes of keys, values and metadata the cache may hold; past this it starts over.
 const BUDGET_BYTES: usize = 32 << 20;
@@ -39,7 +39,9 @@ struct State {
 }
 
 struct Cached {
-    lookup: EntryLookup,
+    /// Shared, so a hit copies the entry out after the lock is released: a large value never
+    /// holds up the other readers.
+    lookup: Arc<EntryLookup>,
     /// The store-clock time of the read: a lookup that found no live entry says so only from then on.
     read_at_ms: i64,
 }
@@ -65,16 +67,27 @@ impl EntryCache {
         let Some(version) = self.index.version() else {
             return Probe::Miss(None);
         };
+        match self.cached(ns, key, now_ms, version) {
+            Some(lookup) => Probe::Hit(live_at(&lookup, now_ms)),
+            None => Probe::Miss(Some(version)),
+        }
+    }
+
+    /// The lookup cached for `key` as of `now_ms`, if the cache is at `version`.
+    fn cached(
+        &self,
+        ns: i64,
+        key: &str,
+        now_ms: i64,
+        version: DataVersion,
+    ) -> Option<Arc<EntryLookup>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.version != Some(version) {
             state.start_over(version);
-            return Probe::Miss(Some(version));
+            return None;
         }
-        let cached = state.lookups.get(&ns).and_then(|keys| keys.get(key));
-        match cached {
-            Some(c) if now_ms >= c.read_at_ms => Probe::Hit(live_at(&c.lookup, now_ms)),
-            _ => Probe::Miss(Some(version)),
-        }
+        let cached = state.lookups.get(&ns)?.get(key)?;
+        (now_ms >= cached.read_at_ms).then(|| Arc::clone(&cached.lookup))
     }
 
     /// Caches `lookup`, read from SQLite after [`EntryCache::get`] returned `Miss(Some(version))`,
@@ -96,7 +109,7 @@ impl EntryCache {
             state.start_over(version);
         }
         let cached = Cached {
-            lookup: lookup.clone(),
+            lookup: Arc::new(lookup.clone()),
             read_at_ms,
         };
         let keys = state.lookups.entry(ns).or_default();
