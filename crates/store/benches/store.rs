@@ -144,7 +144,7 @@ fn large_get_scaling(store: &Store, ns: &Uuid) -> Figure {
     const SIZE: usize = 512 << 10;
     store.put(ns, Put::new("large", vec![0x5a; SIZE])).unwrap();
     let gets = scale(20_000);
-    // Every reader is a spawned thread, so both runs allocate alike (not one in the main arena).
+    // Every reader is a spawned thread (the single one too), so both runs allocate alike.
     let readers = |n: u64| {
         rate(n * gets, || {
             std::thread::scope(|s| {
