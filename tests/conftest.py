@@ -101,6 +101,11 @@ class Server:
         self.stop()
         self.start()
 
+    def kv(self, *args, input=None, timeout=300):
+        """Runs `edgekv kv ARGS...` on this server's data dir; the finished process."""
+        cmd = [EDGEKV_BIN, "kv", "--data-dir", str(self.data_dir), *args]
+        return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
+
 
 @pytest.fixture
 def edgekv(tmp_path):

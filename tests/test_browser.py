@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import API_TOKEN, CF_ACCOUNT_ID, EDGEKV_BIN, REPO
+from conftest import API_TOKEN, CF_ACCOUNT_ID, REPO
 
 CONFIG = """
 [[namespaces]]
@@ -27,7 +27,7 @@ BASIC = "Basic " + base64.b64encode(f"edgekv:{API_TOKEN}".encode()).decode()
 
 
 def kv(server, *args):
-    done = subprocess.run([EDGEKV_BIN, "kv", "--data-dir", str(server.data_dir), *args], capture_output=True, timeout=60)
+    done = server.kv(*args, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -4,17 +4,16 @@ its value, and the namespace version never goes backwards."""
 
 import json
 import random
-import subprocess
 import threading
 import time
 
 import requests
 
-from conftest import API_TOKEN, CF_ACCOUNT_ID, EDGEKV_BIN, guest
+from conftest import API_TOKEN, CF_ACCOUNT_ID, guest
 
 
 def namespace_version(server):
-    out = subprocess.run([EDGEKV_BIN, "kv", "--data-dir", str(server.data_dir), "namespace", "list", "--json"], capture_output=True, timeout=60)
+    out = server.kv("namespace", "list", "--json", timeout=60)
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     return next(r for r in rows if r["name"] == "default")["version"]
 

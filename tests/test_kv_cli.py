@@ -3,49 +3,44 @@ other way round, exit codes, and a 100,000-key import/export round trip."""
 
 import base64
 import json
-import subprocess
 
 import requests
 
-from conftest import EDGEKV_BIN, guest
-
-
-def kv(server, *args, input=None):
-    return subprocess.run([EDGEKV_BIN, "kv", "--data-dir", str(server.data_dir), *args], input=input, capture_output=True, timeout=300)
+from conftest import guest
 
 
 def test_cli_and_guest_share_the_data_dir(edgekv, guests_dir):
     server = edgekv(app=guest("rust-kv-api"))
-    out = kv(server, "put", "-n", "default", "from-cli", "hello guest", "--metadata", '{"by": "cli"}', "--ttl", "3600")
+    out = server.kv("put", "-n", "default", "from-cli", "hello guest", "--metadata", '{"by": "cli"}', "--ttl", "3600")
     assert out.returncode == 0, out.stderr
     r = requests.get(f"{server.url}/kv/from-cli")
     assert r.status_code == 200 and r.content == b"hello guest" and json.loads(r.headers["x-metadata"]) == {"by": "cli"}
     assert requests.put(f"{server.url}/kv/from-guest", data=b"\x00\x01 binary").status_code == 201
-    got = kv(server, "get", "-n", "default", "from-guest")
+    got = server.kv("get", "-n", "default", "from-guest")
     assert got.returncode == 0 and got.stdout == b"\x00\x01 binary"
-    described = json.loads(kv(server, "get", "-n", "default", "from-cli", "--json").stdout)
+    described = json.loads(server.kv("get", "-n", "default", "from-cli", "--json").stdout)
     assert described["value"] == "hello guest" and described["metadata"] == {"by": "cli"} and described["etag"]
-    assert kv(server, "put", "-n", "default", "stdin-key", input=b"from stdin").returncode == 0
+    assert server.kv("put", "-n", "default", "stdin-key", input=b"from stdin").returncode == 0
     assert requests.get(f"{server.url}/kv/stdin-key").content == b"from stdin"
-    listed = kv(server, "list", "-n", "default", "--prefix", "from-").stdout.decode().split()
+    listed = server.kv("list", "-n", "default", "--prefix", "from-").stdout.decode().split()
     assert listed == ["from-cli", "from-guest"]
-    assert kv(server, "delete", "-n", "default", "from-cli").returncode == 0
+    assert server.kv("delete", "-n", "default", "from-cli").returncode == 0
     assert requests.get(f"{server.url}/kv/from-cli").status_code == 404
 
 
 def test_exit_codes(edgekv):
     server = edgekv()
-    assert kv(server, "namespace", "create", "codes").returncode == 0
-    missing = kv(server, "get", "-n", "codes", "nope")
+    assert server.kv("namespace", "create", "codes").returncode == 0
+    missing = server.kv("get", "-n", "codes", "nope")
     assert missing.returncode == 1
-    assert kv(server, "get", "-n", "no-such-namespace", "k").returncode == 1
-    rule = kv(server, "put", "-n", "codes", "k", "v", "--ttl", "30")
+    assert server.kv("get", "-n", "no-such-namespace", "k").returncode == 1
+    rule = server.kv("put", "-n", "codes", "k", "v", "--ttl", "30")
     assert rule.returncode == 3 and b"ttl_too_short" in rule.stderr
-    assert kv(server, "put", "-n", "codes").returncode == 2  # usage: no key
-    tx = kv(server, "namespace", "create", "tx-no-ttl", "--profile", "telnyx", "--no-ttl")
+    assert server.kv("put", "-n", "codes").returncode == 2  # usage: no key
+    tx = server.kv("namespace", "create", "tx-no-ttl", "--profile", "telnyx", "--no-ttl")
     assert tx.returncode == 0
-    assert kv(server, "put", "-n", "tx-no-ttl", "k", "v", "--ttl", "10").returncode == 3
-    names = [json.loads(line)["name"] for line in kv(server, "namespace", "list", "--json").stdout.splitlines()]
+    assert server.kv("put", "-n", "tx-no-ttl", "k", "v", "--ttl", "10").returncode == 3
+    names = [json.loads(line)["name"] for line in server.kv("namespace", "list", "--json").stdout.splitlines()]
     assert names == ["codes", "tx-no-ttl"]
 
 
@@ -62,14 +57,14 @@ def test_import_100k_keys_then_export_round_trips_byte_for_byte(edgekv, tmp_path
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(items))
     for name in ("first", "second"):
-        assert kv(server, "namespace", "create", name).returncode == 0
-    out = kv(server, "import", "-n", "first", str(seed))
+        assert server.kv("namespace", "create", name).returncode == 0
+    out = server.kv("import", "-n", "first", str(seed))
     assert out.returncode == 0, out.stderr
     exported = tmp_path / "first.json"
-    assert kv(server, "export", "-n", "first", "-o", str(exported)).returncode == 0
-    assert kv(server, "import", "-n", "second", str(exported)).returncode == 0
+    assert server.kv("export", "-n", "first", "-o", str(exported)).returncode == 0
+    assert server.kv("import", "-n", "second", str(exported)).returncode == 0
     again = tmp_path / "second.json"
-    assert kv(server, "export", "-n", "second", "-o", str(again)).returncode == 0
+    assert server.kv("export", "-n", "second", "-o", str(again)).returncode == 0
     assert exported.read_bytes() == again.read_bytes()
     back = {item["key"]: item for item in json.loads(exported.read_text())}
     assert len(back) == 100_000
@@ -80,9 +75,9 @@ def test_import_100k_keys_then_export_round_trips_byte_for_byte(edgekv, tmp_path
 
 def test_import_is_all_or_nothing(edgekv, tmp_path):
     server = edgekv()
-    kv(server, "namespace", "create", "atomic")
+    server.kv("namespace", "create", "atomic")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"key": "ok", "value": "v"}, {"key": "k" * 513, "value": "v"}]))
-    out = kv(server, "import", "-n", "atomic", str(bad))
+    out = server.kv("import", "-n", "atomic", str(bad))
     assert out.returncode == 3 and b"key_too_large" in out.stderr
-    assert kv(server, "list", "-n", "atomic").stdout == b""
+    assert server.kv("list", "-n", "atomic").stdout == b""

@@ -6,14 +6,13 @@ test_guest_languages.py."""
 
 import signal
 import socket
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from conftest import EDGEKV_BIN, guest
+from conftest import guest
 
 CONFIG = """
 [[namespaces]]
@@ -163,8 +162,7 @@ def test_plain_wasi_http_component_runs_unchanged(edgekv, guests_dir):
 def test_the_benchmarks_kv_hello_guest_reads_the_default_binding(edgekv, guests_dir):
     # kv-hello is hello plus one KV read (tests/bench/report.sh measures the binding's cost with it).
     server = edgekv(app=guest("kv-hello"))
-    put = [EDGEKV_BIN, "kv", "--data-dir", str(server.data_dir), "put", "-n", "default", "k", "v" * 1024]
-    assert subprocess.run(put, capture_output=True, timeout=60).returncode == 0
+    assert server.kv("put", "-n", "default", "k", "v" * 1024, timeout=60).returncode == 0
     r = requests.get(f"{server.url}/kv/k")
     assert r.status_code == 200 and r.content == b"v" * 1024 and r.headers["etag"]
     assert requests.get(f"{server.url}/kv/missing").status_code == 404
