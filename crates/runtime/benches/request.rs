@@ -1,7 +1,8 @@
 //! One request through `App::handle`, in process: a fresh instance, the guest, its host calls and
 //! the store, without sockets, hyper or the kernel. Each case runs in batches alternated with the
 //! baseline (the plain hello component), and the report gives per-request time and the ratio to
-//! hello, batch by batch, so a slower or faster machine moves both sides alike.
+//! hello, batch by batch, so a slower or faster machine moves both sides alike. It runs on the
+//! server's allocator, so per-request allocations cost here what they cost in `edgekv serve`.
 //!
 //! `cargo bench -p edgekv-runtime --bench request [-- ROUNDS]`, after `guest-examples/build.sh`
 //! (components are read from `EDGEKV_GUESTS_DIR`, default `target/guests`).
@@ -14,6 +15,9 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Requests per case in one batch.
 const BATCH: usize = 300;
