@@ -158,3 +158,45 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    fn parses_and_passes_checks(toml_text: &str) {
+        assert!(
+            toml_text.contains("[[apps]]"),
+            "no config found: {toml_text:?}"
+        );
+        let config: Config = toml::from_str(toml_text).expect("the example parses");
+        config.check().expect("the example passes the checks");
+        assert!(!config.namespaces.is_empty() && !config.apps.is_empty());
+        assert!(config.server.durability.is_some());
+    }
+
+    /// The config file `edgekv serve --help` shows is one `edgekv serve` accepts.
+    #[test]
+    fn the_help_shows_a_valid_config_file() {
+        let block: Vec<&str> = crate::serve::SERVE_HELP
+            .lines()
+            .skip_while(|l| *l != "Config file (edgekv.toml):")
+            .skip(1)
+            .map_while(|l| l.strip_prefix("  "))
+            .collect();
+        parses_and_passes_checks(&block.join("\n"));
+    }
+
+    /// So is the one this module's documentation shows.
+    #[test]
+    fn the_module_doc_shows_a_valid_config_file() {
+        let block: Vec<&str> = include_str!("config.rs")
+            .lines()
+            .map_while(|l| l.strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .skip_while(|l| *l != "```toml")
+            .skip(1)
+            .take_while(|l| *l != "```")
+            .collect();
+        parses_and_passes_checks(&block.join("\n"));
+    }
+}

@@ -32,10 +32,11 @@ Config file (edgekv.toml):
   [server]
   listen = \"127.0.0.1:8787\"
   data_dir = \".edgekv\"
+  durability = \"normal\"      # or \"full\"
   [[namespaces]]
   binding = \"default\"        # the name apps open it by
   profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
-  ttl = true                   # false: writes with an expiry are refused
+  ttl = true                 # false: writes with an expiry are refused
   limits = { max_value_bytes = 1048576 }
   [[apps]]
   route = \"/\"
@@ -44,7 +45,7 @@ Config file (edgekv.toml):
   deadline_secs = 30
   memory_mb = 128
 
-Management credentials come from the flags or EDGEKV_* variables below; unset ones are generated
+Management credentials come from the flags or EDGEKV_* variables above; unset ones are generated
 on first start into <data-dir>/credentials.json (mode 0600) and printed.";
 
 #[derive(Debug, Args)]
@@ -75,7 +76,8 @@ pub struct ServeArgs {
     /// a component that fails to load leaves the old one serving).
     #[arg(long)]
     pub watch: bool,
-    /// `normal` survives the process being killed; `full` also survives power loss (fsync per commit).
+    /// `normal` survives the process being killed; `full` also survives power loss (fsync per
+    /// commit) [default: normal].
     #[arg(long)]
     pub durability: Option<Durability>,
     /// The most connections served at once (all listeners together); more wait to be accepted.
