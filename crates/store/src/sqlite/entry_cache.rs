@@ -104,14 +104,15 @@ impl EntryCache {
         if size > MAX_ENTRY_BYTES || self.index.version() != Some(version) {
             return;
         }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.version != Some(version) || state.bytes + size > BUDGET_BYTES {
-            state.start_over(version);
-        }
+        // Copied before the lock is taken, as a hit copies after releasing it.
         let cached = Cached {
             lookup: Arc::new(lookup.clone()),
             read_at_ms,
         };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.version != Some(version) || state.bytes + size > BUDGET_BYTES {
+            state.start_over(version);
+        }
         let keys = state.lookups.entry(ns).or_default();
         if keys.insert(key.into(), cached).is_none() {
             state.bytes += size;
