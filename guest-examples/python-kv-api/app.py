@@ -4,7 +4,8 @@ wasi:keyvalue can express it.
 
 - `GET /kv/{key}`: the value (`content-type: application/octet-stream`), or 404 `{"error":"not-found"}`.
 - `PUT /kv/{key}`: writes the body. 201 `{"etag":null,"created":true}` when the key did not exist,
-  200 `{"etag":null,"created":false}` otherwise.
+  200 `{"etag":null,"created":false}` otherwise. A body that did not arrive whole (its stream
+  failed instead of closing) is answered 400 `{"error":"body-failed",...}` and nothing is written.
 - `DELETE /kv/{key}`: `{"deleted":true|false}`.
 - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
 
@@ -20,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from componentize_py_types import Err, Ok
 from wit_world import exports
-from wit_world.imports import store, types
+from wit_world.imports import store, streams, types
 
 # Read the request body in chunks of this size.
 READ_CHUNK = 64 * 1024
@@ -65,6 +66,11 @@ class IncomingHandler(exports.IncomingHandler):
             reply = route(req)
         except Err as e:
             reply = error_reply(e.value)
+        except BodyFailed:
+            reply = Reply.json(400, {
+                "error": "body-failed",
+                "message": "the request body did not arrive whole; nothing was written",
+            })
         # A body no route took (a refused or failed write) is read and dropped before answering, so
         # the client gets the answer rather than a reset connection.
         req.discard_body()
@@ -318,13 +324,19 @@ def method_name(method):
     return type(method).__name__.removeprefix("Method_").upper()
 
 
+class BodyFailed(Exception):
+    """The request body did not arrive whole (the client went away, or sent a malformed chunk): its
+    stream failed instead of closing. Nothing of such a request may be written."""
+
+
 def read_body(body, length, keep=True):
     """The whole body as bytes, or (b"", True) when it is longer than MAX_BODY. The buffer is sized
     from content-length when given, so a large value is not copied while it arrives. With
-    `keep=False` the body is only drained."""
+    `keep=False` the body is only drained. Raises BodyFailed when a body it keeps fails."""
     buf = bytearray(length) if keep and length and length <= MAX_BODY else bytearray()
     size = 0
     too_large = not keep or (length is not None and length > MAX_BODY)
+    failed = False
     with body.stream() as stream:
         try:
             while not too_large:
@@ -340,11 +352,13 @@ def read_body(body, length, keep=True):
             drained = 0
             while drained < DRAIN_LIMIT:
                 drained += stream.blocking_skip(READ_CHUNK * 16)
-        except Err:
-            pass  # closed (the end) or failed
+        except Err as e:
+            failed = not isinstance(e.value, streams.StreamError_Closed)
     body.__exit__(None, None, None)
     if too_large:
         return b"", True
+    if failed:
+        raise BodyFailed()
     # The bindings lower only `bytes` (a bytearray traps), so the value is copied once here.
     if size != len(buf):
         del buf[size:]

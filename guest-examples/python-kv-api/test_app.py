@@ -256,8 +256,9 @@ class AppTest(unittest.TestCase):
 
 
 class FakeStream:
-    def __init__(self, data, chunk):
+    def __init__(self, data, chunk, fails=False):
         self.data, self.chunk, self.pos, self.dropped = data, chunk, 0, False
+        self.fails = fails
 
     def __enter__(self):
         return self
@@ -267,6 +268,8 @@ class FakeStream:
 
     def blocking_read(self, n):
         if self.pos >= len(self.data):
+            if self.fails:
+                raise Err(streams.StreamError_LastOperationFailed(None))
             raise Err(streams.StreamError_Closed())
         out = self.data[self.pos : self.pos + min(n, self.chunk)]
         self.pos += len(out)
@@ -277,8 +280,8 @@ class FakeStream:
 
 
 class FakeBody:
-    def __init__(self, data, chunk=1000):
-        self.s = FakeStream(data, chunk)
+    def __init__(self, data, chunk=1000, fails=False):
+        self.s = FakeStream(data, chunk, fails)
         self.dropped = False
 
     def stream(self):
@@ -302,6 +305,13 @@ class ReadBodyTest(unittest.TestCase):
         for length in (None, len(data), len(data) + 5, 10):
             self.assertEqual(self.read(data, length)[0], (data, False), length)
         self.assertEqual(self.read(b"", None)[0], (b"", False))
+
+    def test_a_body_that_fails_is_an_error_not_its_end(self):
+        for data in (b"", b"x" * 10, b"x" * 5000):
+            body = FakeBody(data, fails=True)
+            with self.assertRaises(app.BodyFailed):
+                app.read_body(body, None)
+            self.assertTrue(body.dropped)
 
     def test_unwanted_bodies_are_drained(self):
         body = FakeBody(b"x" * 5000)

@@ -4,11 +4,14 @@
 //!
 //! Hostile or slow clients are bounded here: a cap on open connections (shared by every listener;
 //! at the cap the next connection waits in the accept backlog), a header size limit (431), a
-//! deadline for the headers and one for the rest of the request (408).
+//! deadline for the headers and one for the rest of the request (408), and a write timeout: a
+//! response that waits longer than that for its reader to take more closes the connection, which
+//! cancels the guest writing it. A request cut off by its deadline, or whose client went away,
+//! is abandoned: its guest is cancelled and may not change data after.
 
 use crate::reload::LiveApp;
 use edgekv_api::{BoxError, Dialect, Management};
-use edgekv_runtime::App;
+use edgekv_runtime::{Abandoned, App, RequestFailure};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -19,10 +22,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 
 /// How the front door bounds its clients.
 #[derive(Debug, Clone)]
@@ -34,6 +39,8 @@ pub struct ClientLimits {
     /// How long a request may take, from its headers to the start of its response (a slow body
     /// counts against it).
     pub request_timeout: Duration,
+    /// How long a response may wait for its client to read more of it.
+    pub write_timeout: Duration,
 }
 
 /// The body of every response the front door sends.
@@ -68,12 +75,18 @@ impl FrontDoor {
         }
     }
 
-    /// Routes `req` within the request timeout.
-    async fn answer(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Routes `req`, received on `local`, within the request timeout. At the timeout the request
+    /// is abandoned before its handling is dropped, so a guest still running is cancelled and no
+    /// write of it starts after the client was told 408.
+    async fn answer(&self, req: Request<Incoming>, local: SocketAddr) -> Response<Body> {
         let timeout = self.limits.request_timeout;
-        match tokio::time::timeout(timeout, self.route(req)).await {
-            Ok(response) => response,
-            Err(_) => {
+        let abandon = Abandoned::default();
+        let routed = self.route(req, local, abandon.clone());
+        tokio::pin!(routed);
+        tokio::select! {
+            response = &mut routed => response,
+            () = tokio::time::sleep(timeout) => {
+                abandon.set();
                 let mut response = text(
                     StatusCode::REQUEST_TIMEOUT,
                     format!("edgekv: the request took longer than {timeout:?}\n"),
@@ -87,7 +100,12 @@ impl FrontDoor {
         }
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn route(
+        &self,
+        mut req: Request<Incoming>,
+        local: SocketAddr,
+        abandon: Abandoned,
+    ) -> Response<Body> {
         let target = edgekv_api::route::target(req.uri()).to_string();
         if let Some(management) = &self.management {
             if let Some(dialect) = Dialect::of(&target) {
@@ -97,16 +115,23 @@ impl FrontDoor {
                     .map(|b| b.boxed_unsync());
             }
         }
+        if let Err(refused) = ensure_host(&mut req, local) {
+            return refused;
+        }
         match self.app_for(req.uri().path()) {
-            Some(app) => match app.handle(req).await {
+            Some(app) => match app.handle(req, abandon).await {
                 Ok(response) => response.map(|b| {
                     b.map_err(|e| BoxError::from(format!("{e:?}")))
                         .boxed_unsync()
                 }),
-                Err(failure) => {
+                Err(RequestFailure { request, failure }) => {
                     let status = StatusCode::from_u16(failure.status())
                         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    text(status, format!("edgekv: {failure}\n"))
+                    let summary = failure.summary();
+                    text(
+                        status,
+                        format!("edgekv: {summary} (request {request}: the server log has the details)\n"),
+                    )
                 }
             },
             None => text(
@@ -126,6 +151,26 @@ impl FrontDoor {
             })
             .map(|(_, live)| live.get())
     }
+}
+
+/// Guests are told the request's authority (`wasi:http` requires one). HTTP/1.1 requires `Host`
+/// (RFC 9112, section 3.2: a request without it is answered 400); an HTTP/1.0 request may omit it,
+/// and then names the listener's own address.
+#[allow(clippy::result_large_err)]
+fn ensure_host(req: &mut Request<Incoming>, local: SocketAddr) -> Result<(), Response<Body>> {
+    if req.uri().authority().is_some() || req.headers().contains_key(hyper::header::HOST) {
+        return Ok(());
+    }
+    if req.version() != hyper::Version::HTTP_10 {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            "edgekv: an HTTP/1.1 request needs a Host header\n".into(),
+        ));
+    }
+    let host = hyper::header::HeaderValue::from_str(&local.to_string())
+        .map_err(|_| text(StatusCode::BAD_REQUEST, "edgekv: no Host header\n".into()))?;
+    req.headers_mut().insert(hyper::header::HOST, host);
+    Ok(())
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
@@ -174,11 +219,17 @@ pub async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("cannot set TCP_NODELAY: {e}");
                 }
+                let Ok(local) = stream.local_addr() else {
+                    continue;
+                };
                 let header_timeout = door.limits.header_timeout;
+                // A write that makes no progress for this long fails the connection.
+                let mut stream = TimeoutStream::new(stream);
+                stream.set_write_timeout(Some(door.limits.write_timeout));
                 let door = door.clone();
                 let service = service_fn(move |req| {
                     let door = door.clone();
-                    async move { Ok::<_, Infallible>(door.answer(req).await) }
+                    async move { Ok::<_, Infallible>(door.answer(req, local).await) }
                 });
                 let conn = http1::Builder::new()
                     .keep_alive(true)
@@ -186,7 +237,7 @@ pub async fn serve(
                     .header_read_timeout(header_timeout)
                     .max_header_size(MAX_HEADER_BYTES)
                     .max_buf_size(MAX_HEADER_BYTES)
-                    .serve_connection(TokioIo::new(stream), service);
+                    .serve_connection(TokioIo::new(Box::pin(stream)), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {

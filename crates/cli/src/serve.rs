@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// body included; past it the client gets 408 and the connection closes.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub request_timeout: u64,
+    /// Seconds a response may wait for its client to read more of it; past it the connection
+    /// closes and a guest still writing the response is cancelled (its instance freed).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub write_timeout: u64,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -178,6 +182,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         connections: Arc::new(Semaphore::new(args.max_connections.max(1))),
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        write_timeout: Duration::from_secs(args.write_timeout.max(1)),
     };
     let main_door = Arc::new(FrontDoor::new(
         admin.is_none().then(|| management.clone()),

@@ -8,7 +8,7 @@
 //! (components are read from `EDGEKV_GUESTS_DIR`, default `target/guests`).
 
 use bytes::Bytes;
-use edgekv_runtime::{App, AppLimits, Grants, Runtime, RuntimeOptions};
+use edgekv_runtime::{Abandoned, App, AppLimits, Grants, Runtime, RuntimeOptions};
 use edgekv_store::{NewNamespace, Profile, Put, Store, StoreOptions};
 use http_body_util::{BodyExt, Empty};
 use std::convert::Infallible;
@@ -145,7 +145,10 @@ async fn request(app: &App, path: &str) {
         .header("host", "localhost")
         .body(Empty::<Bytes>::new().map_err(never))
         .expect("request");
-    let response = app.handle(req).await.expect("guest answered");
+    let response = app
+        .handle(req, Abandoned::default())
+        .await
+        .expect("guest answered");
     let status = response.status();
     let body = response
         .into_body()

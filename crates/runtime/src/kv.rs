@@ -2,6 +2,7 @@
 //! get/put/delete/list calls forwarded to the store on a blocking thread, with store errors turned
 //! into the WIT `error` variant that names the broken rule.
 
+use crate::abandon::{Abandoned, REFUSED_WRITE};
 use edgekv_store::{
     Delete, Expiry, ListQuery, Precondition, Put, RuleFamily, Store, StoreError, Uuid,
 };
@@ -59,6 +60,27 @@ pub struct NamespaceHandle {
 pub struct KvCtx {
     pub store: Store,
     pub grants: Arc<Grants>,
+    /// Set once the request is abandoned; its writes are refused from then on.
+    pub abandoned: Abandoned,
+}
+
+/// Runs a store write on the blocking pool and waits for its commit, unless the request was
+/// abandoned (checked on the blocking thread, right before the write); `refused` makes the error
+/// then. Owns what it needs, so host futures that await it stay `Send`.
+pub(crate) async fn write<T: Send + 'static, E: Send + 'static>(
+    store: Store,
+    abandoned: Abandoned,
+    f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    refused: fn(String) -> E,
+) -> Result<T, E> {
+    let write = move || match abandoned.is_set() {
+        true => Err(refused(REFUSED_WRITE.into())),
+        false => f(&store),
+    };
+    match tokio::task::spawn_blocking(write).await {
+        Ok(result) => result,
+        Err(e) => Err(refused(format!("store call failed: {e}"))),
+    }
 }
 
 /// What the generated host traits are implemented for: the instance's resource table and KV state.
@@ -96,19 +118,19 @@ impl KvView<'_> {
         f(&self.ctx.store).map_err(to_wit_error)
     }
 
-    /// Runs a store write on the blocking pool: it waits for its commit group. (Not borrowing
+    /// Runs a store write through `write`: it waits for its commit group. (Not borrowing
     /// `self` across the await keeps the host future `Send`.)
     fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> edgekv_store::Result<T> + Send + 'static,
     ) -> impl std::future::Future<Output = Result<T, KvError>> + Send + 'static {
-        let store = self.ctx.store.clone();
-        async move {
-            match tokio::task::spawn_blocking(move || f(&store)).await {
-                Ok(result) => result.map_err(to_wit_error),
-                Err(e) => Err(KvError::Other(format!("store call failed: {e}"))),
-            }
-        }
+        let (store, abandoned) = (self.ctx.store.clone(), self.ctx.abandoned.clone());
+        write(
+            store,
+            abandoned,
+            move |s| f(s).map_err(to_wit_error),
+            KvError::Other,
+        )
     }
 }
 

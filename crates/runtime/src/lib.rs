@@ -4,6 +4,7 @@
 //! serving each HTTP request in a fresh instance.
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
+mod abandon;
 mod cache;
 mod egress;
 mod engine;
@@ -13,10 +14,11 @@ mod keyvalue;
 mod kv;
 mod request;
 
+pub use abandon::Abandoned;
 pub use egress::EgressPolicy;
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
-pub use request::{App, AppLimits, GuestFailure};
+pub use request::{App, AppLimits, GuestFailure, RequestFailure};
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,11 @@
 //! `ProxyPre`, run in the caller's task until it answers (no task per request and no hop to
 //! another worker thread), a deadline enforced with epoch interruption (yielding to the executor
 //! every tick so a looping guest never holds a worker thread), a memory cap, and the failure of
-//! that request alone when the guest traps, runs out of time or out of memory.
+//! that request alone when the guest traps, runs out of time or out of memory. A caller that stops
+//! waiting before the guest answers abandons the request and cancels the guest; a response body
+//! dropped before its end cancels the guest still writing it (`abandon`).
 
+use crate::abandon::{self, Abandoned, GuardedBody, WatchedBody};
 use crate::cache;
 use crate::egress::{EgressHooks, EgressPolicy};
 use crate::engine::{Runtime, EPOCH_TICK};
@@ -12,6 +15,7 @@ use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
 use crate::LoadError;
 use edgekv_store::Store;
+use http_body_util::BodyExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -61,9 +65,21 @@ pub enum GuestFailure {
     ErrorCode(String),
     #[error("the runtime is shutting down")]
     ShuttingDown,
+    #[error("the response was dropped before its end (the client stopped reading or went away)")]
+    ResponseDropped,
 }
 
 impl GuestFailure {
+    /// What the client is told: the kind of failure, never the guest's own details (a trap's
+    /// message and wasm backtrace go to the server log only).
+    pub fn summary(&self) -> String {
+        match self {
+            GuestFailure::Trap(_) => "the guest trapped".into(),
+            GuestFailure::ErrorCode(_) => "the guest answered with an error".into(),
+            other => other.to_string(),
+        }
+    }
+
     /// The HTTP status the client gets for this failure.
     pub fn status(&self) -> u16 {
         match self {
@@ -73,6 +89,16 @@ impl GuestFailure {
             _ => 500,
         }
     }
+}
+
+/// A request that failed in the guest: its id (as the server log names it) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("request {request}: {failure}")]
+pub struct RequestFailure {
+    /// The app's number for the request, in the log line that has the details.
+    pub request: u64,
+    #[source]
+    pub failure: GuestFailure,
 }
 
 /// A loaded, linked component ready to serve requests.
@@ -128,9 +154,36 @@ impl App {
     /// the calling task until it answers; the response body may still be streaming from it (in a
     /// task of its own) when this returns. The request body is any `http_body`
     /// body: hyper's `Incoming` from the front door, or one built in memory.
+    ///
+    /// The caller may give up on the request through `abandon` (the front door does at its request
+    /// timeout): no write of it starts after, and once the returned future is dropped the guest is
+    /// cancelled. Dropping the future before the guest answered also abandons the request when its
+    /// body has not arrived whole; with the whole request in, the guest runs on to its end.
+    /// Dropping the response body before its end cancels the guest writing it.
     pub async fn handle<B>(
         &self,
         req: hyper::Request<B>,
+        abandon: Abandoned,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, RequestFailure>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        self.serve(id, req, abandon)
+            .await
+            .map_err(|failure| RequestFailure {
+                request: id,
+                failure,
+            })
+            .inspect_err(|f| tracing::warn!(request = id, "request failed: {}", f.failure))
+    }
+
+    async fn serve<B>(
+        &self,
+        id: u64,
+        req: hyper::Request<B>,
+        abandoned: Abandoned,
     ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -142,10 +195,11 @@ impl App {
             .acquire_owned()
             .await
             .map_err(|_| GuestFailure::ShuttingDown)?;
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let req = req.map(|body| WatchedBody::new(body, abandoned.clone()));
         let kv = KvCtx {
             store: self.store.clone(),
             grants: self.grants.clone(),
+            abandoned: abandoned.clone(),
         };
         let deadline = Instant::now() + self.limits.deadline;
         let mut store = wasmtime::Store::new(
@@ -181,6 +235,7 @@ impl App {
         let (req, out) = setup.map_err(|e| GuestFailure::Trap(format!("{e:#}")))?;
         let pre = self.pre.clone();
         let limits = self.limits;
+        let (guard, cancelled) = abandon::cancel_on_early_drop();
         let guest: Guest = Box::pin(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -190,19 +245,23 @@ impl App {
                     .await
             };
             // A backstop for a guest blocked in a host call, where epochs are never checked.
-            let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run).await;
-            let outcome = classify(result, store.data(), limits);
+            let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
+            let outcome = tokio::select! {
+                result = result => classify(result, store.data(), limits),
+                () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
+            };
             drop(store);
             drop(slot); // the instance is gone: its slot is free
             outcome
         });
-        match run_until_answered(guest, receiver).await {
-            Answer::Response(Ok(response)) => Ok(response),
+        match run_until_answered(guest, receiver, abandoned).await {
+            Answer::Response(Ok(response)) => {
+                Ok(response.map(|body| GuardedBody::new(body, guard).boxed_unsync()))
+            }
             Answer::Response(Err(code)) => Err(GuestFailure::ErrorCode(format!("{code:?}"))),
             Answer::Ended(Ok(())) => Err(GuestFailure::NoResponse),
             Answer::Ended(Err(failure)) => Err(failure),
         }
-        .inspect_err(|failure| tracing::warn!(request = id, "request failed: {failure}"))
     }
 }
 
@@ -220,12 +279,18 @@ enum Answer {
 
 /// Runs `guest` in the calling task until it answers. A guest still running then (writing its
 /// body, or past it) goes on in a task of its own, so the response streams meanwhile; so does one
-/// whose caller goes away first (its client hung up), as if it had been spawned from the start.
+/// whose caller goes away first after the whole request arrived (its client hung up). One whose
+/// request was abandoned, or whose body had not arrived whole, is cancelled there.
 async fn run_until_answered(
     guest: Guest,
     mut receiver: oneshot::Receiver<ResponseResult>,
+    abandoned: Abandoned,
 ) -> Answer {
-    let mut guest = Inline(Some(guest));
+    let mut guest = Inline {
+        guest: Some(guest),
+        answered: false,
+        abandoned,
+    };
     let answer = std::future::poll_fn(|cx| {
         if let Poll::Ready(outcome) = guest.poll(cx) {
             return Poll::Ready(match receiver.try_recv() {
@@ -240,19 +305,26 @@ async fn run_until_answered(
         }
     })
     .await;
+    guest.answered = true;
     // Most guests finish their body without waiting: one more turn often saves the task.
     std::future::poll_fn(|cx| Poll::Ready(guest.poll(cx).is_ready())).await;
     answer
 }
 
-/// A guest run in its caller's task; dropped while still running, it moves to a task of its own.
-struct Inline(Option<Guest>);
+/// A guest run in its caller's task. Dropped while still running, it moves to a task of its own,
+/// unless it has not answered and its request was abandoned or is missing some of its body: then
+/// the request is abandoned and the guest cancelled.
+struct Inline {
+    guest: Option<Guest>,
+    answered: bool,
+    abandoned: Abandoned,
+}
 
 impl Inline {
     /// Polls the guest, once it has not ended; a panic in wasmtime or a host call fails this
     /// request only.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GuestFailure>> {
-        let Some(guest) = self.0.as_mut() else {
+        let Some(guest) = self.guest.as_mut() else {
             return Poll::Ready(Ok(()));
         };
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| guest.as_mut().poll(cx)))
@@ -262,7 +334,7 @@ impl Inline {
                 )))
             });
         if polled.is_ready() {
-            self.0 = None;
+            self.guest = None;
         }
         polled
     }
@@ -270,7 +342,15 @@ impl Inline {
 
 impl Drop for Inline {
     fn drop(&mut self) {
-        if let (Some(guest), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+        let Some(guest) = self.guest.take() else {
+            return;
+        };
+        if !self.answered && (self.abandoned.is_set() || !self.abandoned.body_whole()) {
+            // Writes already on their way to a commit may land; none may start after this.
+            self.abandoned.set();
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(guest);
         }
     }

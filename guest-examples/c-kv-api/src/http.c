@@ -10,13 +10,18 @@
 // A Content-Length up to this size is reserved up front (the stream decides the real length).
 #define MAX_RESERVE ((size_t)32 * 1024 * 1024)
 
-static void drop_stream_error(wasi_io_streams_stream_error_t *err) {
+// Drops `err`; true when it is a failure rather than the end of the stream.
+static bool drop_stream_error(wasi_io_streams_stream_error_t *err) {
     if (err->tag == WASI_IO_STREAMS_STREAM_ERROR_LAST_OPERATION_FAILED) {
         wasi_io_error_error_drop_own(err->val.last_operation_failed);
+        return true;
     }
+    return false;
 }
 
-static void read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size_t hint) {
+// Reads the body whole into `out`; false when it did not arrive whole (the stream failed).
+static bool read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size_t hint) {
+    bool whole = true;
     if (hint > 0) buf_reserve(out, hint < MAX_RESERVE ? hint : MAX_RESERVE);
     wasi_http_types_own_input_stream_t stream;
     if (wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) {
@@ -25,7 +30,7 @@ static void read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size
             edge_app_list_u8_t chunk;
             wasi_io_streams_stream_error_t err;
             if (!wasi_io_streams_method_input_stream_blocking_read(borrowed, READ_CHUNK, &chunk, &err)) {
-                drop_stream_error(&err);  // closed: the end; failed: stop, as rust-kv-api does
+                whole = !drop_stream_error(&err);  // closed: the end; failed: not whole
                 break;
             }
             buf_put(out, chunk.ptr, chunk.len);
@@ -34,6 +39,7 @@ static void read_body(wasi_http_types_own_incoming_body_t body, buf_t *out, size
         wasi_io_streams_input_stream_drop_own(stream);
     }
     wasi_http_types_future_trailers_drop_own(wasi_http_types_static_incoming_body_finish(body));
+    return whole;
 }
 
 // The first header named `name`, raw.
@@ -69,7 +75,7 @@ void request_read(wasi_http_types_own_incoming_request_t request, request_t *out
         if (!find_header(out, "content-length", &length) || !parse_unsigned(length, UINT64_MAX, &hint)) hint = 0;
         wasi_http_types_own_incoming_body_t body;
         if (wasi_http_types_method_incoming_request_consume(req, &body)) {
-            read_body(body, &out->body, hint > MAX_RESERVE ? MAX_RESERVE : (size_t)hint);
+            out->body_failed = !read_body(body, &out->body, hint > MAX_RESERVE ? MAX_RESERVE : (size_t)hint);
         }
     }
     if (wasi_http_types_method_incoming_request_path_with_query(req, &out->path_owned)) {

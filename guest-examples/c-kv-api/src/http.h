@@ -11,6 +11,7 @@ typedef struct {
     edge_app_string_t path_owned;
     wasi_http_types_list_tuple2_field_name_field_value_t headers;
     buf_t body;  // read whole, for PUT and POST only
+    bool body_failed;  // the body did not arrive whole (its stream failed rather than closed)
 } request_t;
 
 // Reads the request, its body included, and drops it.

@@ -4,7 +4,8 @@
 // - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 // - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
 //   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
-//   only). Answers 201 (created) or 200 with the new `etag`.
+//   only). Answers 201 (created) or 200 with the new `etag`. A body that did not arrive whole (its
+//   stream failed instead of closing) is answered 400 and nothing is written.
 // - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 // - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
 //
@@ -315,7 +316,11 @@ void exports_wasi_http_incoming_handler_handle(exports_wasi_http_incoming_handle
     request_t req;
     reply_t reply;
     request_read(request, &req);
-    route(&reply, &req);
+    if (req.body_failed) {
+        reply_text(&reply, 400, "the request body did not arrive whole; nothing was written");
+    } else {
+        route(&reply, &req);
+    }
     request_free(&req);
     reply_send(&reply, out);
 }

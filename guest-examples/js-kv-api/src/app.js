@@ -4,7 +4,8 @@
 // - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 // - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
 //   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
-//   only). Answers 201 (created) or 200 with the new `etag`.
+//   only). Answers 201 (created) or 200 with the new `etag`. A body that did not arrive whole (its
+//   stream failed instead of closing) is answered 400 and nothing is written.
 // - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 // - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
 //
@@ -58,7 +59,10 @@ const PREALLOCATE_LIMIT = 64 * 1024 * 1024;
 export const incomingHandler = {
   handle(request, responseOut) {
     const req = readRequest(request);
-    route(req).send(responseOut);
+    const reply = req.bodyFailed
+      ? Reply.text(400, 'the request body did not arrive whole; nothing was written')
+      : route(req);
+    reply.send(responseOut);
   },
 };
 
@@ -313,6 +317,8 @@ function readRequest(request) {
     path: pathWithQuery === undefined || pathWithQuery === null ? '/' : pathWithQuery,
     headers,
     body: new Uint8Array(0),
+    /// Whether the body did not arrive whole (the client went away or sent a malformed chunk).
+    bodyFailed: false,
     /// The first header named `name` (ASCII case-insensitive), if its value is UTF-8; else null.
     header(name) {
       const found = headers.find(([n]) => n.toLowerCase() === name);
@@ -328,7 +334,9 @@ function readRequest(request) {
       body = null;
     }
     if (body) {
-      req.body = readBody(body, sizeHint(req.header('content-length')));
+      const read = readBody(body, sizeHint(req.header('content-length')));
+      req.body = read.bytes;
+      req.bodyFailed = read.failed;
     }
   }
   return req;
@@ -339,11 +347,13 @@ function sizeHint(contentLength) {
   return n === null ? 64 * 1024 : Number(n < BigInt(PREALLOCATE_LIMIT) ? n : BigInt(PREALLOCATE_LIMIT));
 }
 
-/// Streams the body into one buffer until the stream closes (a failed read ends it too).
+/// Streams the body into one buffer until the stream closes. A read that fails (rather than finds
+/// the stream closed) means the body did not arrive whole: `failed` is then true.
 function readBody(body, capacity) {
   let buffer = new Uint8Array(Math.max(capacity, 1));
   let length = 0;
   let stream = null;
+  let failed = false;
   try {
     stream = body.stream();
   } catch {
@@ -354,8 +364,9 @@ function readBody(body, capacity) {
       let chunk;
       try {
         chunk = stream.blockingRead(READ_CHUNK);
-      } catch {
-        break; // closed, or last-operation-failed
+      } catch (e) {
+        failed = !(e && e.payload && e.payload.tag === 'closed');
+        break;
       }
       if (length + chunk.length > buffer.length) {
         const grown = new Uint8Array(Math.max(buffer.length * 2, length + chunk.length));
@@ -368,7 +379,7 @@ function readBody(body, capacity) {
     stream[dispose]();
   }
   IncomingBody.finish(body)[dispose]();
-  return buffer.subarray(0, length);
+  return { bytes: buffer.subarray(0, length), failed };
 }
 
 class Reply {

@@ -13,16 +13,30 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+/// A request whose body did not arrive whole (the client went away, or sent a malformed chunk):
+/// the stream failed instead of closing. Nothing of such a request may be acted on.
+pub struct BodyFailed;
+
+impl BodyFailed {
+    /// The answer to a request whose body failed (its client is most likely gone).
+    pub fn reply(self) -> Reply {
+        Reply::text(400, "the request body did not arrive whole; nothing was written")
+    }
+}
+
 impl Request {
-    pub fn read(request: IncomingRequest) -> Request {
+    pub fn read(request: IncomingRequest) -> Result<Request, BodyFailed> {
         let headers = request.headers();
         let method = request.method();
         // Only writes carry a body; waiting for the end of an empty stream costs a host round trip.
         let body = match method {
-            Method::Put | Method::Post => request.consume().map(read_body).unwrap_or_default(),
+            Method::Put | Method::Post => match request.consume() {
+                Ok(body) => read_body(body)?,
+                Err(()) => Vec::new(),
+            },
             _ => Vec::new(),
         };
-        Request { method, path: request.path_with_query().unwrap_or_else(|| "/".into()), headers, body }
+        Ok(Request { method, path: request.path_with_query().unwrap_or_else(|| "/".into()), headers, body })
     }
 
     /// The first value of header `name`, if it is UTF-8. Asked of the host one name at a time, so
@@ -32,19 +46,20 @@ impl Request {
     }
 }
 
-fn read_body(body: IncomingBody) -> Vec<u8> {
+/// The whole body: `Closed` is its end, `LastOperationFailed` means it did not arrive whole.
+fn read_body(body: IncomingBody) -> Result<Vec<u8>, BodyFailed> {
     let mut bytes = Vec::new();
     if let Ok(stream) = body.stream() {
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
                 Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(_)) => break,
+                Err(StreamError::LastOperationFailed(_)) => return Err(BodyFailed),
             }
         }
     }
     IncomingBody::finish(body);
-    bytes
+    Ok(bytes)
 }
 
 pub struct Reply {

@@ -3,7 +3,9 @@
 //! - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 //! - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
 //!   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
-//!   only). Answers 201 (created) or 200 with the new `etag`.
+//!   only). Answers 201 (created) or 200 with the new `etag`. A body that did not arrive whole (its
+//!   stream failed instead of closing: the client went away, or sent a malformed chunk) is
+//!   answered 400 and nothing is written.
 //! - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 //! - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
 //!
@@ -27,8 +29,11 @@ struct App;
 
 impl Guest for App {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let request = Request::read(request);
-        route(&request).send(out);
+        let reply = match Request::read(request) {
+            Ok(request) => route(&request),
+            Err(failed) => failed.reply(),
+        };
+        reply.send(out);
     }
 }
 

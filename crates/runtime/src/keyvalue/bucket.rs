@@ -9,6 +9,8 @@
 //! is one bulk read within the profile's bulk-get bound (100 keys for cloudflare).
 
 use super::Failure;
+use crate::abandon::Abandoned;
+use crate::kv::{self, KvCtx};
 use edgekv_store::{
     Batch, BatchOp, Delete, Entry, ListQuery, MissingKeys, Put, Store, StoreError, Uuid,
 };
@@ -23,16 +25,22 @@ pub struct Page {
 /// What `get-many` answers: the pair at each key asked, in order, `None` where there is no entry.
 pub type Pairs = Vec<Option<(String, Vec<u8>)>>;
 
-/// The namespace behind an open bucket of either version, and the store it lives in.
+/// The namespace behind an open bucket of either version, the store it lives in, and whether the
+/// request that opened it was abandoned (then its writes are refused).
 #[derive(Clone)]
 pub struct Namespace {
     store: Store,
     id: Uuid,
+    abandoned: Abandoned,
 }
 
 impl Namespace {
-    pub fn new(store: Store, id: Uuid) -> Namespace {
-        Namespace { store, id }
+    pub fn new(ctx: &KvCtx, id: Uuid) -> Namespace {
+        Namespace {
+            store: ctx.store.clone(),
+            id,
+            abandoned: ctx.abandoned.clone(),
+        }
     }
 
     pub fn id(&self) -> Uuid {
@@ -47,17 +55,20 @@ impl Namespace {
         f(&self.store, &self.id).map_err(Failure::from)
     }
 
-    /// Runs `f` (which writes) on the blocking pool and waits for its commit. The future owns what
-    /// it needs, so the host future stays `Send`.
+    /// Runs `f` (which writes) on the blocking pool and waits for its commit, unless the request
+    /// was abandoned (checked again right before the write). The future owns what it needs, so
+    /// the host future stays `Send`.
     pub(super) async fn write<T: Send + 'static>(
         self,
         f: impl FnOnce(&Store, &Uuid) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let Namespace { store, id } = self;
-        match tokio::task::spawn_blocking(move || f(&store, &id)).await {
-            Ok(result) => result,
-            Err(e) => Err(Failure::other("other", format!("store call failed: {e}"))),
-        }
+        let Namespace {
+            store,
+            id,
+            abandoned,
+        } = self;
+        let refused = |message| Failure::other("other", message);
+        kv::write(store, abandoned, move |s| f(s, &id), refused).await
     }
 
     /// The live entry at `key`, or `None`.
@@ -145,5 +156,32 @@ impl Namespace {
             Ok(s.apply(id, batch).map(drop)?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_abandoned_requests_writes_are_refused_and_write_nothing() {
+        let (_dir, store, id) = super::super::temp_namespace("abandoned");
+        let ctx = KvCtx {
+            store: store.clone(),
+            grants: Default::default(),
+            abandoned: Abandoned::default(),
+        };
+        let ns = Namespace::new(&ctx, id);
+        ns.clone()
+            .set("before".into(), b"1".to_vec())
+            .await
+            .expect("set");
+        ctx.abandoned.set();
+        assert!(ns.clone().set("after".into(), b"2".to_vec()).await.is_err());
+        assert!(ns.clone().delete("before".into()).await.is_err());
+        assert!(ns.clone().increment::<u64>("n".into(), 1).await.is_err());
+        assert_eq!(ns.get("before").expect("get"), Some(b"1".to_vec()));
+        assert_eq!(ns.get("after").expect("get"), None);
+        assert_eq!(ns.get("n").expect("get"), None);
     }
 }

@@ -99,7 +99,12 @@ mod tests {
 
     fn namespace() -> (tempfile::TempDir, Namespace) {
         let (dir, store, id) = super::super::temp_namespace("cas");
-        (dir, Namespace::new(store, id))
+        let ctx = crate::kv::KvCtx {
+            store,
+            grants: Default::default(),
+            abandoned: Default::default(),
+        };
+        (dir, Namespace::new(&ctx, id))
     }
 
     #[tokio::test]

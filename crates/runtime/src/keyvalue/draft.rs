@@ -52,7 +52,7 @@ fn to_error(failure: Failure) -> store::Error {
 /// The namespace behind an open bucket.
 fn namespace(view: &KeyValueView<'_>, bucket: &Resource<Bucket>) -> wasmtime::Result<Namespace> {
     let id = view.table.get(bucket)?.id;
-    Ok(Namespace::new(view.ctx.store.clone(), id))
+    Ok(Namespace::new(view.ctx, id))
 }
 
 impl store::Host for KeyValueView<'_> {

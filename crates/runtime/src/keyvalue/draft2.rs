@@ -59,7 +59,7 @@ fn to_error(failure: Failure) -> store::Error {
 /// The namespace behind an open bucket.
 fn namespace(view: &KeyValueView<'_>, bucket: &Resource<Bucket>) -> wasmtime::Result<Namespace> {
     let id = view.table.get(bucket)?.id;
-    Ok(Namespace::new(view.ctx.store.clone(), id))
+    Ok(Namespace::new(view.ctx, id))
 }
 
 impl store::Host for KeyValueView<'_> {
@@ -126,7 +126,7 @@ impl atomics::Host for KeyValueView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let cas = self.table.delete(cas)?;
-        let ns = Namespace::new(self.ctx.store.clone(), cas.namespace());
+        let ns = Namespace::new(self.ctx, cas.namespace());
         match ns.swap(cas, value).await {
             Ok(Swap::Done) => Ok(Ok(())),
             Ok(Swap::Stale(fresh)) => {

@@ -45,8 +45,11 @@ struct App;
 
 impl Guest for App {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let request = Request::read(request);
-        route(&request).send(out);
+        let reply = match Request::read(request) {
+            Ok(request) => route(&request),
+            Err(failed) => failed.reply(),
+        };
+        reply.send(out);
     }
 }
 
