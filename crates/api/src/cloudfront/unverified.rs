@@ -6,7 +6,7 @@
 //! When the budget is spent, a request is refused rather than made to wait: a waiting request would
 //! keep the bytes it already holds, and requests waiting on each other's bytes could wait forever.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -56,14 +56,17 @@ impl BodyBudget {
         B::Error: std::fmt::Display,
     {
         let mut body = std::pin::pin!(body);
-        let mut bytes = BytesMut::new();
+        // Chunks as received, joined once complete: a growing buffer would hold up to twice the
+        // bytes it counts while it waits.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut len = 0;
         let mut held: Option<OwnedSemaphorePermit> = None;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
             let Ok(chunk) = frame.into_data() else {
                 continue;
             };
-            if bytes.len() + chunk.len() > max {
+            if len + chunk.len() > max {
                 return Err(BodyError::TooLarge(max));
             }
             let more = u32::try_from(chunk.len())
@@ -74,12 +77,15 @@ impl BodyBudget {
                 Some(held) => held.merge(more),
                 None => held = Some(more),
             }
-            bytes.extend_from_slice(&chunk);
+            len += chunk.len();
+            chunks.push(chunk);
         }
-        Ok(Unverified {
-            bytes: bytes.freeze(),
-            _held: held,
-        })
+        let bytes = match chunks.len() {
+            0 => Bytes::new(),
+            1 => chunks.swap_remove(0),
+            _ => chunks.concat().into(),
+        };
+        Ok(Unverified { bytes, _held: held })
     }
 
     #[cfg(test)]
