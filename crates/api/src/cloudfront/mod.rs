@@ -12,6 +12,7 @@ pub(crate) mod sigv4;
 pub(crate) mod unverified;
 
 use crate::{Body, Management};
+use bytes::Bytes;
 use errors::CfrError;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -49,24 +50,42 @@ pub async fn handle(m: &Management, plane: Plane, req: Request<Incoming>) -> Res
         Plane::Control => e.xml_response(),
     };
     let (parts, body) = req.into_parts();
+    let body = match authenticate(m, plane, &parts, body).await {
+        Ok(body) => body,
+        Err(e) => return respond(e),
+    };
+    let result = match plane {
+        Plane::Data => data_plane::handle(m, &parts, body).await,
+        Plane::Control => control_plane::handle(m, &parts, body).await,
+    };
+    result.unwrap_or_else(respond)
+}
+
+/// The body of a request whose signature verifies. All that the head decides is checked before
+/// any body byte is read; the body is then read within the budget of unverified bodies.
+async fn authenticate(
+    m: &Management,
+    plane: Plane,
+    parts: &http::request::Parts,
+    body: Incoming,
+) -> Result<Bytes, CfrError> {
     if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY as u64) {
-        return respond(too_large());
+        return Err(too_large());
     }
     let c = m.credentials();
-    let claim = match sigv4::check_head(
+    let claim = sigv4::check_head(
         &parts.headers,
         parts.uri.path(),
         plane.service(),
         &c.aws_access_key_id,
         unix_now(),
-    ) {
-        Ok(claim) => claim,
-        Err(e) => return respond(refusal(e)),
-    };
-    let body = match m.unverified_bodies().read(body, MAX_BODY).await {
-        Ok(body) => body,
-        Err(e) => return respond(unread(e)),
-    };
+    )
+    .map_err(refusal)?;
+    let body = m
+        .unverified_bodies()
+        .read(body, MAX_BODY)
+        .await
+        .map_err(unread)?;
     let signed = sigv4::Signed {
         method: parts.method.as_str(),
         raw_path: parts.uri.path(),
@@ -74,21 +93,14 @@ pub async fn handle(m: &Management, plane: Plane, req: Request<Incoming>) -> Res
         headers: &parts.headers,
         body: &body.bytes,
     };
-    let verified = sigv4::check_signature(
+    sigv4::check_signature(
         &signed,
         &claim,
         &c.aws_access_key_id,
         &c.aws_secret_access_key,
-    );
-    if let Err(e) = verified {
-        return respond(refusal(e));
-    }
-    let body = body.verified();
-    let result = match plane {
-        Plane::Data => data_plane::handle(m, &parts, body).await,
-        Plane::Control => control_plane::handle(m, &parts, body).await,
-    };
-    result.unwrap_or_else(respond)
+    )
+    .map_err(refusal)?;
+    Ok(body.verified())
 }
 
 fn unix_now() -> i64 {
