@@ -528,6 +528,7 @@ def test_a_head_that_fails_the_signature_checks_is_refused_before_its_body(serve
         ({"authorization": authorization(date="20200101"), "x-amz-date": old}, "15 minutes"),
         ({"authorization": authorization(signed="x-amz-date")}, "host"),
         ({"authorization": authorization().replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1")}, "algorithm"),
+        ({"authorization": authorization().replace("0" * 64, "not-a-signature")}, "signature"),
     ]
     for extra, words in cases:
         status, kind, message = send_head(server, "PUT", path, {**base, **extra})

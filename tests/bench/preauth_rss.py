@@ -7,8 +7,9 @@ For each binary (for example the build before a change and after it) it starts `
 an ephemeral port with a temporary data dir, reads VmRSS once idle (after one signed request), then
 runs two kinds of unauthenticated request, each on a fresh server:
 - `missing`: no Authorization header at all;
-- `forged`: the right (non-secret) access key id and a current date, but a made-up signature, so
-  every check that the head alone allows passes and only the signature over the body fails.
+- `forged`: the right (non-secret) access key id, a current date and a well-formed but made-up
+  signature (DER, r = s = 1), so every check that the head alone allows passes and only the
+  signature over the body fails.
 Each connection sends its head and 4 MiB - 1 bytes of body, so the request never completes; the
 script then reads the server's VmRSS and VmHWM from /proc/PID/status and prints them against the
 idle figure of the same server. Connections the server answered early (refused before or while
@@ -69,7 +70,7 @@ def head(kind, port):
             f"x-amz-date: {now:%Y%m%dT%H%M%SZ}",
             "x-amz-region-set: *",
             f"authorization: AWS4-ECDSA-P256-SHA256 Credential={AWS_KEY_ID}/{now:%Y%m%d}/cloudfront-keyvaluestore/"
-            "aws4_request, SignedHeaders=content-type;host;if-match;x-amz-date;x-amz-region-set, Signature=3044",
+            "aws4_request, SignedHeaders=content-type;host;if-match;x-amz-date;x-amz-region-set, Signature=3006020101020101",
         ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 

@@ -91,7 +91,8 @@ pub fn verify(
 
 /// Everything the head of a request decides without its body: an `Authorization` header of a known
 /// algorithm and shape, our access key id, `service`, an `X-Amz-Date` within the allowed skew, the
-/// required headers signed, and a path that a signature covers exactly.
+/// required headers signed, a signature of its algorithm's shape, and a path that a signature
+/// covers exactly.
 pub fn check_head<'a>(
     headers: &'a HeaderMap,
     raw_path: &str,
@@ -121,6 +122,7 @@ pub fn check_head<'a>(
         .ok_or_else(|| SignatureError::Malformed("missing X-Amz-Date".into()))?;
     check_date(amz_date, auth.date, now)?;
     check_signed_headers(auth.algorithm, auth.signed_headers)?;
+    check_signature_shape(auth.algorithm, auth.signature)?;
     canonical_uri(raw_path)?;
     Ok(Claim { auth, amz_date })
 }
@@ -333,12 +335,34 @@ fn verify_sigv4a(
     secret: &str,
 ) -> Result<(), SignatureError> {
     let key = verifying_key(access_key_id, secret).ok_or(SignatureError::Mismatch)?;
-    let der = hex::decode(signature)
-        .map_err(|_| SignatureError::Malformed("signature is not hex".into()))?;
-    let signature = Signature::from_der(&der)
-        .map_err(|_| SignatureError::Malformed("signature is not DER".into()))?;
+    let signature = sigv4a_signature(signature)?;
     key.verify(string_to_sign.as_bytes(), &signature)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// A SigV4A signature: an ECDSA P-256 signature, DER-encoded, in hex.
+fn sigv4a_signature(signature: &str) -> Result<Signature, SignatureError> {
+    let der = hex::decode(signature)
+        .map_err(|_| SignatureError::Malformed("signature is not hex".into()))?;
+    Signature::from_der(&der).map_err(|_| SignatureError::Malformed("signature is not DER".into()))
+}
+
+/// The signature must have the shape its algorithm gives it: for SigV4A a DER ECDSA signature in
+/// hex, for SigV4 a SHA-256 HMAC in lower-case hex.
+pub fn check_signature_shape(algorithm: &str, signature: &str) -> Result<(), SignatureError> {
+    match algorithm {
+        SIGV4A => sigv4a_signature(signature).map(|_| ()),
+        _ if signature.len() == 64
+            && signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
+        _ => Err(SignatureError::Malformed(
+            "signature is not 64 lower-case hex digits".into(),
+        )),
+    }
 }
 
 /// The SigV4A public key of an access key, derived once and cached (the derivation costs a scalar
@@ -802,5 +826,38 @@ mod tests {
             Err(SignatureError::Malformed(_))
         ));
         assert_eq!(check_signed_headers(SIGV4, "host;x-amz-date"), Ok(()));
+    }
+
+    #[test]
+    fn a_signature_of_the_wrong_shape_is_refused_from_the_head() {
+        let (path, headers, _) = captured_put();
+        let now = at("20261123T133940Z");
+        assert!(check_head(&headers, &path, SERVICE, AKID, now).is_ok());
+        assert_eq!(check_signature_shape(SIGV4A, "3006020101020101"), Ok(()));
+        assert_eq!(check_signature_shape(SIGV4, &"0a".repeat(32)), Ok(()));
+        for (algorithm, signature) in [
+            (SIGV4A, "3044"),
+            (SIGV4A, "zz"),
+            (SIGV4A, ""),
+            (SIGV4, "0a"),
+            (SIGV4, &"0A".repeat(32)),
+            (SIGV4, &"0g".repeat(32)),
+        ] {
+            assert!(
+                matches!(
+                    check_signature_shape(algorithm, signature),
+                    Err(SignatureError::Malformed(_))
+                ),
+                "{algorithm} {signature}"
+            );
+        }
+        let auth = headers["authorization"].to_str().unwrap();
+        let cut = &auth[..auth.len() - 10];
+        let mut cut_headers = headers.clone();
+        cut_headers.insert("authorization", cut.parse().unwrap());
+        assert!(matches!(
+            check_head(&cut_headers, &path, SERVICE, AKID, now),
+            Err(SignatureError::Malformed(_))
+        ));
     }
 }
