@@ -3,6 +3,7 @@ SigV4A) against a real edgekv server: the `cloudfront` control plane creates sto
 `cloudfront-keyvaluestore` data plane reads and writes them. boto3 prefixes the account id to the
 endpoint host, so the data-plane client reaches edgekv as its HTTP proxy (absolute-form targets)."""
 
+import datetime
 import uuid
 
 import boto3
@@ -275,13 +276,27 @@ def test_resolver_route_without_a_proxy(server, store, monkeypatch):
     put = data.put_key(KvsARN=store, Key="via/resolver", Value="ok", IfMatch=data.describe_key_value_store(KvsARN=store)["ETag"])
     assert put["ItemCount"] == 1
     assert data.get_key(KvsARN=store, Key="via/resolver")["Value"] == "ok"
-    # Without a proxy urllib3 leaves dot segments alone: keys `.` and `..` are routed as keys, while
-    # the signature covers the normalised path.
-    for key in (".", "..", "a/./b", "a/../b"):
+    # Keys with dots inside travel as one segment (`a%2F..%2Fb`) and work as any key.
+    for key in ("a/./b", "a/../b", "..a", "a.."):
         data.put_key(KvsARN=store, Key=key, Value=f"dots {key}", IfMatch=etag(data, store))
         assert data.get_key(KvsARN=store, Key=key)["Value"] == f"dots {key}"
-    keys = [item["Key"] for item in data.list_keys(KvsARN=store, MaxResults=50)["Items"]]
-    assert keys == [".", "..", "a/../b", "a/./b", "via/resolver"]
+    # Keys `.` and `..` travel as dot segments, which the signature does not cover (boto3 signs the
+    # path without them): refused as input, whoever signed them. UpdateKeys and ListKeys carry them.
+    for key in (".", ".."):
+        for call in (
+            lambda: data.put_key(KvsARN=store, Key=key, Value="v", IfMatch=etag(data, store)),
+            lambda: data.get_key(KvsARN=store, Key=key),
+            lambda: data.delete_key(KvsARN=store, Key=key, IfMatch=etag(data, store)),
+        ):
+            with pytest.raises(data.exceptions.ValidationException) as e:
+                call()
+            assert "UpdateKeys" in e.value.response["Error"]["Message"]
+    data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=[{"Key": k, "Value": f"dots {k}"} for k in (".", "..")])
+    items = data.list_keys(KvsARN=store, MaxResults=50)["Items"]
+    assert [(i["Key"], i["Value"]) for i in items[:2]] == [(".", "dots ."), ("..", "dots ..")]
+    assert [i["Key"] for i in items[2:]] == ["..a", "a..", "a/../b", "a/./b", "via/resolver"]
+    data.update_keys(KvsARN=store, IfMatch=etag(data, store), Deletes=[{"Key": "."}, {"Key": ".."}])
+    assert data.describe_key_value_store(KvsARN=store)["ItemCount"] == 5
 
 
 def signed_request(server, method, path, body=b"", headers=None, sigv4a=True, secret=AWS_SECRET):
@@ -454,3 +469,105 @@ def test_http_proxy_environment_variable_route(server, store, monkeypatch):
     data = session.client("cloudfront-keyvaluestore", endpoint_url=server.url, config=Config(retries={"max_attempts": 1}))
     put = data.put_key(KvsARN=store, Key="via/env-proxy", Value="ok", IfMatch=etag(data, store))
     assert put["ItemCount"] == 1 and data.get_key(KvsARN=store, Key="via/env-proxy")["Value"] == "ok"
+
+
+def signed_headers(server, method, path, body=b"", headers=None, sigv4a=True, key_id=AWS_KEY_ID):
+    """The headers boto3's signers add to a request (awscrt SigV4A, or SigV4)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from botocore.crt.auth import CrtSigV4AsymAuth
+
+    creds = Credentials(key_id, AWS_SECRET)
+    request = AWSRequest(method=method, url=f"{server.url}{path}", data=body, headers=headers or {})
+    if sigv4a:
+        CrtSigV4AsymAuth(creds, "cloudfront-keyvaluestore", "*").add_auth(request)
+    else:
+        SigV4Auth(creds, "cloudfront-keyvaluestore", "us-east-1").add_auth(request)
+    return dict(request.headers)
+
+
+def send_head(server, method, path, headers, body=None):
+    """Sends a request exactly as given (no path normalisation); with `body=None`, only the head,
+    whatever Content-Length it declares. Returns (status, error type, message)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    if not any(name.lower() == "host" for name in headers):
+        conn.putheader("host", f"127.0.0.1:{server.port}")
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders(body)
+    r = conn.getresponse()
+    text = r.read().decode()
+    conn.close()
+    message = json.loads(text).get("message") if r.getheader("content-type") == "application/json" else text
+    return r.status, r.getheader("x-amzn-errortype"), message
+
+
+def test_a_head_that_fails_the_signature_checks_is_refused_before_its_body(server, store):
+    """Each request declares a 4 MiB body and never sends it: the answer must come from the head."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day, stamp = f"{now:%Y%m%d}", f"{now:%Y%m%dT%H%M%SZ}"
+    path = f"/key-value-stores/{quoted(store)}/keys/k"
+
+    def authorization(key_id=AWS_KEY_ID, date=day, signed="host;x-amz-date", service="cloudfront-keyvaluestore"):
+        return (f"AWS4-HMAC-SHA256 Credential={key_id}/{date}/us-east-1/{service}/aws4_request, "
+                f"SignedHeaders={signed}, Signature={'0' * 64}")
+
+    base = {"host": f"{AWS_ACCOUNT_ID}.127.0.0.1:{server.port}", "content-length": str(4 * 1024 * 1024),
+            "content-type": "application/json", "if-match": "x", "x-amz-date": stamp}
+    old = "20200101T000000Z"
+    cases = [
+        ({}, "Missing Authentication Token"),
+        ({"authorization": "Bearer edgekv-test-token"}, "Malformed"),
+        ({"authorization": authorization(key_id="AKIAUNKNOWN000000000")}, "access key"),
+        ({"authorization": authorization(service="s3")}, "scoped to the service"),
+        ({"authorization": authorization(date="20200101"), "x-amz-date": old}, "15 minutes"),
+        ({"authorization": authorization(signed="x-amz-date")}, "host"),
+        ({"authorization": authorization().replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1")}, "algorithm"),
+        ({"authorization": authorization().replace("0" * 64, "not-a-signature")}, "signature"),
+    ]
+    for extra, words in cases:
+        status, kind, message = send_head(server, "PUT", path, {**base, **extra})
+        assert (status, kind) == (403, "AccessDeniedException"), (extra, message)
+        assert words in message, (extra, message)
+    # The dot segment is the client's input: refused from the head too, as a ValidationException.
+    signed = signed_headers(server, "PUT", f"/key-value-stores/{quoted(store)}/keys/..", b"")
+    status, kind, message = send_head(server, "PUT", f"/key-value-stores/{quoted(store)}/keys/..",
+                                      {**signed, "content-length": str(4 * 1024 * 1024)})
+    assert (status, kind) == (400, "ValidationException") and "segment" in message
+    # The control plane too, in its own format.
+    control = {**base, "host": f"127.0.0.1:{server.port}"}
+    status, _, message = send_head(server, "POST", "/2020-05-31/key-value-store", control)
+    assert status == 403 and "<Code>AccessDenied</Code>" in message
+    # A head that passes is read to its end and verified as before.
+    etag_now = send_head(server, "GET", f"/key-value-stores/{quoted(store)}",
+                         signed_headers(server, "GET", f"/key-value-stores/{quoted(store)}"))
+    assert etag_now[0] == 200
+
+
+@pytest.mark.parametrize("sigv4a", [True, False], ids=["sigv4a", "sigv4"])
+def test_a_signature_is_not_replayed_on_paths_that_resolve_to_its_own(server, cf, store, sigv4a):
+    """boto3 signs a path with its dot and empty segments resolved; routing keeps them. A signed
+    DescribeKeyValueStore (or ListKeys) must not read keys `..` (or `.`) through such a path."""
+    _, data = cf
+    data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=[{"Key": "..", "Value": "secret .."}, {"Key": ".", "Value": "secret ."}])
+    describe = f"/key-value-stores/{quoted(store)}"
+    list_keys = f"{describe}/keys"
+    for signed_path, replayed in [
+        (describe, f"{describe}/keys/.."),
+        (describe, f"{describe}/keys/x/.."),
+        (describe, f"{describe}/."),
+        (describe, f"/key-value-stores//{quoted(store)}"),
+        (describe, f"/key-value-stores/./{quoted(store)}"),
+        (list_keys, f"{list_keys}/."),
+        (list_keys, f"{describe}//keys"),
+    ]:
+        headers = signed_headers(server, "GET", signed_path, sigv4a=sigv4a)
+        assert send_head(server, "GET", signed_path, headers)[0] == 200
+        status, kind, message = send_head(server, "GET", replayed, headers)
+        assert (status, kind) == (400, "ValidationException"), (replayed, status, message)
+        assert "segment" in message and "secret" not in message, (replayed, message)

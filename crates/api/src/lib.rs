@@ -36,11 +36,18 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 pub struct Management {
     store: Store,
     credentials: Credentials,
+    unverified_bodies: cloudfront::unverified::BodyBudget,
 }
 
 impl Management {
     pub fn new(store: Store, credentials: Credentials) -> Self {
-        Management { store, credentials }
+        Management {
+            store,
+            credentials,
+            unverified_bodies: cloudfront::unverified::BodyBudget::new(
+                cloudfront::UNVERIFIED_BODY_BYTES,
+            ),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -49,6 +56,11 @@ impl Management {
 
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// The bytes CloudFront request bodies may hold before their signature is verified.
+    fn unverified_bodies(&self) -> &cloudfront::unverified::BodyBudget {
+        &self.unverified_bodies
     }
 
     /// Serves a request whose raw target `Dialect::of` matched.
@@ -131,7 +143,8 @@ pub async fn blocking<T: Send + 'static>(
 pub mod fuzzing {
     pub use crate::cloudflare::{decode_value, read_multipart, to_put, GetRequest, WriteItem};
     pub use crate::cloudfront::sigv4::{
-        canonical_query, canonical_request, canonical_uri, check_date, check_signed_headers,
-        parse_authorization, verify, Authorization, SignatureError, Signed,
+        canonical_query, canonical_request, canonical_uri, check_date, check_head, check_signature,
+        check_signed_headers, parse_authorization, verify, Authorization, Claim, SignatureError,
+        Signed,
     };
 }

@@ -6,20 +6,23 @@
 //! empty line and the body (the seeds are the boto3 requests of the wire logs).
 //!
 //! Invariants:
-//! - nothing panics; every refusal is `Malformed` (or `Mismatch` for a stated body hash);
+//! - nothing panics; every refusal is `Malformed` (or `Mismatch` for a stated body hash, or
+//!   `PathNotNormal` for a path with dot or empty segments);
 //! - a parsed header is one the parser's own rules allow (algorithm, scope shape, date and service
 //!   taken from the scope) and its canonical form `ALG Credential=…, SignedHeaders=…, Signature=…`
 //!   parses to the same fields;
-//! - `canonical_uri` is `/`-rooted, fully encoded, free of dot and empty segments, and normalising
-//!   it again only encodes its `%` again; `canonical_query` is sorted and idempotent;
+//! - `canonical_uri` refuses exactly the paths with a dot or empty segment (`PathNotNormal`), and
+//!   otherwise is the path itself encoded again (`/`-rooted, fully encoded, decoding to the path),
+//!   so one signed URI is one routed path; `canonical_query` is sorted and idempotent;
 //! - a canonical request is method, URI, query, one line per signed header, the signed headers and
 //!   the body's SHA-256, in that order;
-//! - `verify` accepts only what every step above accepts, for the configured key.
+//! - `verify` accepts only what every step above accepts, for the configured key, and refuses what
+//!   `check_head` (the checks made before a body is read) refuses, with the same error.
 #![no_main]
 
 use edgekv_api::fuzzing::{
-    canonical_query, canonical_request, canonical_uri, check_signed_headers, parse_authorization,
-    verify, SignatureError, Signed,
+    canonical_query, canonical_request, canonical_uri, check_head, check_signed_headers,
+    parse_authorization, verify, SignatureError, Signed,
 };
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
@@ -97,26 +100,31 @@ fn assert_encoded(s: &str, slash: bool) {
     }
 }
 
-fn check_canonical_uri(raw_path: &str) -> String {
-    let uri = canonical_uri(raw_path);
+fn check_canonical_uri(raw_path: &str) -> Option<String> {
+    // `/`, or `/`-separated segments, none empty, `.` or `..`, with an optional trailing `/`.
+    let inner = raw_path.strip_prefix('/');
+    let inner = inner.map(|p| p.strip_suffix('/').unwrap_or(p));
+    let normal = raw_path == "/"
+        || inner.is_some_and(|inner| inner.split('/').all(|s| !matches!(s, "" | "." | "..")));
+    let uri = match canonical_uri(raw_path) {
+        Ok(uri) => uri,
+        Err(e) => {
+            assert_eq!(e, SignatureError::PathNotNormal);
+            assert!(!normal, "{raw_path:?} refused, but it has no dot or empty segment");
+            return None;
+        }
+    };
+    assert!(normal, "{raw_path:?} accepted with a dot or empty segment");
     assert!(uri.starts_with('/'), "{uri:?} is not rooted");
     assert_encoded(&uri, true);
-    let inner = uri.strip_prefix('/').unwrap_or(&uri);
-    let inner = inner.strip_suffix('/').unwrap_or(inner);
-    if !inner.is_empty() {
-        for segment in inner.split('/') {
-            assert!(
-                !matches!(segment, "" | "." | ".."),
-                "segment {segment:?} left in {uri:?}"
-            );
-        }
-    }
+    let decoded = percent_encoding::percent_decode_str(&uri).collect::<Vec<u8>>();
+    assert_eq!(decoded, raw_path.as_bytes(), "{uri:?} does not encode {raw_path:?}");
     assert_eq!(
-        canonical_uri(&uri),
-        uri.replace('%', "%25"),
-        "normalising {uri:?} again changes more than its escapes"
+        canonical_uri(&uri).as_ref(),
+        Ok(&uri.replace('%', "%25")),
+        "encoding {uri:?} again changes more than its escapes"
     );
-    uri
+    Some(uri)
 }
 
 fn check_canonical_query(raw_query: &str) -> String {
@@ -223,6 +231,7 @@ fuzz_target!(|data: &[u8]| {
     let canonical = canonical_request(&signed, signed_headers);
     match &canonical {
         Ok(canonical) => {
+            let uri = uri.as_deref().expect("a canonical request for a refused path");
             let head = format!("{}\n{uri}\n{query}\n", request.method);
             assert!(
                 canonical.starts_with(&head),
@@ -245,7 +254,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(e) => assert!(
-            matches!(e, SignatureError::Malformed(_) | SignatureError::Mismatch),
+            matches!(
+                e,
+                SignatureError::Malformed(_)
+                    | SignatureError::Mismatch
+                    | SignatureError::PathNotNormal
+            ),
             "{e:?}"
         ),
     }
@@ -261,6 +275,10 @@ fuzz_target!(|data: &[u8]| {
         .and_then(unix_time)
         .unwrap_or(1_795_441_179);
     let verdict = verify(&signed, service, AKID, SECRET, now);
+    // What the head refuses is refused before any body is read, with the error `verify` gives.
+    if let Err(e) = check_head(&request.headers, raw_path, service, AKID, now) {
+        assert_eq!(verdict.as_ref().err(), Some(&e));
+    }
     if verdict.is_ok() {
         let auth = auth.expect("verified without a parsed Authorization header");
         assert_eq!(auth.access_key_id, AKID);

@@ -1,8 +1,12 @@
 //! AWS request signatures, verified: SigV4A (`AWS4-ECDSA-P256-SHA256`, region set `*`, the key pair
 //! derived from the secret with the NIST SP 800-108 counter-mode KDF) and plain SigV4
-//! (`AWS4-HMAC-SHA256`). The canonical request is built from the raw wire path (normalised, then
-//! encoded again), the raw query and the headers exactly as received, so what the client signed is
-//! what is checked.
+//! (`AWS4-HMAC-SHA256`). The canonical request is built from the raw wire path (encoded again), the
+//! raw query and the headers exactly as received, so what the client signed is what is checked.
+//!
+//! Verification has two phases, so that a request can be refused before its body is read:
+//! `check_head` decides all the head alone can (the header's shape, the access key, the service, the
+//! date, the signed headers, the path), `check_signature` then checks the signature over the head and
+//! the body received. `verify` is both.
 
 use hmac::{Hmac, Mac};
 use hyper::HeaderMap;
@@ -32,6 +36,10 @@ pub enum SignatureError {
     Mismatch,
     #[error("Credential should be scoped to the service '{expected}', not '{found}'")]
     WrongService { expected: String, found: String },
+    /// AWS signers sign the path with its empty, `.` and `..` segments removed, while routing keeps
+    /// them: a signature over such a path would also cover the path it shortens to.
+    #[error("The request path has an empty, '.' or '..' segment, which a signature cannot cover")]
+    PathNotNormal,
 }
 
 /// The parts of a request that are signed, as received.
@@ -55,6 +63,13 @@ pub struct Authorization<'a> {
     pub signature: &'a str,
 }
 
+/// What a request's head claims about its signature, checked as far as the head allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub auth: Authorization<'a>,
+    pub amz_date: &'a str,
+}
+
 /// Verifies `request`, signed for `service`, against the one configured key pair; `now` is unix
 /// seconds.
 pub fn verify(
@@ -64,8 +79,28 @@ pub fn verify(
     secret: &str,
     now: i64,
 ) -> Result<(), SignatureError> {
-    let header = request
-        .headers
+    let claim = check_head(
+        request.headers,
+        request.raw_path,
+        service,
+        access_key_id,
+        now,
+    )?;
+    check_signature(request, &claim, access_key_id, secret)
+}
+
+/// Everything the head of a request decides without its body: an `Authorization` header of a known
+/// algorithm and shape, our access key id, `service`, an `X-Amz-Date` within the allowed skew, the
+/// required headers signed, a signature of its algorithm's shape, and a path that a signature
+/// covers exactly.
+pub fn check_head<'a>(
+    headers: &'a HeaderMap,
+    raw_path: &str,
+    service: &str,
+    access_key_id: &str,
+    now: i64,
+) -> Result<Claim<'a>, SignatureError> {
+    let header = headers
         .get(hyper::header::AUTHORIZATION)
         .ok_or(SignatureError::Missing)?
         .to_str()
@@ -83,20 +118,34 @@ pub fn verify(
             found: auth.service.to_string(),
         });
     }
-    let amz_date = header_value(request.headers, "x-amz-date")
+    let amz_date = header_value(headers, "x-amz-date")
         .ok_or_else(|| SignatureError::Malformed("missing X-Amz-Date".into()))?;
     check_date(amz_date, auth.date, now)?;
     check_signed_headers(auth.algorithm, auth.signed_headers)?;
+    check_signature_shape(auth.algorithm, auth.signature)?;
+    canonical_uri(raw_path)?;
+    Ok(Claim { auth, amz_date })
+}
+
+/// The signature of a request whose head `check_head` passed, over that head and the body received.
+pub fn check_signature(
+    request: &Signed<'_>,
+    claim: &Claim<'_>,
+    access_key_id: &str,
+    secret: &str,
+) -> Result<(), SignatureError> {
+    let auth = &claim.auth;
     let canonical = canonical_request(request, auth.signed_headers)?;
     let string_to_sign = format!(
-        "{}\n{amz_date}\n{}\n{}",
+        "{}\n{}\n{}\n{}",
         auth.algorithm,
+        claim.amz_date,
         auth.scope,
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
     match auth.algorithm {
         SIGV4A => verify_sigv4a(&string_to_sign, auth.signature, access_key_id, secret),
-        _ => verify_sigv4(&string_to_sign, &auth, secret),
+        _ => verify_sigv4(&string_to_sign, auth, secret),
     }
 }
 
@@ -204,7 +253,7 @@ pub fn canonical_request(
     Ok(format!(
         "{}\n{}\n{}\n{headers}\n{signed_headers}\n{payload}",
         request.method,
-        canonical_uri(request.raw_path),
+        canonical_uri(request.raw_path)?,
         canonical_query(request.raw_query)
     ))
 }
@@ -213,9 +262,21 @@ fn collapse_whitespace(value: &str) -> String {
     value.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The raw path with dot segments and empty segments resolved, then every byte but the unreserved
-/// set and `/` percent-encoded again (so `%2F` becomes `%252F`).
-pub fn canonical_uri(raw_path: &str) -> String {
+/// The raw path with every byte but the unreserved set and `/` percent-encoded again (so `%2F`
+/// becomes `%252F`). AWS signers sign the path with dot and empty segments resolved, but routing
+/// keeps them, so a path that resolving would change is refused: its signature would equally cover
+/// the shorter path (a signed `GET {store}` would be accepted for `GET {store}/keys/..`). For every
+/// path accepted, the URI signed is exactly the path routed.
+pub fn canonical_uri(raw_path: &str) -> Result<String, SignatureError> {
+    if resolve_dot_segments(raw_path) != raw_path {
+        return Err(SignatureError::PathNotNormal);
+    }
+    Ok(encode(raw_path.as_bytes(), true))
+}
+
+/// The path as AWS signers normalise it: empty and `.` segments dropped, `..` removing the segment
+/// before it, rooted at `/`, a trailing `/` kept where a segment remains.
+fn resolve_dot_segments(raw_path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     for segment in raw_path.split('/') {
         match segment {
@@ -230,7 +291,7 @@ pub fn canonical_uri(raw_path: &str) -> String {
     if raw_path.ends_with('/') && !segments.is_empty() {
         path.push('/');
     }
-    encode(path.as_bytes(), true)
+    path
 }
 
 /// The query's pairs decoded, encoded again with the unreserved set, sorted.
@@ -274,12 +335,34 @@ fn verify_sigv4a(
     secret: &str,
 ) -> Result<(), SignatureError> {
     let key = verifying_key(access_key_id, secret).ok_or(SignatureError::Mismatch)?;
-    let der = hex::decode(signature)
-        .map_err(|_| SignatureError::Malformed("signature is not hex".into()))?;
-    let signature = Signature::from_der(&der)
-        .map_err(|_| SignatureError::Malformed("signature is not DER".into()))?;
+    let signature = sigv4a_signature(signature)?;
     key.verify(string_to_sign.as_bytes(), &signature)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// A SigV4A signature: an ECDSA P-256 signature, DER-encoded, in hex.
+fn sigv4a_signature(signature: &str) -> Result<Signature, SignatureError> {
+    let der = hex::decode(signature)
+        .map_err(|_| SignatureError::Malformed("signature is not hex".into()))?;
+    Signature::from_der(&der).map_err(|_| SignatureError::Malformed("signature is not DER".into()))
+}
+
+/// The signature must have the shape its algorithm gives it: for SigV4A a DER ECDSA signature in
+/// hex, for SigV4 a SHA-256 HMAC in lower-case hex.
+pub fn check_signature_shape(algorithm: &str, signature: &str) -> Result<(), SignatureError> {
+    match algorithm {
+        SIGV4A => sigv4a_signature(signature).map(|_| ()),
+        _ if signature.len() == 64
+            && signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
+        _ => Err(SignatureError::Malformed(
+            "signature is not 64 lower-case hex digits".into(),
+        )),
+    }
 }
 
 /// The SigV4A public key of an access key, derived once and cached (the derivation costs a scalar
@@ -505,13 +588,113 @@ mod tests {
         );
     }
 
+    /// The captured SigV4 DescribeKeyValueStore, replayed on paths that resolve to its own.
+    #[test]
+    fn a_signature_covers_only_the_path_routed() {
+        let headers = headers(&[
+            ("host", "123456789012.127.0.0.1:36483"),
+            ("x-amz-date", "20261123T133947Z"),
+            ("authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/us-east-1/cloudfront-keyvaluestore/aws4_request, SignedHeaders=host;x-amz-date, Signature=5be85692f6015bcd023d78fa38e87089b8fbe1ab624eedadd37ee9e0f5844753"),
+        ]);
+        let check = |path: &str| {
+            let signed = Signed {
+                method: "GET",
+                raw_path: path,
+                raw_query: "",
+                headers: &headers,
+                body: b"",
+            };
+            verify(&signed, SERVICE, AKID, SECRET, at("20261123T133947Z"))
+        };
+        let describe = format!("/key-value-stores/{ARN}");
+        assert_eq!(check(&describe), Ok(()));
+        for path in [
+            format!("{describe}/keys/.."),
+            format!("{describe}/."),
+            format!("{describe}/keys/x/.."),
+            format!("{describe}/keys/./.."),
+            format!("/key-value-stores//{ARN}"),
+            format!("/key-value-stores/./{ARN}"),
+            format!("//key-value-stores/{ARN}"),
+        ] {
+            assert_eq!(check(&path), Err(SignatureError::PathNotNormal), "{path}");
+            let head = check_head(&headers, &path, SERVICE, AKID, at("20261123T133947Z"));
+            assert_eq!(head, Err(SignatureError::PathNotNormal), "{path}");
+        }
+    }
+
+    mod paths {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Raw paths of segments that collide when dot segments are resolved.
+        fn raw_path() -> impl Strategy<Value = String> {
+            let segment = prop::sample::select(vec![
+                "", ".", "..", "a", "keys", "%2E%2E", "a%2Fb", "b%20c", "..a", ".~",
+            ]);
+            (prop::collection::vec(segment, 0..6), any::<bool>()).prop_map(|(segments, slash)| {
+                let mut path = format!("/{}", segments.join("/"));
+                if slash && path.len() > 1 {
+                    path.push('/');
+                }
+                path
+            })
+        }
+
+        /// The routed segments recovered from a canonical URI: split, then decoded twice.
+        fn routed_by(uri: &str) -> Vec<String> {
+            let once: String = percent_encoding::percent_decode_str(uri)
+                .decode_utf8_lossy()
+                .into_owned();
+            crate::route::segments(&once).unwrap_or_default()
+        }
+
+        proptest! {
+            #[test]
+            fn one_signed_uri_is_one_routed_path(p in raw_path(), q in raw_path()) {
+                if let (Ok(up), Ok(uq)) = (canonical_uri(&p), canonical_uri(&q)) {
+                    prop_assert!(up != uq || p == q, "{p} and {q} both sign as {up}");
+                }
+            }
+
+            #[test]
+            fn the_signed_uri_determines_the_routed_segments(p in raw_path()) {
+                if let Ok(uri) = canonical_uri(&p) {
+                    prop_assert_eq!(routed_by(&uri), crate::route::segments(&p).unwrap_or_default());
+                }
+            }
+
+            #[test]
+            fn paths_without_dot_or_empty_segments_are_accepted(
+                segments in prop::collection::vec("[a-zA-Z0-9%._~-]{1,8}", 1..6),
+            ) {
+                prop_assume!(segments.iter().all(|s| s != "." && s != ".."));
+                let path = format!("/{}", segments.join("/"));
+                prop_assert!(canonical_uri(&path).is_ok(), "{path}");
+            }
+        }
+    }
+
     #[test]
     fn canonical_forms() {
-        assert_eq!(canonical_uri("/a/./b/../c//d%2F/"), "/a/c/d%252F/");
         assert_eq!(
-            canonical_uri("/key-value-stores/x/keys/.."),
-            "/key-value-stores/x"
+            canonical_uri("/a/b%20c/d%2F/"),
+            Ok("/a/b%2520c/d%252F/".to_string())
         );
+        assert_eq!(canonical_uri("/"), Ok("/".to_string()));
+        assert_eq!(
+            canonical_uri("/keys/%2E%2E"),
+            Ok("/keys/%252E%252E".to_string())
+        );
+        for path in [
+            "/a/./b", "/a/../c", "/a//b", "/a//", "//a", "/keys/..", "/keys/.", "",
+        ] {
+            assert_eq!(
+                canonical_uri(path),
+                Err(SignatureError::PathNotNormal),
+                "{path}"
+            );
+        }
         assert_eq!(
             canonical_query("b=2&a=x%20y&a=1&flag"),
             "a=1&a=x%20y&b=2&flag="
@@ -582,10 +765,15 @@ mod tests {
                 body: c.body.as_bytes(),
             };
             let result = verify(&signed, SERVICE, AKID, SECRET, at(date));
-            let expected = if c.valid {
-                Ok(())
-            } else {
-                Err(SignatureError::Mismatch)
+            // boto3 sends keys `.` and `..` as dot segments, and signs the path without them.
+            let dotted = uri.path().split('/').any(|s| s == "." || s == "..");
+            let (expected, tampered_expected) = match (dotted, c.valid) {
+                (true, _) => (
+                    Err(SignatureError::PathNotNormal),
+                    Err(SignatureError::PathNotNormal),
+                ),
+                (false, true) => (Ok(()), Err(SignatureError::Mismatch)),
+                (false, false) => (Err(SignatureError::Mismatch), Err(SignatureError::Mismatch)),
             };
             assert_eq!(result, expected, "{} {}", c.method, c.target);
             let tampered = Signed {
@@ -594,7 +782,7 @@ mod tests {
             };
             assert_eq!(
                 verify(&tampered, SERVICE, AKID, SECRET, at(date)),
-                Err(SignatureError::Mismatch)
+                tampered_expected
             );
         }
         assert_eq!(algorithms.len(), 2, "both SigV4A and SigV4 are covered");
@@ -638,5 +826,38 @@ mod tests {
             Err(SignatureError::Malformed(_))
         ));
         assert_eq!(check_signed_headers(SIGV4, "host;x-amz-date"), Ok(()));
+    }
+
+    #[test]
+    fn a_signature_of_the_wrong_shape_is_refused_from_the_head() {
+        let (path, headers, _) = captured_put();
+        let now = at("20261123T133940Z");
+        assert!(check_head(&headers, &path, SERVICE, AKID, now).is_ok());
+        assert_eq!(check_signature_shape(SIGV4A, "3006020101020101"), Ok(()));
+        assert_eq!(check_signature_shape(SIGV4, &"0a".repeat(32)), Ok(()));
+        for (algorithm, signature) in [
+            (SIGV4A, "3044"),
+            (SIGV4A, "zz"),
+            (SIGV4A, ""),
+            (SIGV4, "0a"),
+            (SIGV4, &"0A".repeat(32)),
+            (SIGV4, &"0g".repeat(32)),
+        ] {
+            assert!(
+                matches!(
+                    check_signature_shape(algorithm, signature),
+                    Err(SignatureError::Malformed(_))
+                ),
+                "{algorithm} {signature}"
+            );
+        }
+        let auth = headers["authorization"].to_str().unwrap();
+        let cut = &auth[..auth.len() - 10];
+        let mut cut_headers = headers.clone();
+        cut_headers.insert("authorization", cut.parse().unwrap());
+        assert!(matches!(
+            check_head(&cut_headers, &path, SERVICE, AKID, now),
+            Err(SignatureError::Malformed(_))
+        ));
     }
 }

@@ -1,0 +1,158 @@
+//! Request bodies read before their signature is verified. A signature covers the body, so the
+//! body must be held until it is checked; anyone who knows the (non-secret) access key id gets that
+//! far. Each body is capped, and all of them together draw on one budget of bytes, taken as the
+//! bytes arrive and given back when the body is dropped or verified.
+//!
+//! When the budget is spent, a request is refused rather than made to wait: a waiting request would
+//! keep the bytes it already holds, and requests waiting on each other's bytes could wait forever.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Why a body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("too many unverified request bodies are being received at once")]
+    BudgetSpent,
+    #[error("the body could not be read: {0}")]
+    Read(String),
+}
+
+/// The bytes all unverified bodies may hold together.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    bytes: Arc<Semaphore>,
+}
+
+/// A body read whole, holding its share of the budget until it is dropped or `verified`.
+#[derive(Debug)]
+pub struct Unverified {
+    pub bytes: Bytes,
+    _held: Option<OwnedSemaphorePermit>,
+}
+
+impl Unverified {
+    /// The body, its bytes no longer counted against the budget.
+    pub fn verified(self) -> Bytes {
+        self.bytes
+    }
+}
+
+impl BodyBudget {
+    pub fn new(bytes: usize) -> Self {
+        BodyBudget {
+            bytes: Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Reads `body` whole, at most `max` bytes of it.
+    pub async fn read<B>(&self, body: B, max: usize) -> Result<Unverified, BodyError>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let mut body = std::pin::pin!(body);
+        // Chunks as received, joined once complete: a growing buffer would hold up to twice the
+        // bytes it counts while it waits.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut len = 0;
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            if len + chunk.len() > max {
+                return Err(BodyError::TooLarge(max));
+            }
+            let more = u32::try_from(chunk.len())
+                .ok()
+                .and_then(|n| self.bytes.clone().try_acquire_many_owned(n).ok())
+                .ok_or(BodyError::BudgetSpent)?;
+            match held.as_mut() {
+                Some(held) => held.merge(more),
+                None => held = Some(more),
+            }
+            len += chunk.len();
+            chunks.push(chunk);
+        }
+        let bytes = match chunks.len() {
+            0 => Bytes::new(),
+            1 => chunks.swap_remove(0),
+            _ => chunks.concat().into(),
+        };
+        Ok(Unverified { bytes, _held: held })
+    }
+
+    #[cfg(test)]
+    fn available(&self) -> usize {
+        self.bytes.available_permits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use hyper::body::Frame;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body that arrives in the given chunks.
+    struct Chunked(VecDeque<&'static [u8]>);
+
+    impl hyper::body::Body for Chunked {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|c| Ok(Frame::data(Bytes::from_static(c)))),
+            )
+        }
+    }
+
+    fn chunked(chunks: &[&'static [u8]]) -> Chunked {
+        Chunked(chunks.iter().copied().collect())
+    }
+
+    #[tokio::test]
+    async fn bodies_hold_the_budget_until_dropped_or_verified() {
+        let budget = BodyBudget::new(10);
+        let first = budget.read(chunked(&[b"abc", b"def"]), 100).await.unwrap();
+        assert_eq!(&first.bytes[..], b"abcdef");
+        assert_eq!(budget.available(), 4);
+        let refused = budget.read(chunked(&[b"xy", b"zzz"]), 100).await;
+        assert!(matches!(refused, Err(BodyError::BudgetSpent)));
+        assert_eq!(
+            budget.available(),
+            4,
+            "a refused body gives back what it took"
+        );
+        assert_eq!(first.verified(), Bytes::from_static(b"abcdef"));
+        assert_eq!(budget.available(), 10);
+        let second = budget.read(Full::new(Bytes::from_static(b"0123456789")), 10);
+        assert_eq!(&second.await.unwrap().bytes[..], b"0123456789");
+        assert_eq!(budget.available(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_its_cap_is_refused_and_gives_its_bytes_back() {
+        let budget = BodyBudget::new(100);
+        let read = budget.read(chunked(&[b"abc", b"def"]), 5).await;
+        assert!(matches!(read, Err(BodyError::TooLarge(5))));
+        assert_eq!(budget.available(), 100);
+        let empty = budget.read(Full::new(Bytes::new()), 5).await.unwrap();
+        assert!(empty.bytes.is_empty());
+    }
+}
