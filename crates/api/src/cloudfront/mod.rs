@@ -99,7 +99,7 @@ fn authenticate(
         &signed,
         service,
         &c.aws_access_key_id,
-        &c.aws_secret_access_key,
+        c.aws_secret_access_key.expose(),
         now,
     )
     .map_err(|e| CfrError::access_denied(e.to_string()))
