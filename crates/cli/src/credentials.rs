@@ -9,7 +9,8 @@ use edgekv_api::credentials::check;
 use edgekv_api::{Credentials, InvalidCredential, Secret};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The file in the data dir that holds generated credentials.
@@ -111,18 +112,17 @@ impl Field {
 }
 
 /// `credentials.json`: the credentials generated so far, by field.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize)]
 struct Saved {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     api_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     cloudflare_account_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aws_access_key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aws_secret_access_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aws_account_id: Option<String>,
 }
 
@@ -220,26 +220,35 @@ fn load(file: &Path) -> Result<Saved> {
             file.display()
         ),
     };
-    serde_json::from_str(&text).map_err(|e| {
+    parse(&text).map_err(|problem| {
         anyhow!(
-            "{} is not a valid credentials file ({}); fix it, or move it away to generate new \
-             credentials",
-            file.display(),
-            parse_problem(&e)
+            "{} is not a valid credentials file ({problem}); fix it, or move it away to generate \
+             new credentials",
+            file.display()
         )
     })
 }
 
-/// What is wrong with the file, without quoting any of its values.
-fn parse_problem(e: &serde_json::Error) -> String {
-    match e.classify() {
-        serde_json::error::Category::Data => format!(
-            "at line {} column {}: a field is unknown or not a string",
-            e.line(),
-            e.column()
-        ),
-        _ => e.to_string(),
+/// Parses the file: one JSON object of credential fields, each a string. What is wrong is
+/// described without quoting any value.
+fn parse(text: &str) -> Result<Saved, String> {
+    let object: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => "it is not a JSON object".to_string(),
+            _ => e.to_string(),
+        })?;
+    let mut saved = Saved::default();
+    for (key, value) in object {
+        let field = Field::ALL
+            .into_iter()
+            .find(|f| f.key() == key)
+            .ok_or_else(|| format!("unknown field {key:?}"))?;
+        let Value::String(value) = value else {
+            return Err(format!("{key:?} is not a string"));
+        };
+        *saved.slot(field) = Some(value);
     }
+    Ok(saved)
 }
 
 /// Writes the file whole (a temporary file renamed over it), mode 0600 from its creation.
@@ -304,5 +313,167 @@ impl Resolved {
             true => value.to_string(),
             false => format!("${}", field.var()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_given() -> CredentialArgs {
+        CredentialArgs {
+            api_token: Some("given-token".into()),
+            cloudflare_account_id: Some("0123456789abcdef0123456789abcdef".into()),
+            aws_access_key_id: Some("AKIAGIVEN".into()),
+            aws_secret_access_key: Some("given-secret".into()),
+            aws_account_id: Some("123456789012".into()),
+        }
+    }
+
+    fn set(args: &mut CredentialArgs, field: Field, value: Option<&str>) {
+        let slot = match field {
+            Field::ApiToken => &mut args.api_token,
+            Field::CloudflareAccountId => &mut args.cloudflare_account_id,
+            Field::AwsAccessKeyId => &mut args.aws_access_key_id,
+            Field::AwsSecretAccessKey => &mut args.aws_secret_access_key,
+            Field::AwsAccountId => &mut args.aws_account_id,
+        };
+        *slot = value.map(str::to_string);
+    }
+
+    #[test]
+    fn a_blank_given_value_is_refused_and_named() {
+        for field in Field::ALL {
+            for blank in ["", " ", "\t", "\n"] {
+                let dir = tempfile::tempdir().unwrap();
+                let data = dir.path().join("data");
+                let mut args = all_given();
+                set(&mut args, field, Some(blank));
+                let message = resolve(&args, &data).unwrap_err().to_string();
+                assert!(message.contains(&field.var()), "{message}");
+                assert!(message.contains(&field.flag()), "{message}");
+                assert!(!data.exists(), "nothing is written before refusing");
+            }
+        }
+    }
+
+    #[test]
+    fn all_given_generates_nothing_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolved = resolve(&all_given(), dir.path()).unwrap();
+        assert!(resolved.announcement("http://h").is_none());
+        assert!(!dir.path().join(FILE).exists());
+        assert!(resolved.credentials.api_token.matches(b"given-token"));
+        assert!(resolved
+            .credentials
+            .aws_secret_access_key
+            .matches(b"given-secret"));
+    }
+
+    #[test]
+    fn only_what_is_missing_is_generated_saved_and_announced() {
+        for field in Field::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args = all_given();
+            set(&mut args, field, None);
+            let resolved = resolve(&args, dir.path()).unwrap();
+            let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+            let saved: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&text).unwrap();
+            assert_eq!(saved.keys().collect::<Vec<_>>(), [field.key()]);
+            let announced = resolved.announcement("http://admin:1").unwrap();
+            assert!(announced.contains(&field.var()), "{announced}");
+            for other in Field::ALL.into_iter().filter(|f| *f != field) {
+                assert!(!announced.contains(&format!("generated {}", other.var())));
+            }
+            for secret in ["given-token", "given-secret"] {
+                assert!(!announced.contains(secret), "{announced}");
+            }
+            assert!(announced.contains(saved[field.key()].as_str().unwrap()));
+            assert!(!announced.contains("http://h"), "{announced}");
+
+            // The next start reads it back and generates nothing.
+            let again = resolve(&args, dir.path()).unwrap();
+            assert!(again.announcement("http://h").is_none());
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(FILE)).unwrap(),
+                text
+            );
+        }
+    }
+
+    #[test]
+    fn a_given_secret_is_announced_as_its_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = all_given();
+        set(&mut args, Field::AwsAccountId, None);
+        let announced = resolve(&args, dir.path())
+            .unwrap()
+            .announcement("http://h:1")
+            .unwrap();
+        assert!(announced.contains("CLOUDFLARE_API_TOKEN=$EDGEKV_API_TOKEN"));
+        assert!(announced.contains("AWS_SECRET_ACCESS_KEY=$EDGEKV_AWS_SECRET_ACCESS_KEY"));
+        assert!(announced.contains("CLOUDFLARE_API_BASE_URL=http://h:1/client/v4"));
+    }
+
+    #[test]
+    fn an_unparsable_or_blank_file_stops_the_start_and_is_kept() {
+        let cases = [
+            "",
+            "{",
+            "not json",
+            "[]",
+            r#"{"api_token": 5}"#,
+            r#"{"api_token": "tok", "extra": "x"}"#,
+            r#"{"api_token": ""}"#,
+            r#"{"api_token": "   "}"#,
+            r#"{"aws_secret_access_key": " padded-secret "}"#,
+        ];
+        for text in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(FILE);
+            std::fs::write(&file, text).unwrap();
+            let message = resolve(&CredentialArgs::default(), dir.path())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(FILE), "{text:?}: {message}");
+            assert!(!message.contains("padded-secret"), "{message}");
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(FILE)).unwrap();
+        let message = resolve(&CredentialArgs::default(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("cannot read"), "{message}");
+        assert!(dir.path().join(FILE).is_dir());
+    }
+
+    #[test]
+    fn a_file_of_the_old_format_with_every_field_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"api_token":"saved-token","cloudflare_account_id":"0123456789abcdef0123456789abcdef",
+            "aws_access_key_id":"AKIASAVED","aws_secret_access_key":"saved-secret","aws_account_id":"123456789012"}"#;
+        std::fs::write(dir.path().join(FILE), old).unwrap();
+        let resolved = resolve(&CredentialArgs::default(), dir.path()).unwrap();
+        assert!(resolved.announcement("http://h").is_none());
+        assert!(resolved.credentials.api_token.matches(b"saved-token"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_and_a_new_data_dir_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a").join("data");
+        resolve(&CredentialArgs::default(), &data).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data.join(FILE)), 0o600);
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
     }
 }
