@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 const FILE: &str = "credentials.json";
 
 /// Credentials given on the command line or in the environment. A blank value is refused.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Clone, Default, Args)]
 pub struct CredentialArgs {
     /// Bearer token for the Cloudflare and Telnyx APIs (Cloudflare's X-Auth-Key too).
     #[arg(long, env = "EDGEKV_API_TOKEN", hide_env_values = true)]
@@ -34,6 +34,20 @@ pub struct CredentialArgs {
     /// AWS account id used in key value store ARNs (12 digits).
     #[arg(long, env = "EDGEKV_AWS_ACCOUNT_ID")]
     pub aws_account_id: Option<String>,
+}
+
+/// Shows which credentials were given, and the values of those that are not secret.
+impl std::fmt::Debug for CredentialArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("CredentialArgs");
+        for field in Field::ALL {
+            match (field.given(self), field.is_secret()) {
+                (Some(_), true) => out.field(field.key(), &"(given)"),
+                (value, _) => out.field(field.key(), &value),
+            };
+        }
+        out.finish()
+    }
 }
 
 /// One credential: its flag, variable and key in the credentials file.
@@ -89,30 +103,26 @@ impl Field {
 
     fn generate(self) -> String {
         let mut rng = rand::rng();
-        let mut digits = |radix: u8, n: usize| -> String {
+        let mut from = |alphabet: &[u8], n: usize| -> String {
             (0..n)
-                .map(|_| char::from_digit(rng.random_range(0..radix).into(), radix.into()))
-                .map(|c| c.unwrap_or('0'))
+                .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
                 .collect()
         };
         match self {
             Field::ApiToken | Field::AwsSecretAccessKey => {
                 Alphanumeric.sample_string(&mut rand::rng(), 40)
             }
-            Field::CloudflareAccountId => digits(16, 32),
-            Field::AwsAccessKeyId => format!(
-                "AKIA{}",
-                Alphanumeric
-                    .sample_string(&mut rand::rng(), 16)
-                    .to_ascii_uppercase()
-            ),
-            Field::AwsAccountId => digits(10, 12),
+            Field::CloudflareAccountId => from(b"0123456789abcdef", 32),
+            Field::AwsAccessKeyId => {
+                format!("AKIA{}", from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+            }
+            Field::AwsAccountId => from(b"0123456789", 12),
         }
     }
 }
 
 /// `credentials.json`: the credentials generated so far, by field.
-#[derive(Debug, Default, Serialize)]
+#[derive(Default, Serialize)]
 struct Saved {
     #[serde(skip_serializing_if = "Option::is_none")]
     api_token: Option<String>,
@@ -462,6 +472,32 @@ mod tests {
         let resolved = resolve(&CredentialArgs::default(), dir.path()).unwrap();
         assert!(resolved.announcement("http://h").is_none());
         assert!(resolved.credentials.api_token.matches(b"saved-token"));
+    }
+
+    #[test]
+    fn debug_does_not_show_a_given_secret() {
+        let shown = format!("{:?}", all_given());
+        assert!(!shown.contains("given-token") && !shown.contains("given-secret"));
+        assert!(shown.contains("AKIAGIVEN"), "{shown}");
+    }
+
+    #[test]
+    fn generated_values_have_their_documented_shapes() {
+        for _ in 0..100 {
+            let hex = |s: &str| {
+                s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            };
+            let account = Field::CloudflareAccountId.generate();
+            assert!(account.len() == 32 && hex(&account), "{account}");
+            let aws_account = Field::AwsAccountId.generate();
+            assert!(aws_account.len() == 12 && aws_account.bytes().all(|b| b.is_ascii_digit()));
+            let key_id = Field::AwsAccessKeyId.generate();
+            assert!(key_id.len() == 20 && key_id.starts_with("AKIA"), "{key_id}");
+            for field in Field::ALL {
+                assert_eq!(check(&field.generate()), Ok(()));
+            }
+        }
     }
 
     #[cfg(unix)]
