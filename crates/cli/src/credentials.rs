@@ -221,8 +221,8 @@ fn given_error(field: Field, e: InvalidCredential, data_dir: &Path) -> anyhow::E
 /// Reads the credentials file; a missing one is empty. One that cannot be read or parsed is an
 /// error: replacing it would lose the credentials clients were given.
 fn load(file: &Path) -> Result<Saved> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
         Err(e) => bail!(
             "cannot read {}: {e}; edgekv does not replace it (clients may hold the credentials in \
@@ -230,7 +230,7 @@ fn load(file: &Path) -> Result<Saved> {
             file.display()
         ),
     };
-    parse(&text).map_err(|problem| {
+    parse(&bytes).map_err(|problem| {
         anyhow!(
             "{} is not a valid credentials file ({problem}); fix it, or move it away to generate \
              new credentials",
@@ -241,9 +241,9 @@ fn load(file: &Path) -> Result<Saved> {
 
 /// Parses the file: one JSON object of credential fields, each a string. What is wrong is
 /// described without quoting any value.
-fn parse(text: &str) -> Result<Saved, String> {
+fn parse(bytes: &[u8]) -> Result<Saved, String> {
     let object: Map<String, Value> =
-        serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::from_slice(bytes).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => "it is not a JSON object".to_string(),
             _ => e.to_string(),
         })?;
