@@ -10,7 +10,7 @@ pub mod credentials;
 pub mod route;
 mod telnyx;
 
-pub use credentials::Credentials;
+pub use credentials::{Credentials, InvalidCredential, Secret};
 pub use route::Dialect;
 
 use bytes::Bytes;

@@ -4,13 +4,13 @@
 //! operation (not the dialect's "no such route"). A route added to a table is covered here without
 //! anyone editing this test; a route can only be served through a table.
 
-use edgekv_api::{Credentials, Dialect, Management};
+use edgekv_api::{Credentials, Dialect, Management, Secret};
 use edgekv_store::{Store, StoreOptions};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, StatusCode};
+use hyper::{HeaderMap, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,10 +18,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn credentials() -> Credentials {
     Credentials {
-        api_token: "right-token".into(),
+        api_token: Secret::new("right-token").unwrap(),
         cloudflare_account_id: "0123456789abcdef0123456789abcdef".into(),
         aws_access_key_id: "AKIAEDGEKVAUTHTEST01".into(),
-        aws_secret_access_key: "right-secret".into(),
+        aws_secret_access_key: Secret::new("right-secret").unwrap(),
         aws_account_id: "123456789012".into(),
     }
 }
@@ -84,6 +84,8 @@ fn bad_credentials(dialect: Dialect) -> Vec<(&'static str, Vec<(&'static str, St
             ("wrong", vec![("authorization", "Bearer wrong-token".into())]),
             ("malformed", vec![("authorization", "Bearer".into())]),
             ("wrong scheme", vec![("authorization", "Basic cmlnaHQtdG9rZW4=".into())]),
+            ("empty bearer", vec![("authorization", "Bearer ".into())]),
+            ("empty key", vec![("x-auth-email", "a@example.com".into()), ("x-auth-key", String::new())]),
         ],
         Dialect::CloudfrontData | Dialect::CloudfrontControl => vec![
             ("missing", vec![]),
@@ -103,6 +105,8 @@ fn bad_credentials(dialect: Dialect) -> Vec<(&'static str, Vec<(&'static str, St
             ("missing", vec![]),
             ("wrong", vec![("authorization", "Basic ZWRnZWt2Ondyb25n".into())]),
             ("malformed", vec![("authorization", "Basic !!!".into())]),
+            ("empty password", vec![("authorization", "Basic ZWRnZWt2Og==".into())]),
+            ("empty bearer", vec![("authorization", "Bearer ".into())]),
         ],
     }
 }
@@ -186,4 +190,75 @@ async fn with_the_right_credentials_every_route_reaches_an_operation() {
             "{method} {target}: {status} {body}"
         );
     }
+}
+
+/// A SigV4 `Authorization` header for a GET of `path` at `amz_date`, signed with `secret`.
+fn sign_get(path: &str, amz_date: &str, access_key_id: &str, secret: &str) -> HeaderMap {
+    use edgekv_api::fuzzing::{canonical_request, Signed};
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hmac = |key: &[u8], message: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "127.0.0.1".parse().unwrap());
+    headers.insert("x-amz-date", amz_date.parse().unwrap());
+    let signed = Signed {
+        method: "GET",
+        raw_path: path,
+        raw_query: "",
+        headers: &headers,
+        body: b"",
+    };
+    let canonical = canonical_request(&signed, "host;x-amz-date").unwrap();
+    let date = &amz_date[..8];
+    let scope = format!("{date}/us-east-1/cloudfront-keyvaluestore/aws4_request");
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = ["us-east-1", "cloudfront-keyvaluestore", "aws4_request"]
+        .iter()
+        .fold(
+            hmac(format!("AWS4{secret}").as_bytes(), date),
+            |key, part| hmac(&key, part),
+        );
+    let signature = hex::encode(hmac(&key, &string_to_sign));
+    headers.insert(
+        "authorization",
+        format!(
+            "AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, \
+             SignedHeaders=host;x-amz-date, Signature={signature}"
+        )
+        .parse()
+        .unwrap(),
+    );
+    headers
+}
+
+/// A configured secret that is empty is known to every client: nothing signed with it verifies,
+/// while the same request signed with a real secret does.
+#[test]
+fn an_empty_aws_secret_verifies_no_signature() {
+    use edgekv_api::fuzzing::{verify, SignatureError, Signed};
+    let (path, amz_date, now) = ("/key-value-stores", "20260101T000000Z", 1_767_225_600);
+    let check = |key_id: &str, secret: &str| {
+        let headers = sign_get(path, amz_date, key_id, secret);
+        let signed = Signed {
+            method: "GET",
+            raw_path: path,
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        };
+        verify(&signed, "cloudfront-keyvaluestore", key_id, secret, now)
+    };
+    assert_eq!(check("AKIDEXAMPLE", "right-secret"), Ok(()));
+    assert_eq!(
+        check("AKIDEXAMPLE", ""),
+        Err(SignatureError::UnknownAccessKey)
+    );
+    assert_eq!(check("", ""), Err(SignatureError::UnknownAccessKey));
 }

@@ -45,8 +45,12 @@ Config file (edgekv.toml):
   deadline_secs = 30
   memory_mb = 128
 
-Management credentials come from the flags or EDGEKV_* variables above; unset ones are generated
-on first start into <data-dir>/credentials.json (mode 0600) and printed.";
+Management credentials come from the flags or EDGEKV_* variables above. A blank one (set but empty,
+as when a CI secret did not expand) is refused at start, never taken as \"no credential\". Unset
+ones are generated when first needed into <data-dir>/credentials.json (mode 0600) and printed
+once; a secret that was given is never printed. A credentials file that cannot be read or parsed
+stops the start (move it away to generate new credentials). The data dir and its database are
+created readable by their owner only (0700, 0600).";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -118,6 +122,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("cache"));
+    let credentials = credentials::resolve(&args.credentials, &data_dir)?;
     // Reserving the engine's instance pools (a mapping and a guard page per stack, one per
     // instance slot) takes about as long as opening the store; do both at once.
     let engine = start_engine(&config, &cache_dir, args.max_instances);
@@ -130,14 +135,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         },
     )
     .with_context(|| format!("opening {}", db.display()))?;
-    let (credentials, generated) = credentials::resolve(&args.credentials, &data_dir)?;
     let bindings = ensure_namespaces(&store, &config.namespaces)?;
     let listen = args
         .listen
         .or(config.server.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787)));
     let admin_listen = args.admin_listen.or(config.server.admin_listen);
-    let management = Management::new(store.clone(), credentials.clone());
+    let management = Management::new(store.clone(), credentials.credentials.clone());
     let main = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -167,14 +171,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         })
         .collect();
     let url = format!("http://{}", main.local_addr()?);
+    let management_url = match &admin {
+        Some(admin) => format!("http://{}", admin.local_addr()?),
+        None => url.clone(),
+    };
     println!("edgekv listening on {url}");
-    print_summary(&config, &db, admin.as_ref(), &url);
-    if generated {
-        println!(
-            "generated management credentials in {} (mode 0600):",
-            data_dir.join("credentials.json").display()
-        );
-        println!("{}", credentials::client_settings(&credentials, &url));
+    print_summary(&config, &db, &management_url);
+    if let Some(announcement) = credentials.announcement(&management_url) {
+        println!("{announcement}");
     }
 
     let (stop, stopped) = watch::channel(false);
@@ -332,7 +336,7 @@ fn load_apps(
     Ok(apps)
 }
 
-fn print_summary(config: &Config, db: &std::path::Path, admin: Option<&TcpListener>, url: &str) {
+fn print_summary(config: &Config, db: &std::path::Path, management: &str) {
     println!("  data: {}", db.display());
     for ns in &config.namespaces {
         println!(
@@ -354,9 +358,6 @@ fn print_summary(config: &Config, db: &std::path::Path, admin: Option<&TcpListen
     if config.apps.is_empty() {
         println!("  no app: serving the management APIs only");
     }
-    let management = admin
-        .and_then(|a| a.local_addr().ok())
-        .map_or(url.to_string(), |a| format!("http://{a}"));
     println!("  management APIs: {management}/client/v4 (Cloudflare), {management}/v2/storage/kvs (Telnyx), {management} (CloudFront)");
     println!("  data browser: {management}/_edgekv/ (sign in with the API token as the password)");
 }

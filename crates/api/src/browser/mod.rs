@@ -10,7 +10,7 @@
 
 pub(crate) mod api;
 
-use crate::credentials::constant_time_eq;
+use crate::credentials::Secret;
 use crate::{full, route, Body, Management};
 use base64::Engine as _;
 use hyper::body::Incoming;
@@ -80,7 +80,7 @@ fn page() -> Response<Body> {
 }
 
 /// Whether the request carries the API token as Basic (password) or Bearer credentials.
-fn authorized(token: &str, headers: &HeaderMap) -> bool {
+fn authorized(token: &Secret, headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -96,7 +96,7 @@ fn authorized(token: &str, headers: &HeaderMap) -> bool {
         },
         _ => return false,
     };
-    constant_time_eq(&presented, token.as_bytes())
+    token.matches(&presented)
 }
 
 fn unauthorized() -> Response<Body> {
@@ -124,20 +124,41 @@ mod tests {
 
     #[test]
     fn basic_and_bearer_take_the_token() {
+        let tok = Secret::new("tok").unwrap();
         let basic = |s: &str| {
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(s)
             )
         };
-        assert!(authorized("tok", &with(&basic("anyone:tok"))));
-        assert!(authorized("tok", &with(&basic(":tok"))));
-        assert!(authorized("tok", &with("Bearer tok")));
-        assert!(!authorized("tok", &with(&basic("tok:wrong"))));
-        assert!(!authorized("tok", &with(&basic("tok"))));
-        assert!(!authorized("tok", &with("Basic !!!")));
-        assert!(!authorized("tok", &with("Bearer tokx")));
-        assert!(!authorized("tok", &with("Digest tok")));
-        assert!(!authorized("tok", &HeaderMap::new()));
+        assert!(authorized(&tok, &with(&basic("anyone:tok"))));
+        assert!(authorized(&tok, &with(&basic(":tok"))));
+        assert!(authorized(&tok, &with("Bearer tok")));
+        assert!(!authorized(&tok, &with(&basic("tok:wrong"))));
+        assert!(!authorized(&tok, &with(&basic("tok"))));
+        assert!(!authorized(&tok, &with("Basic !!!")));
+        assert!(!authorized(&tok, &with("Bearer tokx")));
+        assert!(!authorized(&tok, &with("Digest tok")));
+        assert!(!authorized(&tok, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn empty_credentials_are_refused() {
+        let tok = Secret::new("tok").unwrap();
+        let basic = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        for value in [
+            basic("anyone:"),
+            basic(":"),
+            "Basic ".into(),
+            "Bearer ".into(),
+            "Bearer".into(),
+        ] {
+            assert!(!authorized(&tok, &with(&value)), "{value:?}");
+        }
     }
 }

@@ -145,11 +145,7 @@ fn authenticate(credentials: &Credentials, headers: &HeaderMap) -> Result<(), Cf
     let email = headers.get("x-auth-email");
     match (has_bearer, key, email) {
         (true, _, _) if credentials.bearer_ok(headers) => Ok(()),
-        (false, Some(key), Some(_))
-            if constant_time_eq(key.as_bytes(), credentials.api_token.as_bytes()) =>
-        {
-            Ok(())
-        }
+        (false, Some(key), Some(_)) if credentials.api_token.matches(key.as_bytes()) => Ok(()),
         (false, None, None) => Err(CfError::bad_request(
             9106,
             "Missing X-Auth-Key, X-Auth-Email or Authorization headers",

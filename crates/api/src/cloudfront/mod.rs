@@ -97,7 +97,7 @@ async fn authenticate(
         &signed,
         &claim,
         &c.aws_access_key_id,
-        &c.aws_secret_access_key,
+        c.aws_secret_access_key.expose(),
     )
     .map_err(refusal)?;
     Ok(body.verified())
