@@ -241,9 +241,9 @@ def test_a_page_a_guest_serves_cannot_use_a_signed_in_browser(edgekv, guests_dir
     assert report["signed_in"], "the browser was signed in to the data browser first"
     attempts = report["attempts"]
     assert len(attempts) >= 20, attempts
-    # The page saw nothing of the store, and no attempt got through.
+    # Nothing changed in the store, the page saw nothing of it, and no attempt got through.
+    assert store_state(server) == before
     leaked = [a for a in attempts if SECRET in json.dumps(a) or marker in json.dumps(a)]
     assert not leaked, leaked
     succeeded = [a for a in attempts if 200 <= (a.get("status") or 0) < 300 or a.get("read")]
     assert not succeeded, succeeded
-    assert store_state(server) == before
