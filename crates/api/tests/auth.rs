@@ -204,7 +204,10 @@ async fn the_browser_listener_takes_a_browser_sign_in_and_serves_nothing_else() 
     let addr = serve(Management::new(store, credentials()).serving(Surfaces::Browser)).await;
     for (dialect, method, target) in edgekv_api::route_table(&credentials()) {
         let basic = vec![
-            ("authorization", "Basic ZWRnZWt2OnJpZ2h0LXRva2Vu".to_string()),
+            (
+                "authorization",
+                "Basic ZWRnZWt2OnJpZ2h0LXRva2Vu".to_string(),
+            ),
             ("x-edgekv-browser", "1".to_string()),
         ];
         let (status, body) = send(addr, method, &target, &basic).await;

@@ -37,14 +37,16 @@ Listeners: --listen serves the guests, and the management APIs unless --admin-li
 their own. The data browser (sign in with the API token as the password) is never served where
 guests are: it is on the admin listener when there is one, else on --browser-listen (by default
 the port after --listen's). On a listener that serves guests, /_edgekv/api/ takes only
-`Authorization: Bearer <token>`. Each listener has its own connection budget: --max-connections
-for the main one, 64 each for the admin and browser listeners.
+`Authorization: Bearer <token>`. Each listener has a connection budget of its own, so clients of
+one cannot lock out another: --max-connections each for the main and admin listeners, 64 for the
+browser's.
 
 Config file (edgekv.toml):
   [server]
   listen = \"127.0.0.1:8787\"
   # admin_listen = \"127.0.0.1:8788\"    # management APIs and the data browser, no guests
-  # browser_listen = \"127.0.0.1:8788\"  # the data browser [default: the port after listen's]
+  # browser_listen = \"127.0.0.1:8789\"  # the data browser alone [default: admin_listen, if
+                                      # set, else the port after listen's]
   data_dir = \".edgekv\"
   durability = \"normal\"      # or \"full\"
   [[namespaces]]
@@ -100,9 +102,9 @@ pub struct ServeArgs {
     /// commit) [default: normal].
     #[arg(long)]
     pub durability: Option<Durability>,
-    /// The most connections the main listener serves at once; more wait to be accepted. The admin
-    /// and browser listeners have budgets of their own (64 connections each), so clients of the
-    /// main port cannot lock them out.
+    /// The most connections the main listener serves at once, and the admin listener as many
+    /// again (a budget of its own); more wait to be accepted. The browser's listener has its own
+    /// budget of 64.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
     /// Guest instances that may run at once (their memory, tables and stacks are reserved at
@@ -209,9 +211,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
     };
-    // The main listener's limits; the others differ in their connection budget.
-    let private = || ClientLimits {
-        connections: Arc::new(Semaphore::new(PRIVATE_LISTENER_CONNECTIONS)),
+    // The main listener's limits; each other listener has a budget of its own.
+    let budget = |connections: usize| ClientLimits {
+        connections: Arc::new(Semaphore::new(connections)),
         ..limits.clone()
     };
     let main_door = FrontDoor::public(
@@ -229,7 +231,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             BrowserPlace::Admin => Surfaces::ApisAndBrowser,
             BrowserPlace::Own(_) => Surfaces::Apis,
         };
-        let door = FrontDoor::private(management.clone().serving(surfaces), private());
+        let door = FrontDoor::private(
+            management.clone().serving(surfaces),
+            budget(args.max_connections.max(1)),
+        );
         servers.push(tokio::spawn(front_door::serve(
             admin,
             Arc::new(door),
@@ -237,7 +242,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         )));
     }
     if let BrowserPlace::Own(listener) = browser {
-        let door = FrontDoor::private(management.serving(Surfaces::Browser), private());
+        let door = FrontDoor::private(
+            management.serving(Surfaces::Browser),
+            budget(BROWSER_CONNECTIONS),
+        );
         servers.push(tokio::spawn(front_door::serve(
             listener,
             Arc::new(door),
@@ -253,9 +261,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The connections the admin listener and the browser's listener each serve at once: a person
-/// or two and their scripts, never the main port's load.
-const PRIVATE_LISTENER_CONNECTIONS: usize = 64;
+/// The connections the browser's own listener serves at once: a person or two and their tabs.
+const BROWSER_CONNECTIONS: usize = 64;
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
