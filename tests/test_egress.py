@@ -1,5 +1,5 @@
 """Guests cannot reach this server's management APIs through outgoing HTTP (by 127.0.0.1,
-localhost or the admin listener), while other outgoing requests go through; --allow-guest-management
+localhost, the admin listener or the data browser's), while other outgoing requests go through; --allow-guest-management
 opens them. Driven by the misbehave test guest's /fetch route, which GETs the URL it is given."""
 
 
@@ -39,8 +39,16 @@ def test_guests_cannot_call_the_management_apis(edgekv, guests_dir):
 
 def test_the_admin_listener_is_closed_to_guests(edgekv, guests_dir):
     server = edgekv(config=CONFIG.format(app=guest("misbehave")), args=["--admin-listen", "127.0.0.1:0"])
-    admin = server.wait_for_log(r"data browser: (http://127\.0\.0\.1:\d+)/_edgekv/").group(1)
+    admin = server.wait_for_log(r"management APIs: (http://127\.0\.0\.1:\d+)/client/v4").group(1)
     r = fetch(server, f"{admin}/v2/storage/kvs", f"Bearer {API_TOKEN}")
+    assert r.status_code == 502 and "HttpRequestDenied" in r.text, r.text
+
+
+def test_the_browser_listener_is_closed_to_guests(edgekv, guests_dir):
+    server = edgekv(config=CONFIG.format(app=guest("misbehave")))
+    browser = server.wait_for_log(r"data browser: (http://127\.0\.0\.1:\d+)/_edgekv/").group(1)
+    assert browser != server.url
+    r = fetch(server, f"{browser}/_edgekv/api/namespaces", f"Bearer {API_TOKEN}")
     assert r.status_code == 502 and "HttpRequestDenied" in r.text, r.text
 
 

@@ -139,3 +139,29 @@ def test_connections_are_capped(server):
     waiting.close()
     for sock in held:
         sock.close()
+
+
+@pytest.mark.parametrize("listener", ["admin", "browser"])
+def test_a_full_main_port_does_not_lock_out_the_admin_or_browser_listener(edgekv, listener):
+    # Idle connections fill the main port's budget (and never time out here); the admin and the
+    # browser listeners have budgets of their own, so they still answer.
+    args = ["--max-connections", "2", "--header-timeout", "600", "--request-timeout", "600"]
+    if listener == "admin":
+        args += ["--admin-listen", "127.0.0.1:0"]
+    server = edgekv(config=CONFIG, args=args)
+    url = server.wait_for_log(r"data browser: (http://127\.0\.0\.1:\d+)/_edgekv/").group(1)
+    assert url != server.url
+    held = [connect(server) for _ in range(2)]
+    waiting = connect(server)
+    waiting.settimeout(1.0)
+    waiting.sendall(b"GET /nothing HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    with pytest.raises(socket.timeout):
+        waiting.recv(65536)
+    r = requests.get(f"{url}/_edgekv/api/namespaces", headers={"authorization": f"Bearer {API_TOKEN}"}, timeout=20)
+    assert r.status_code == 200 and [ns["name"] for ns in r.json()["namespaces"]] == ["limits"]
+    if listener == "admin":
+        r = requests.get(f"{url}/client/v4/accounts/{CF_ACCOUNT_ID}/storage/kv/namespaces",
+                         headers={"authorization": f"Bearer {API_TOKEN}"}, timeout=20)
+        assert r.status_code == 200
+    for sock in [waiting, *held]:
+        sock.close()

@@ -31,15 +31,39 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+/// Which management surfaces a listener answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Surfaces {
+    /// The REST dialects, and the browser's API for scripts: bearer token only, no page. What a
+    /// listener that also serves guest content answers: a page a guest serves shares its origin,
+    /// so nothing a browser attaches by itself (Basic auth, cookies) may count there.
+    #[default]
+    Apis,
+    /// The data browser alone: its page, and its API signed in as a browser does (Basic) or with
+    /// the bearer token.
+    Browser,
+    /// The REST dialects and the data browser: a listener that serves no guest content.
+    ApisAndBrowser,
+}
+
+impl Surfaces {
+    /// Whether the data browser's page and its browser sign-in are served.
+    pub fn browser_ui(self) -> bool {
+        matches!(self, Surfaces::Browser | Surfaces::ApisAndBrowser)
+    }
+}
+
 /// The management side of the front door: every dialect over one store.
 #[derive(Clone)]
 pub struct Management {
     store: Store,
     credentials: Credentials,
     unverified_bodies: cloudfront::unverified::BodyBudget,
+    surfaces: Surfaces,
 }
 
 impl Management {
+    /// Serves the REST dialects and the browser's API for scripts (`Surfaces::Apis`).
     pub fn new(store: Store, credentials: Credentials) -> Self {
         Management {
             store,
@@ -47,6 +71,26 @@ impl Management {
             unverified_bodies: cloudfront::unverified::BodyBudget::new(
                 cloudfront::UNVERIFIED_BODY_BYTES,
             ),
+            surfaces: Surfaces::Apis,
+        }
+    }
+
+    /// The same management side, answering `surfaces`.
+    pub fn serving(self, surfaces: Surfaces) -> Self {
+        Management { surfaces, ..self }
+    }
+
+    pub fn surfaces(&self) -> Surfaces {
+        self.surfaces
+    }
+
+    /// The dialect this listener serves a raw request target with, if any: `Dialect::of`, less
+    /// the REST dialects on a browser-only listener.
+    pub fn dialect_of(&self, raw_target: &str) -> Option<Dialect> {
+        let dialect = Dialect::of(raw_target)?;
+        match self.surfaces {
+            Surfaces::Browser if dialect != Dialect::Browser => None,
+            _ => Some(dialect),
         }
     }
 
@@ -63,7 +107,7 @@ impl Management {
         &self.unverified_bodies
     }
 
-    /// Serves a request whose raw target `Dialect::of` matched.
+    /// Serves a request whose raw target `dialect_of` matched.
     pub async fn handle(&self, dialect: Dialect, req: Request<Incoming>) -> Response<Body> {
         match dialect {
             Dialect::Cloudflare => cloudflare::handle(self, req).await,

@@ -4,7 +4,7 @@
 //! operation (not the dialect's "no such route"). A route added to a table is covered here without
 //! anyone editing this test; a route can only be served through a table.
 
-use edgekv_api::{Credentials, Dialect, Management, Secret};
+use edgekv_api::{Credentials, Dialect, Management, Secret, Surfaces};
 use edgekv_store::{Store, StoreOptions};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -37,8 +37,14 @@ async fn serve(management: Management) -> SocketAddr {
                 let m = m.clone();
                 async move {
                     let target = edgekv_api::route::target(req.uri()).to_string();
-                    let dialect = Dialect::of(&target).expect("a management route");
-                    Ok::<_, Infallible>(m.handle(dialect, req).await)
+                    let response = match m.dialect_of(&target) {
+                        Some(dialect) => m.handle(dialect, req).await,
+                        None => hyper::Response::builder()
+                            .status(StatusCode::NOT_FOUND)
+                            .body(edgekv_api::full("not served on this listener"))
+                            .unwrap(),
+                    };
+                    Ok::<_, Infallible>(response)
                 }
             });
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
@@ -107,6 +113,9 @@ fn bad_credentials(dialect: Dialect) -> Vec<(&'static str, Vec<(&'static str, St
             ("malformed", vec![("authorization", "Basic !!!".into())]),
             ("empty password", vec![("authorization", "Basic ZWRnZWt2Og==".into())]),
             ("empty bearer", vec![("authorization", "Bearer ".into())]),
+            // What a signed-in browser attaches by itself: on a listener shared with guest
+            // content (`Surfaces::Apis`, what these tests serve) only Bearer counts.
+            ("right token as Basic", vec![("authorization", "Basic ZWRnZWt2OnJpZ2h0LXRva2Vu".into())]),
         ],
     }
 }
@@ -261,4 +270,30 @@ fn an_empty_aws_secret_verifies_no_signature() {
         Err(SignatureError::UnknownAccessKey)
     );
     assert_eq!(check("", ""), Err(SignatureError::UnknownAccessKey));
+}
+
+#[tokio::test]
+async fn the_browser_listener_takes_a_browser_sign_in_and_serves_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("kv.sqlite3"), StoreOptions::default()).unwrap();
+    let addr = serve(Management::new(store, credentials()).serving(Surfaces::Browser)).await;
+    for (dialect, method, target) in edgekv_api::route_table(&credentials()) {
+        let basic = vec![
+            (
+                "authorization",
+                "Basic ZWRnZWt2OnJpZ2h0LXRva2Vu".to_string(),
+            ),
+            ("x-edgekv-browser", "1".to_string()),
+        ];
+        let (status, body) = send(addr, method, &target, &basic).await;
+        if dialect == Dialect::Browser {
+            assert!(
+                status != StatusCode::UNAUTHORIZED && !body.contains("no such browser route"),
+                "{method} {target}: {status} {body}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {target}: {body}");
+            assert_eq!(body, "not served on this listener");
+        }
+    }
 }

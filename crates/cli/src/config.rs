@@ -4,7 +4,8 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:8787"        # guests and management APIs
-//! admin_listen = "127.0.0.1:8788"  # optional: management APIs on their own listener
+//! admin_listen = "127.0.0.1:8788"  # optional: management APIs and the data browser, no guests
+//! browser_listen = "127.0.0.1:8789"  # optional: the data browser [default: port after listen's]
 //! data_dir = ".edgekv"
 //! durability = "normal"            # or "full" (fsync every commit)
 //!
@@ -45,6 +46,7 @@ pub struct Config {
 pub struct Server {
     pub listen: Option<SocketAddr>,
     pub admin_listen: Option<SocketAddr>,
+    pub browser_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub durability: Option<String>,
 }

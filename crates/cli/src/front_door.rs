@@ -2,15 +2,20 @@
 //! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
 //! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
 //!
-//! Hostile or slow clients are bounded here: a cap on open connections (shared by every listener;
-//! at the cap the next connection waits in the accept backlog), a header size limit (431), a
-//! deadline for the headers and one for the rest of the request (408), and a write timeout: a
-//! response that waits longer than that for its reader to take more closes the connection, which
-//! cancels the guest writing it. A request cut off by its deadline, or whose client went away,
-//! is abandoned: its guest is cancelled and may not change data after.
+//! Which surfaces a listener serves is fixed when its door is built: the public door serves guests
+//! and never the data browser's page or its browser sign-in (a guest's page would share their
+//! origin); a private door (admin or browser listener) serves no guest content.
+//!
+//! Hostile or slow clients are bounded here: a cap on open connections (each listener its own, so
+//! clients of one cannot lock out another; at the cap the next connection waits in the accept
+//! backlog), a header size limit (431), a deadline for the headers and one for the rest of the
+//! request (408), and a write timeout: a response that waits longer than that for its reader to
+//! take more closes the connection, which cancels the guest writing it. A request cut off by its
+//! deadline, or whose client went away before its body was in, is abandoned: its guest is
+//! cancelled and may not change data after.
 
 use crate::reload::LiveApp;
-use edgekv_api::{BoxError, Dialect, Management};
+use edgekv_api::{BoxError, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -32,7 +37,7 @@ use tokio_io_timeout::TimeoutStream;
 /// How the front door bounds its clients.
 #[derive(Debug, Clone)]
 pub struct ClientLimits {
-    /// Open connections across all listeners.
+    /// Open connections on this listener (every listener has its own).
     pub connections: Arc<Semaphore>,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
@@ -54,23 +59,34 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// What one listener serves.
 pub struct FrontDoor {
-    /// The management APIs, unless they are on their own listener.
-    pub management: Option<Management>,
+    /// The management surfaces this listener answers, if any.
+    management: Option<Management>,
     /// Apps by route, longest route first.
-    pub apps: Vec<(String, Arc<LiveApp>)>,
-    pub limits: ClientLimits,
+    apps: Vec<(String, Arc<LiveApp>)>,
+    limits: ClientLimits,
 }
 
 impl FrontDoor {
-    pub fn new(
+    /// The public listener: the apps, and the management APIs unless they have a listener of
+    /// their own. Only their API surfaces: the browser's API takes the bearer token alone here.
+    pub fn public(
         management: Option<Management>,
         mut apps: Vec<(String, Arc<LiveApp>)>,
         limits: ClientLimits,
     ) -> Self {
         apps.sort_by_key(|(route, _)| std::cmp::Reverse(route.len()));
         FrontDoor {
-            management,
+            management: management.map(|m| m.serving(Surfaces::Apis)),
             apps,
+            limits,
+        }
+    }
+
+    /// A listener that serves no guest content: the admin listener, the browser's own, or both.
+    pub fn private(management: Management, limits: ClientLimits) -> Self {
+        FrontDoor {
+            management: Some(management),
+            apps: Vec::new(),
             limits,
         }
     }
@@ -108,7 +124,7 @@ impl FrontDoor {
     ) -> Response<Body> {
         let target = edgekv_api::route::target(req.uri()).to_string();
         if let Some(management) = &self.management {
-            if let Some(dialect) = Dialect::of(&target) {
+            if let Some(dialect) = management.dialect_of(&target) {
                 return management
                     .handle(dialect, req)
                     .await

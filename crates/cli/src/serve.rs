@@ -1,6 +1,11 @@
 //! `edgekv serve`: opens the store, makes sure every configured namespace exists with its profile
 //! and limits, loads the apps, binds the listeners, prints where everything is, and serves until
 //! Ctrl-C or SIGTERM.
+//!
+//! Listeners: the main one serves guests (and the management APIs unless `--admin-listen` moves
+//! them); the data browser's page never shares an origin with guest content, so it lives on the
+//! admin listener when there is one, else on a listener of its own (`--browser-listen`, by default
+//! the port after the main one). Each listener has its own connection budget.
 
 use crate::config::{Config, NamespaceConfig};
 use crate::credentials::{self, CredentialArgs};
@@ -9,7 +14,7 @@ use crate::front_door::{self, ClientLimits, FrontDoor};
 use crate::reload::{self, AppSource, LiveApp};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use edgekv_api::Management;
+use edgekv_api::{Management, Surfaces};
 use edgekv_runtime::{App, AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
 use edgekv_store::{
     Durability, NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid,
@@ -28,9 +33,20 @@ pub const SERVE_HELP: &str = "Examples:
   edgekv serve --config edgekv.toml --data-dir /tmp/kv
   EDGEKV_API_TOKEN=secret edgekv serve app.wasm --admin-listen 127.0.0.1:8788
 
+Listeners: --listen serves the guests, and the management APIs unless --admin-listen gives them
+their own. The data browser (sign in with the API token as the password) is never served where
+guests are: it is on the admin listener when there is one, else on --browser-listen (by default
+the port after --listen's). On a listener that serves guests, /_edgekv/api/ takes only
+`Authorization: Bearer <token>`. Each listener has a connection budget of its own, so clients of
+one cannot lock out another: --max-connections each for the main and admin listeners, 64 for the
+browser's.
+
 Config file (edgekv.toml):
   [server]
   listen = \"127.0.0.1:8787\"
+  # admin_listen = \"127.0.0.1:8788\"    # management APIs and the data browser, no guests
+  # browser_listen = \"127.0.0.1:8789\"  # the data browser alone [default: admin_listen, if
+                                      # set, else the port after listen's]
   data_dir = \".edgekv\"
   durability = \"normal\"      # or \"full\"
   [[namespaces]]
@@ -62,9 +78,15 @@ pub struct ServeArgs {
     /// Address for guests and the management APIs [default: 127.0.0.1:8787].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Serve the management APIs on this address instead of the main one.
+    /// Serve the management APIs on this address instead of the main one, with the data browser
+    /// unless --browser-listen names another; no guest is served there.
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Serve the data browser on this address, which serves nothing else [default: the admin
+    /// listener with --admin-listen, else the port after --listen's (a free one when that is
+    /// taken or --listen's port is 0)].
+    #[arg(long, value_name = "ADDR")]
+    pub browser_listen: Option<SocketAddr>,
     /// Where the data lives (kv.sqlite3, compiled-component cache, credentials) [default: .edgekv].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -84,7 +106,9 @@ pub struct ServeArgs {
     /// commit) [default: normal].
     #[arg(long)]
     pub durability: Option<Durability>,
-    /// The most connections served at once (all listeners together); more wait to be accepted.
+    /// The most connections the main listener serves at once, and the admin listener as many
+    /// again (a budget of its own); more wait to be accepted. The browser's listener has its own
+    /// budget of 64.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
     /// Guest instances that may run at once (their memory, tables and stacks are reserved at
@@ -141,22 +165,22 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .or(config.server.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787)));
     let admin_listen = args.admin_listen.or(config.server.admin_listen);
+    let browser_listen = args.browser_listen.or(config.server.browser_listen);
     let management = Management::new(store.clone(), credentials.credentials.clone());
-    let main = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let main = bind(listen).await?;
     let admin = match admin_listen {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?,
-        ),
+        Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let browser = place_browser(listen, browser_listen, admin.as_ref()).await?;
     // Guests are loaded once the listeners are bound: their egress policy names them.
     let egress = (!args.allow_guest_management).then(|| {
-        let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
-        main.local_addr().map(|m| egress::policy(m, admin_addr))
+        let closed = admin
+            .iter()
+            .chain(browser.own())
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        main.local_addr().map(|m| egress::policy(m, closed))
     });
     let egress = egress.transpose()?;
     let apps = load_apps(&config, engine, &store, &bindings, egress)?;
@@ -175,8 +199,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(admin) => format!("http://{}", admin.local_addr()?),
         None => url.clone(),
     };
+    let browser_url = match browser.own() {
+        Some(own) => format!("http://{}", own.local_addr()?),
+        None => management_url.clone(),
+    };
     println!("edgekv listening on {url}");
-    print_summary(&config, &db, &management_url);
+    print_summary(&config, &db, &management_url, &browser_url);
     if let Some(announcement) = credentials.announcement(&management_url) {
         println!("{announcement}");
     }
@@ -188,21 +216,44 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         write_timeout: Duration::from_secs(args.write_timeout.max(1)),
     };
-    let main_door = Arc::new(FrontDoor::new(
+    // The main listener's limits; each other listener has a budget of its own.
+    let budget = |connections: usize| ClientLimits {
+        connections: Arc::new(Semaphore::new(connections)),
+        ..limits.clone()
+    };
+    let main_door = FrontDoor::public(
         admin.is_none().then(|| management.clone()),
         live,
         limits.clone(),
-    ));
+    );
     let mut servers = vec![tokio::spawn(front_door::serve(
         main,
-        main_door,
+        Arc::new(main_door),
         wait(stopped.clone()),
     ))];
     if let Some(admin) = admin {
-        let admin_door = Arc::new(FrontDoor::new(Some(management), Vec::new(), limits));
+        let surfaces = match browser {
+            BrowserPlace::Admin => Surfaces::ApisAndBrowser,
+            BrowserPlace::Own(_) => Surfaces::Apis,
+        };
+        let door = FrontDoor::private(
+            management.clone().serving(surfaces),
+            budget(args.max_connections.max(1)),
+        );
         servers.push(tokio::spawn(front_door::serve(
             admin,
-            admin_door,
+            Arc::new(door),
+            wait(stopped.clone()),
+        )));
+    }
+    if let BrowserPlace::Own(listener) = browser {
+        let door = FrontDoor::private(
+            management.serving(Surfaces::Browser),
+            budget(BROWSER_CONNECTIONS),
+        );
+        servers.push(tokio::spawn(front_door::serve(
+            listener,
+            Arc::new(door),
             wait(stopped),
         )));
     }
@@ -213,6 +264,64 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         let _ = server.await;
     }
     Ok(())
+}
+
+/// The connections the browser's own listener serves at once: a person or two and their tabs.
+const BROWSER_CONNECTIONS: usize = 64;
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
+/// Where the data browser's page is served: never on a listener that serves guests.
+enum BrowserPlace {
+    /// A listener of its own.
+    Own(TcpListener),
+    /// The admin listener (which serves no guest content).
+    Admin,
+}
+
+impl BrowserPlace {
+    fn own(&self) -> Option<&TcpListener> {
+        match self {
+            BrowserPlace::Own(listener) => Some(listener),
+            BrowserPlace::Admin => None,
+        }
+    }
+}
+
+/// Binds the browser's listener: `requested` if given (the admin listener when it names the
+/// same address), else the admin listener if there is one, else the port after `main`'s, or a
+/// free one on the same address when that is taken or `main` asked for any port.
+async fn place_browser(
+    main: SocketAddr,
+    requested: Option<SocketAddr>,
+    admin: Option<&TcpListener>,
+) -> Result<BrowserPlace> {
+    let admin_addr = admin.and_then(|a| a.local_addr().ok());
+    match (requested, admin_addr) {
+        (Some(addr), Some(admin)) if addr.port() != 0 && addr == admin => Ok(BrowserPlace::Admin),
+        (Some(addr), _) => Ok(BrowserPlace::Own(bind(addr).await?)),
+        (None, Some(_)) => Ok(BrowserPlace::Admin),
+        (None, None) => {
+            let next = (main.port() != 0)
+                .then(|| main.port().checked_add(1))
+                .flatten();
+            if let Some(port) = next {
+                match TcpListener::bind(SocketAddr::new(main.ip(), port)).await {
+                    Ok(listener) => return Ok(BrowserPlace::Own(listener)),
+                    Err(e) => tracing::warn!(
+                        "the data browser cannot have port {port} ({e}); it takes a free one"
+                    ),
+                }
+            }
+            Ok(BrowserPlace::Own(
+                bind(SocketAddr::new(main.ip(), 0)).await?,
+            ))
+        }
+    }
 }
 
 fn load_config(args: &ServeArgs) -> Result<Config> {
@@ -336,7 +445,7 @@ fn load_apps(
     Ok(apps)
 }
 
-fn print_summary(config: &Config, db: &std::path::Path, management: &str) {
+fn print_summary(config: &Config, db: &std::path::Path, management: &str, browser: &str) {
     println!("  data: {}", db.display());
     for ns in &config.namespaces {
         println!(
@@ -359,7 +468,7 @@ fn print_summary(config: &Config, db: &std::path::Path, management: &str) {
         println!("  no app: serving the management APIs only");
     }
     println!("  management APIs: {management}/client/v4 (Cloudflare), {management}/v2/storage/kvs (Telnyx), {management} (CloudFront)");
-    println!("  data browser: {management}/_edgekv/ (sign in with the API token as the password)");
+    println!("  data browser: {browser}/_edgekv/ (sign in with the API token as the password)");
 }
 
 async fn wait(mut stopped: watch::Receiver<bool>) {

@@ -3,19 +3,28 @@
 //! prefix, shows an entry, and edits or deletes it with the entry's ETag as precondition. Every
 //! read and write goes through the store, so the profile's rules apply as on every other path.
 //!
-//! Auth is the management API token, as `Authorization: Basic` (any user name, the token as
-//! password: what a browser prompts for) or `Bearer`. Writes also need the `x-edgekv-browser`
-//! header, which a cross-site form cannot send, so a logged-in browser cannot be made to write by
-//! another site.
+//! Auth is the management API token. Where the page is served (a listener with no guest content,
+//! `Surfaces::browser_ui`), the token comes as `Authorization: Basic` (any user name, the token as
+//! password: what a browser prompts for) or `Bearer`. On a listener that also serves guests, whose
+//! pages share its origin, only `Bearer` counts and there is no page: a credential a browser
+//! attaches by itself would be usable by any script a guest serves. Writes also need the
+//! `x-edgekv-browser` header, which a cross-origin page cannot send without a CORS preflight that
+//! is never granted (no response here carries CORS headers). Every response forbids framing and
+//! sniffing.
 
 pub(crate) mod api;
 
 use crate::credentials::Secret;
-use crate::{full, route, Body, Management};
+use crate::{full, route, Body, Management, Surfaces};
 use base64::Engine as _;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// The path prefix the browser is served under.
 pub const PREFIX: &str = "/_edgekv";
@@ -27,8 +36,15 @@ const WRITE_GUARD: &str = "x-edgekv-browser";
 
 /// Serves one request under `/_edgekv`.
 pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
-    if !authorized(&m.credentials().api_token, req.headers()) {
-        return unauthorized();
+    let sign_in = SignIn::on(m.surfaces());
+    let mut response = serve(m, sign_in, req).await;
+    harden(response.headers_mut());
+    response
+}
+
+async fn serve(m: &Management, sign_in: SignIn, req: Request<Incoming>) -> Response<Body> {
+    if !sign_in.accepts(&m.credentials().api_token, req.headers()) {
+        return sign_in.challenge();
     }
     let segments = match route::segments(route::raw_path(route::target(req.uri()))) {
         Ok(segments) => segments,
@@ -50,10 +66,80 @@ pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
         );
     }
     match route::find(api::ROUTES, req.method(), &rest) {
+        Some((api::Op::Page, _)) if sign_in == SignIn::BearerOnly => api::error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "the data browser's page has a listener of its own: `edgekv serve` prints its address",
+        ),
         Some((api::Op::Page, _)) => page(),
         Some((op, params)) => api::serve(m, req, op, params).await,
         None => api::error(StatusCode::NOT_FOUND, "not-found", "no such browser route"),
     }
+}
+
+/// How a request shows it holds the API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignIn {
+    /// `Authorization: Basic` (any user name, the token as password) or `Bearer`.
+    BasicOrBearer,
+    /// `Authorization: Bearer` only.
+    BearerOnly,
+}
+
+impl SignIn {
+    fn on(surfaces: Surfaces) -> SignIn {
+        if surfaces.browser_ui() {
+            SignIn::BasicOrBearer
+        } else {
+            SignIn::BearerOnly
+        }
+    }
+
+    /// Whether `headers` carry the API token in a form this sign-in takes.
+    fn accepts(self, token: &Secret, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let presented = match scheme.to_ascii_lowercase().as_str() {
+            "bearer" => rest.trim().as_bytes().to_vec(),
+            "basic" if self == SignIn::BasicOrBearer => match basic_password(rest.trim()) {
+                Some(password) => password,
+                None => return false,
+            },
+            _ => return false,
+        };
+        token.matches(&presented)
+    }
+
+    /// The 401 for a request without acceptable credentials. A Basic challenge makes a browser
+    /// prompt for the token, so only the page's own listener sends one.
+    fn challenge(self) -> Response<Body> {
+        let (message, challenge) = match self {
+            SignIn::BasicOrBearer => (
+                "sign in with the edgekv API token as the password (any user name)",
+                "Basic realm=\"edgekv\", charset=\"UTF-8\"",
+            ),
+            SignIn::BearerOnly => (
+                "send the edgekv API token as `Authorization: Bearer <token>`",
+                "Bearer realm=\"edgekv\"",
+            ),
+        };
+        let mut response = api::error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        response
+            .headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static(challenge));
+        response
+    }
+}
+
+/// The password of Basic credentials (`base64(user:password)`).
+fn basic_password(encoded: &str) -> Option<Vec<u8>> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some(decoded[colon + 1..].to_vec())
 }
 
 fn page() -> Response<Body> {
@@ -63,53 +149,52 @@ fn page() -> Response<Body> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    // Everything is inline; nothing may load from anywhere else.
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-             connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Ok(csp) = HeaderValue::from_str(page_csp()) {
+        headers.insert(CONTENT_SECURITY_POLICY, csp);
+    }
     response
 }
 
-/// Whether the request carries the API token as Basic (password) or Bearer credentials.
-fn authorized(token: &Secret, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let presented = match scheme.to_ascii_lowercase().as_str() {
-        "bearer" => rest.trim().as_bytes().to_vec(),
-        "basic" => match base64::engine::general_purpose::STANDARD.decode(rest.trim()) {
-            Ok(decoded) => match decoded.iter().position(|&b| b == b':') {
-                Some(colon) => decoded[colon + 1..].to_vec(),
-                None => return false,
-            },
-            Err(_) => return false,
-        },
-        _ => return false,
-    };
-    token.matches(&presented)
+/// The page's policy: its one inline script (by hash) and inline styles run, it talks only to
+/// its own origin, loads nothing else, and no page may frame it.
+fn page_csp() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src 'sha256-{}'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(page_script(PAGE)))
+        )
+    })
 }
 
-fn unauthorized() -> Response<Body> {
-    let mut response = api::error(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "sign in with the edgekv API token as the password (any user name)",
+/// The text of the page's inline script.
+fn page_script(page: &str) -> &str {
+    let start = page.find("<script>").map_or(0, |i| i + "<script>".len());
+    let end = page[start..]
+        .find("</script>")
+        .map_or(page.len(), |i| start + i);
+    &page[start..end]
+}
+
+/// Headers every browser response carries, the page's and the API's alike: nothing may frame,
+/// sniff, embed from another origin or cache them, and an API response opened as a document runs
+/// nothing.
+fn harden(headers: &mut HeaderMap) {
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; sandbox",
+        ));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
     );
-    response.headers_mut().insert(
-        "www-authenticate",
-        HeaderValue::from_static("Basic realm=\"edgekv\", charset=\"UTF-8\""),
-    );
-    response
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 #[cfg(test)]
@@ -122,35 +207,59 @@ mod tests {
         headers
     }
 
+    fn basic(s: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+    }
+
     #[test]
-    fn basic_and_bearer_take_the_token() {
+    fn the_page_listener_takes_basic_and_bearer() {
+        let ui = SignIn::BasicOrBearer;
         let tok = Secret::new("tok").unwrap();
-        let basic = |s: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(s)
-            )
-        };
-        assert!(authorized(&tok, &with(&basic("anyone:tok"))));
-        assert!(authorized(&tok, &with(&basic(":tok"))));
-        assert!(authorized(&tok, &with("Bearer tok")));
-        assert!(!authorized(&tok, &with(&basic("tok:wrong"))));
-        assert!(!authorized(&tok, &with(&basic("tok"))));
-        assert!(!authorized(&tok, &with("Basic !!!")));
-        assert!(!authorized(&tok, &with("Bearer tokx")));
-        assert!(!authorized(&tok, &with("Digest tok")));
-        assert!(!authorized(&tok, &HeaderMap::new()));
+        assert!(ui.accepts(&tok, &with(&basic("anyone:tok"))));
+        assert!(ui.accepts(&tok, &with(&basic(":tok"))));
+        assert!(ui.accepts(&tok, &with("Bearer tok")));
+        assert!(!ui.accepts(&tok, &with(&basic("tok:wrong"))));
+        assert!(!ui.accepts(&tok, &with(&basic("tok"))));
+        assert!(!ui.accepts(&tok, &with("Basic !!!")));
+        assert!(!ui.accepts(&tok, &with("Bearer tokx")));
+        assert!(!ui.accepts(&tok, &with("Digest tok")));
+        assert!(!ui.accepts(&tok, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_listener_shared_with_guests_takes_only_bearer() {
+        let scripts = SignIn::on(Surfaces::Apis);
+        let tok = Secret::new("tok").unwrap();
+        assert_eq!(scripts, SignIn::BearerOnly);
+        assert!(scripts.accepts(&tok, &with("Bearer tok")));
+        assert!(!scripts.accepts(&tok, &with(&basic("anyone:tok"))));
+        assert!(!scripts.accepts(&tok, &with(&basic(":tok"))));
+        let challenge = scripts.challenge();
+        let header = challenge.headers()["www-authenticate"].to_str().unwrap();
+        assert!(header.starts_with("Bearer"), "{header}");
+    }
+
+    #[test]
+    fn the_page_policy_allows_exactly_its_own_script() {
+        let script = page_script(PAGE);
+        assert!(
+            script.contains("async function call("),
+            "found the inline script"
+        );
+        assert!(!script.contains("</script>"));
+        assert_eq!(PAGE.matches("<script").count(), 1, "one inline script");
+        let csp = page_csp();
+        assert!(csp.contains("script-src 'sha256-"), "{csp}");
+        assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     }
 
     #[test]
     fn empty_credentials_are_refused() {
         let tok = Secret::new("tok").unwrap();
-        let basic = |s: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(s)
-            )
-        };
         for value in [
             basic("anyone:"),
             basic(":"),
@@ -158,7 +267,10 @@ mod tests {
             "Bearer ".into(),
             "Bearer".into(),
         ] {
-            assert!(!authorized(&tok, &with(&value)), "{value:?}");
+            assert!(
+                !SignIn::BasicOrBearer.accepts(&tok, &with(&value)),
+                "{value:?}"
+            );
         }
     }
 }

@@ -426,7 +426,7 @@ fn verify_sigv4(
         |key, part| hmac(&key, part.as_bytes()),
     );
     let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    match crate::credentials::constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+    match crate::credentials::constant_time_eq(auth.signature.as_bytes(), expected.as_bytes()) {
         true => Ok(()),
         false => Err(SignatureError::Mismatch),
     }
