@@ -1,7 +1,8 @@
 //! CloudFront errors as boto3 maps them: the data plane answers status + `x-amzn-ErrorType` + JSON
 //! `{"__type", "message"}`; the control plane answers rest-xml `<ErrorResponse>`. Store errors map
 //! to shapes: malformed input 400 Validation, quotas 402 ServiceQuotaExceeded, unknown store or key
-//! 404 ResourceNotFound, stale If-Match 409 Conflict.
+//! 404 ResourceNotFound, stale If-Match 409 Conflict. Messages use the service's wording (`Limit
+//! exceeded: <quota>`, `1 validation error detected: ...`), never the store's rule names.
 
 use crate::{full, Body};
 use edgekv_store::{Rule, RuleViolation, StoreError};
