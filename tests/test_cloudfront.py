@@ -352,7 +352,9 @@ def test_update_keys_over_3_mib_is_a_quota_error(cf, store):
     puts = [{"Key": f"k{i}", "Value": "x" * 64_000} for i in range(50)]
     with pytest.raises(data.exceptions.ServiceQuotaExceededException) as e:
         data.update_keys(KvsARN=store, IfMatch=etag(data, store), Puts=puts)
-    assert "batch" in e.value.response["Error"]["Message"]
+    assert e.value.response["Error"]["Message"] == (
+        "Limit exceeded: Maximum payload size of a single UpdateKeys request (3145728 bytes)"
+    )
     assert data.describe_key_value_store(KvsARN=store)["ItemCount"] == 0
 
 

@@ -31,8 +31,14 @@ pub enum Rule {
     TtlTooShort,
     /// A relative TTL is above the maximum (seconds).
     TtlTooLong,
-    /// An absolute expiration is earlier than now plus the minimum TTL (`limit`/`actual` in unix seconds).
+    /// An absolute expiration is not after now (`limit`: now, `actual`: the expiration; unix seconds).
+    ExpirationInPast,
+    /// An absolute expiration is after now but less than the minimum TTL ahead (`limit`: that minimum
+    /// in seconds, `actual`: the expiration in unix seconds).
     ExpirationTooSoon,
+    /// An absolute expiration is later than the maximum TTL allows, or than can be represented
+    /// (`limit`/`actual` in unix seconds).
+    ExpirationTooLate,
     /// The write would take the namespace over its total size (key + value bytes).
     StoreFull,
     /// A batch has more items than allowed.
@@ -75,7 +81,9 @@ impl Rule {
             Rule::ExpiryUnsupported
             | Rule::TtlTooShort
             | Rule::TtlTooLong
-            | Rule::ExpirationTooSoon => RuleFamily::Expiry,
+            | Rule::ExpirationInPast
+            | Rule::ExpirationTooSoon
+            | Rule::ExpirationTooLate => RuleFamily::Expiry,
             Rule::StoreFull
             | Rule::BatchTooManyItems
             | Rule::BatchTooLarge
@@ -84,7 +92,8 @@ impl Rule {
         }
     }
 
-    /// A stable snake_case name, for logs and error bodies.
+    /// A stable snake_case name, for logs and the guest binding's messages (clients of the REST
+    /// dialects get words instead: `RuleViolation::describe` or the dialect's own).
     pub fn name(self) -> &'static str {
         match self {
             Rule::KeyEmpty => "key_empty",
@@ -99,7 +108,9 @@ impl Rule {
             Rule::ExpiryUnsupported => "expiry_unsupported",
             Rule::TtlTooShort => "ttl_too_short",
             Rule::TtlTooLong => "ttl_too_long",
+            Rule::ExpirationInPast => "expiration_in_past",
             Rule::ExpirationTooSoon => "expiration_too_soon",
+            Rule::ExpirationTooLate => "expiration_too_late",
             Rule::StoreFull => "store_full",
             Rule::BatchTooManyItems => "batch_too_many_items",
             Rule::BatchTooLarge => "batch_too_large",
@@ -118,6 +129,69 @@ pub struct RuleViolation {
     pub actual: u64,
 }
 
+impl RuleViolation {
+    /// What broke, as a sentence (no full stop) that names the thing constrained, its size and its
+    /// limit, without the rule's name: for clients of edgekv's own APIs, and for dialects whose service has no words
+    /// of its own for a rule.
+    pub fn describe(&self) -> String {
+        let (limit, actual) = (self.limit, self.actual);
+        match self.rule {
+            Rule::KeyEmpty => "The key is empty".into(),
+            Rule::KeyDotSegment => "The key may not be `.` or `..`".into(),
+            Rule::KeyTooLong => {
+                format!("The key is {actual} characters long, over the limit of {limit}")
+            }
+            Rule::KeyTooLarge => {
+                format!("The key is {actual} bytes long, over the limit of {limit} bytes")
+            }
+            Rule::KeyCharset => "The key has a character outside [-/_=.a-zA-Z0-9]".into(),
+            Rule::KeyReserved => "Keys starting with `_` are reserved".into(),
+            Rule::ValueTooLarge => {
+                format!("The value is {actual} bytes, over the limit of {limit} bytes")
+            }
+            Rule::MetadataTooLarge if limit == 0 => "This namespace keeps no metadata".into(),
+            Rule::MetadataTooLarge => format!(
+                "The metadata is {actual} bytes as compact JSON, over the limit of {limit} bytes"
+            ),
+            Rule::MetadataNotJson => "The metadata is not valid JSON".into(),
+            Rule::ExpiryUnsupported => "This namespace does not support expiry".into(),
+            Rule::TtlTooShort => {
+                format!("The TTL of {actual} seconds is below the minimum of {limit} seconds")
+            }
+            Rule::TtlTooLong => {
+                format!("The TTL of {actual} seconds is above the maximum of {limit} seconds")
+            }
+            Rule::ExpirationInPast => format!(
+                "The expiration {actual} (unix seconds) is not after the current time, {limit}"
+            ),
+            Rule::ExpirationTooSoon => format!(
+                "The expiration {actual} (unix seconds) is less than {limit} seconds in the future"
+            ),
+            Rule::ExpirationTooLate => format!(
+                "The expiration {actual} (unix seconds) is after the latest allowed, {limit}"
+            ),
+            Rule::StoreFull => format!(
+                "The write would bring the namespace to {actual} bytes of keys and values, over its limit of {limit} bytes"
+            ),
+            Rule::BatchTooManyItems => {
+                format!("The batch has {actual} items, over the limit of {limit}")
+            }
+            Rule::BatchTooLarge => {
+                format!("The batch is {actual} bytes, over the limit of {limit} bytes")
+            }
+            Rule::BulkGetTooManyKeys => {
+                format!("The request asks for {actual} keys, over the limit of {limit}")
+            }
+            Rule::ListLimit => format!("The list limit {actual} is outside 1 to {limit}"),
+            Rule::NamespaceName => format!(
+                "The namespace name is {actual} bytes; a name is 1 to {limit} bytes of the allowed characters"
+            ),
+        }
+    }
+}
+
+/// `<rule name>: <what broke>`, the form logs and the guest binding carry: sizes read
+/// `<actual> is over the limit of <limit>`.
 impl fmt::Display for RuleViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (rule, limit, actual) = (self.rule.name(), self.limit, self.actual);
@@ -135,10 +209,17 @@ impl fmt::Display for RuleViolation {
                 write!(f, "{rule}: TTL {actual}s is below the minimum of {limit}s")
             }
             Rule::TtlTooLong => write!(f, "{rule}: TTL {actual}s is above the maximum of {limit}s"),
-            Rule::ExpirationTooSoon => {
+            Rule::ExpirationInPast => {
+                write!(f, "{rule}: expiration {actual} is not after now ({limit})")
+            }
+            Rule::ExpirationTooSoon => write!(
+                f,
+                "{rule}: expiration {actual} is less than {limit}s in the future"
+            ),
+            Rule::ExpirationTooLate => {
                 write!(
                     f,
-                    "{rule}: expiration {actual} is before the earliest allowed {limit}"
+                    "{rule}: expiration {actual} is after the latest allowed {limit}"
                 )
             }
             Rule::ListLimit => write!(f, "{rule}: limit {actual} is outside 1..={limit}"),

@@ -81,9 +81,11 @@ impl Expiry {
                 ttl
             }
             Expiry::AtUnixSecs(at) => {
-                let earliest = now_secs.saturating_add(min_ttl_secs);
-                if at < earliest {
-                    return Err(StoreError::rule(Rule::ExpirationTooSoon, earliest, at));
+                if at < now_secs.saturating_add(min_ttl_secs) {
+                    return Err(match at <= now_secs {
+                        true => StoreError::rule(Rule::ExpirationInPast, now_secs, at),
+                        false => StoreError::rule(Rule::ExpirationTooSoon, min_ttl_secs, at),
+                    });
                 }
                 at - now_secs
             }
@@ -91,7 +93,12 @@ impl Expiry {
         };
         if let Some(max) = max_ttl_secs {
             if ttl_secs > max {
-                return Err(StoreError::rule(Rule::TtlTooLong, max, ttl_secs));
+                return Err(match self {
+                    Expiry::AtUnixSecs(at) => {
+                        StoreError::rule(Rule::ExpirationTooLate, now_secs.saturating_add(max), at)
+                    }
+                    _ => StoreError::rule(Rule::TtlTooLong, max, ttl_secs),
+                });
             }
         }
         let at_ms = match self {
@@ -101,9 +108,12 @@ impl Expiry {
                 .and_then(|ms| i64::try_from(ms).ok())
                 .and_then(|ms| ms.checked_add(now_ms)),
         };
-        at_ms
-            .map(Some)
-            .ok_or_else(|| StoreError::rule(Rule::TtlTooLong, i64::MAX as u64 / 1000, ttl_secs))
+        at_ms.map(Some).ok_or_else(|| match self {
+            Expiry::AtUnixSecs(at) => {
+                StoreError::rule(Rule::ExpirationTooLate, i64::MAX as u64 / 1000, at)
+            }
+            _ => StoreError::rule(Rule::TtlTooLong, i64::MAX as u64 / 1000, ttl_secs),
+        })
     }
 }
 

@@ -234,8 +234,55 @@ fn cloudflare_expiry_minimums() {
     assert_rule(
         t.store.put(&ns, with(Expiry::AtUnixSecs(now_s + 59))),
         Rule::ExpirationTooSoon,
-        now_s + 60,
+        60,
         now_s + 59,
+    );
+    for past in [now_s, now_s - 1, 0] {
+        assert_rule(
+            t.store.put(&ns, with(Expiry::AtUnixSecs(past))),
+            Rule::ExpirationInPast,
+            now_s,
+            past,
+        );
+    }
+    // Past what milliseconds since the epoch can hold: an expiration, not a TTL, is what broke.
+    let too_late = i64::MAX as u64 / 1000 + 1;
+    assert_rule(
+        t.store.put(&ns, with(Expiry::AtUnixSecs(too_late))),
+        Rule::ExpirationTooLate,
+        i64::MAX as u64 / 1000,
+        too_late,
+    );
+}
+
+#[test]
+fn an_overridden_minimum_ttl_bounds_absolute_expirations_too() {
+    let t = open();
+    let overrides = LimitOverrides {
+        min_ttl_secs: Some(300),
+        ..Default::default()
+    };
+    let ns = t.create(NewNamespace {
+        overrides,
+        ..NewNamespace::new("slow", Profile::Cloudflare)
+    });
+    let now_s = (T0 / 1000) as u64;
+    let at = |secs| Put {
+        expiry: Expiry::AtUnixSecs(secs),
+        ..Put::new("k", "v")
+    };
+    t.store.put(&ns.id, at(now_s + 300)).unwrap();
+    assert_rule(
+        t.store.put(&ns.id, at(now_s + 299)),
+        Rule::ExpirationTooSoon,
+        300,
+        now_s + 299,
+    );
+    assert_rule(
+        t.store.put(&ns.id, at(now_s)),
+        Rule::ExpirationInPast,
+        now_s,
+        now_s,
     );
 }
 
@@ -574,4 +621,35 @@ fn violations_name_rule_limit_and_size() {
         v.to_string(),
         "value_too_large: 2000 is over the limit of 1024"
     );
+}
+
+#[test]
+fn described_violations_name_what_broke_without_the_rule_name() {
+    let rules = [
+        (Rule::ValueTooLarge, "value"),
+        (Rule::MetadataTooLarge, "metadata"),
+        (Rule::KeyTooLarge, "key"),
+        (Rule::KeyTooLong, "key"),
+        (Rule::StoreFull, "namespace"),
+        (Rule::BatchTooManyItems, "batch"),
+        (Rule::BatchTooLarge, "batch"),
+        (Rule::TtlTooShort, "TTL"),
+        (Rule::ExpirationTooSoon, "expiration"),
+        (Rule::ExpirationInPast, "expiration"),
+        (Rule::ExpirationTooLate, "expiration"),
+    ];
+    for (rule, subject) in rules {
+        let v = RuleViolation {
+            rule,
+            limit: 1234,
+            actual: 98765,
+        };
+        let words = v.describe();
+        assert!(words.contains(subject), "{rule:?}: {words}");
+        assert!(
+            words.contains("1234") && words.contains("98765"),
+            "{rule:?}: {words}"
+        );
+        assert!(!words.contains(rule.name()), "{rule:?}: {words}");
+    }
 }

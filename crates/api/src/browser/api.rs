@@ -11,6 +11,7 @@
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`.
 
+use crate::body::{self, BodyError};
 use crate::route::{self, Route, Seg, Verb};
 use crate::{blocking, full, Body, Management};
 use base64::Engine as _;
@@ -18,7 +19,6 @@ use edgekv_store::{
     Delete, Entry, Expiry, ListQuery, Namespace, NamespaceQuery, Precondition, Put, RuleFamily,
     Store, StoreError, Uuid,
 };
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
@@ -190,17 +190,20 @@ async fn put(
 ) -> Result<Response<Body>, Failure> {
     let id = namespace_id(store, ns).await?;
     let precondition = write_precondition(&req, true)?;
-    let body = http_body_util::Limited::new(req.into_body(), MAX_EDIT_BODY)
-        .collect()
+    let body = body::read_whole(req.into_body(), MAX_EDIT_BODY)
         .await
-        .map_err(|_| {
-            Failure::new(
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => Failure::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "the edit body is over 36 MiB",
-            )
-        })?
-        .to_bytes();
+            ),
+            BodyError::Incomplete(_) => Failure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "the edit body did not arrive whole",
+            ),
+        })?;
     let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
         Failure::new(
             StatusCode::BAD_REQUEST,
@@ -329,7 +332,10 @@ impl Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let message = e.to_string();
+        let message = match &e {
+            StoreError::Rule(v) => v.describe(),
+            e => e.to_string(),
+        };
         let (status, kind) = match &e {
             StoreError::NamespaceNotFound(_) => (StatusCode::NOT_FOUND, "no-such-namespace"),
             StoreError::KeyNotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
@@ -366,6 +372,16 @@ mod tests {
         assert_eq!(conflict.status, StatusCode::PRECONDITION_FAILED);
         assert_eq!(conflict.body["error"], "conflict");
         assert!(conflict.body["current_etag"].is_null());
+        let big = Failure::from(StoreError::Rule(edgekv_store::RuleViolation {
+            rule: edgekv_store::Rule::MetadataTooLarge,
+            limit: 1024,
+            actual: 1500,
+        }));
+        assert_eq!(big.body["error"], "metadata-too-large");
+        assert_eq!(
+            big.body["message"],
+            "The metadata is 1500 bytes as compact JSON, over the limit of 1024 bytes"
+        );
         let missing = Failure::from(StoreError::KeyNotFound("k".into()));
         assert_eq!(
             (missing.status, missing.body["error"].as_str()),

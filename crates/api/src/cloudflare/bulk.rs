@@ -5,12 +5,12 @@
 use super::envelope::{success, CfError};
 use super::values::parse_metadata;
 use super::{namespace_id, Call};
+use crate::body::{self, BodyError};
 use crate::{blocking, Body};
 use base64::Engine;
 use edgekv_store::{Batch, BatchOp, Delete, Expiry, Put};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -30,26 +30,20 @@ pub struct WriteItem {
 }
 
 async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, CfError> {
-    let too_large = || {
-        CfError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            10024,
-            format!("Request body exceeds the limit of {MAX_BULK_BODY} bytes."),
-        )
-    };
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BULK_BODY as u64) {
-        return Err(too_large());
+        return Err(CfError::from_body(BodyError::TooLarge {
+            limit: MAX_BULK_BODY,
+        }));
     }
-    let body = http_body_util::Limited::new(req.into_body(), MAX_BULK_BODY)
-        .collect()
+    let body = body::read_whole(req.into_body(), MAX_BULK_BODY)
         .await
-        .map_err(|_| too_large())?;
-    serde_json::from_slice(&body.to_bytes())
+        .map_err(CfError::from_body)?;
+    serde_json::from_slice(&body)
         .map_err(|e| CfError::bad_request(10001, format!("Invalid JSON body: {e}")))
 }
 

@@ -2,6 +2,7 @@
 //! errors: each store error becomes the status, code and message the real API (and Miniflare) use.
 //! Deterministic client errors are never 408/409/429/5xx, which the SDKs would retry.
 
+use crate::body::BodyError;
 use crate::{full, Body};
 use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
@@ -33,6 +34,21 @@ impl CfError {
         CfError::new(StatusCode::NOT_FOUND, 7003, "No route for the URI")
     }
 
+    /// The error for a request body that could not be read whole: too large (413) or cut short or
+    /// malformed (400).
+    pub fn from_body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit } => CfError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                10024,
+                format!("Request body exceeds the limit of {limit} bytes."),
+            ),
+            BodyError::Incomplete(_) => {
+                CfError::bad_request(10001, "The request body did not arrive whole.")
+            }
+        }
+    }
+
     /// The error for a store error during `op` (e.g. `get`, `put`, `list keys`).
     pub fn from_store(op: &str, e: StoreError) -> Self {
         match e {
@@ -59,7 +75,7 @@ impl CfError {
             StoreError::Conflict { .. } => {
                 CfError::bad_request(10001, format!("{op}: 'precondition failed'"))
             }
-            StoreError::Rule(v) => rule_error(&v),
+            StoreError::Rule(v) => rule_error(op, &v),
             e @ (StoreError::Storage(_) | StoreError::Closed) => CfError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 10001,
@@ -69,21 +85,24 @@ impl CfError {
     }
 }
 
-fn rule_error(v: &RuleViolation) -> CfError {
+/// The error for a broken rule, in the words of the real API (and Miniflare) where it has them,
+/// built from the violation's limit and size: the store's rule names never reach a client.
+fn rule_error(op: &str, v: &RuleViolation) -> CfError {
     let (limit, actual) = (v.limit, v.actual);
     let too_large =
         |code, message: String| CfError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message);
     match v.rule {
         Rule::KeyEmpty => CfError::bad_request(10023, "Key names must not be empty"),
-        Rule::KeyDotSegment => CfError::bad_request(10023, "Illegal key name. Please use a different name."),
+        Rule::KeyDotSegment | Rule::KeyCharset | Rule::KeyReserved => {
+            CfError::bad_request(10023, "Illegal key name. Please use a different name.")
+        }
         Rule::KeyTooLarge | Rule::KeyTooLong => CfError::new(
             StatusCode::URI_TOO_LONG,
             10030,
             format!("UTF-8 encoded length of {actual} exceeds key length limit of {limit}."),
         ),
-        Rule::KeyCharset | Rule::KeyReserved => CfError::bad_request(10023, format!("Illegal key name: {v}")),
         Rule::ValueTooLarge => too_large(10024, format!("Value length of {actual} exceeds limit of {limit}.")),
-        Rule::MetadataTooLarge => too_large(10024, format!("Metadata length of {actual} exceeds limit of {limit}.")),
+        Rule::MetadataTooLarge => metadata_too_large(actual, limit),
         Rule::MetadataNotJson => CfError::bad_request(10047, "Invalid metadata JSON"),
         Rule::TtlTooShort if actual == 0 => {
             CfError::bad_request(10034, format!("Invalid expiration_ttl of {actual}. Please specify integer greater than 0."))
@@ -92,8 +111,11 @@ fn rule_error(v: &RuleViolation) -> CfError {
             10034,
             format!("Invalid expiration_ttl of {actual}. Expiration TTL must be at least {limit}."),
         ),
-        Rule::TtlTooLong => CfError::bad_request(10034, format!("Invalid expiration_ttl of {actual}. {v}")),
-        Rule::ExpirationTooSoon if actual.saturating_add(60) <= limit => CfError::bad_request(
+        Rule::TtlTooLong => CfError::bad_request(
+            10034,
+            format!("Invalid expiration_ttl of {actual}. Expiration TTL must be at most {limit}."),
+        ),
+        Rule::ExpirationInPast => CfError::bad_request(
             10033,
             format!(
                 "Invalid expiration of {actual}. Please specify integer greater than the current number of seconds since the UNIX epoch."
@@ -101,16 +123,49 @@ fn rule_error(v: &RuleViolation) -> CfError {
         ),
         Rule::ExpirationTooSoon => CfError::bad_request(
             10033,
-            format!("Invalid expiration of {actual}. Expiration times must be at least 60 seconds in the future."),
+            format!("Invalid expiration of {actual}. Expiration times must be at least {limit} seconds in the future."),
+        ),
+        Rule::ExpirationTooLate => CfError::bad_request(
+            10033,
+            format!("Invalid expiration of {actual}. Expiration times must be at most {limit} seconds since the UNIX epoch."),
         ),
         Rule::ExpiryUnsupported => CfError::bad_request(10033, "This namespace does not support expiration."),
-        Rule::StoreFull | Rule::BatchTooLarge => too_large(10024, format!("Payload too large: {v}")),
-        Rule::BatchTooManyItems => CfError::bad_request(10001, format!("Too many items: {v}")),
+        Rule::StoreFull => too_large(
+            10024,
+            format!("{op}: 'namespace size of {actual} bytes would exceed its limit of {limit} bytes'"),
+        ),
+        Rule::BatchTooLarge => too_large(
+            10024,
+            format!("{op}: 'request of {actual} bytes exceeds the limit of {limit} bytes'"),
+        ),
+        Rule::BatchTooManyItems => {
+            let items = if op == "bulk delete" { "keys" } else { "key/value pairs" };
+            CfError::bad_request(
+                10012,
+                format!("{op}: 'received {actual} {items}, but max allowed per request is: {limit}'"),
+            )
+        }
         Rule::BulkGetTooManyKeys => CfError::bad_request(10001, format!("You can request a maximum of {limit} keys")),
-        Rule::ListLimit => CfError::bad_request(10028, format!("Invalid key_count_limit of {actual}. {v}")),
+        Rule::ListLimit if actual == 0 => CfError::bad_request(
+            10028,
+            format!("Invalid key_count_limit of {actual}. Please specify an integer greater than 0."),
+        ),
+        Rule::ListLimit => CfError::bad_request(
+            10028,
+            format!("Invalid key_count_limit of {actual}. Please specify an integer no greater than {limit}."),
+        ),
         Rule::NamespaceName if actual == 0 => CfError::bad_request(10019, "missing title"),
         Rule::NamespaceName => CfError::bad_request(10001, format!("title: must be at most {limit} bytes")),
     }
+}
+
+/// Metadata over its limit (413, as Miniflare answers).
+pub fn metadata_too_large(length: u64, limit: u64) -> CfError {
+    CfError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        10024,
+        format!("Metadata length of {length} exceeds limit of {limit}."),
+    )
 }
 
 /// `{"success": true, ..., "result": result}` with `result_info` when given.
@@ -145,7 +200,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
 mod tests {
     use super::*;
 
-    const RULES: [Rule; 19] = [
+    const RULES: [Rule; 21] = [
         Rule::KeyEmpty,
         Rule::KeyDotSegment,
         Rule::KeyTooLong,
@@ -158,7 +213,9 @@ mod tests {
         Rule::ExpiryUnsupported,
         Rule::TtlTooShort,
         Rule::TtlTooLong,
+        Rule::ExpirationInPast,
         Rule::ExpirationTooSoon,
+        Rule::ExpirationTooLate,
         Rule::StoreFull,
         Rule::BatchTooManyItems,
         Rule::BatchTooLarge,
@@ -204,6 +261,69 @@ mod tests {
         assert_eq!(
             ttl.message,
             "Invalid expiration_ttl of 59. Expiration TTL must be at least 60."
+        );
+    }
+
+    #[test]
+    fn messages_never_carry_a_rule_name() {
+        for rule in RULES {
+            let message = violation(rule, 60, 59).message;
+            assert!(!message.contains(rule.name()), "{rule:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn expiration_errors_name_expiration_and_the_namespace_minimum() {
+        for rule in [
+            Rule::ExpirationInPast,
+            Rule::ExpirationTooSoon,
+            Rule::ExpirationTooLate,
+        ] {
+            let e = violation(rule, 300, 1_700_000_000);
+            assert_eq!(e.code, 10033, "{rule:?}");
+            assert!(
+                e.message.starts_with("Invalid expiration of 1700000000."),
+                "{rule:?}: {}",
+                e.message
+            );
+        }
+        assert_eq!(
+            violation(Rule::ExpirationTooSoon, 300, 1_700_000_000).message,
+            "Invalid expiration of 1700000000. Expiration times must be at least 300 seconds in the future."
+        );
+    }
+
+    #[test]
+    fn bulk_limits_read_as_cloudflare_words() {
+        let put = CfError::from_store(
+            "bulk put",
+            StoreError::Rule(RuleViolation {
+                rule: Rule::BatchTooManyItems,
+                limit: 10_000,
+                actual: 10_001,
+            }),
+        );
+        assert_eq!((put.status, put.code), (StatusCode::BAD_REQUEST, 10012));
+        assert_eq!(
+            put.message,
+            "bulk put: 'received 10001 key/value pairs, but max allowed per request is: 10000'"
+        );
+        let delete = CfError::from_store(
+            "bulk delete",
+            StoreError::Rule(RuleViolation {
+                rule: Rule::BatchTooManyItems,
+                limit: 10_000,
+                actual: 10_001,
+            }),
+        );
+        assert_eq!(
+            delete.message,
+            "bulk delete: 'received 10001 keys, but max allowed per request is: 10000'"
+        );
+        let meta = violation(Rule::MetadataTooLarge, 1024, 1025);
+        assert_eq!(
+            meta.message,
+            "Metadata length of 1025 exceeds limit of 1024."
         );
     }
 

@@ -3,11 +3,10 @@
 
 use super::envelope::{success, CfError};
 use super::{namespace_id, number, Call};
-use crate::{blocking, Body};
+use crate::{blocking, body, Body};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespaceQuery, NamespaceUpdate, NewNamespace, Profile,
 };
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde::Deserialize;
@@ -77,11 +76,9 @@ struct Title {
 }
 
 async fn read_title(req: Request<Incoming>) -> Result<String, CfError> {
-    let body = http_body_util::Limited::new(req.into_body(), MAX_BODY)
-        .collect()
+    let body = body::read_whole(req.into_body(), MAX_BODY)
         .await
-        .map_err(|_| CfError::bad_request(10001, "request body too large or unreadable"))?
-        .to_bytes();
+        .map_err(CfError::from_body)?;
     let parsed: Title = serde_json::from_slice(&body)
         .map_err(|e| CfError::bad_request(10001, format!("Invalid JSON body: {e}")))?;
     match parsed.title {

@@ -101,8 +101,10 @@ fn too_large(len: u64) -> CfError {
     )
 }
 
-/// The `value` and `metadata` fields of a multipart body. Generic over the body so the fuzz targets
-/// (`tests/fuzz`) can feed it in-memory chunks; the server passes the `Incoming` body.
+/// The `value` and `metadata` fields of a multipart body. Only the whole body is capped: the store
+/// checks the metadata against the namespace's own limit, so its error names the metadata and that
+/// limit. Generic over the body so the fuzz targets (`tests/fuzz`) can feed it in-memory chunks; the
+/// server passes the `Incoming` body.
 pub async fn read_multipart<B>(
     body: B,
     boundary: String,
@@ -112,29 +114,18 @@ where
     B::Data: Into<bytes::Bytes> + 'static,
     B::Error: Into<crate::BoxError> + 'static,
 {
-    let limits = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(MAX_VALUE + MULTIPART_SLACK)
-            .for_field("metadata", MULTIPART_SLACK),
-    );
+    let limits = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_VALUE + MULTIPART_SLACK));
     let mut parts = multer::Multipart::with_constraints(body.into_data_stream(), boundary, limits);
     let (mut value, mut metadata) = (None, None);
     loop {
         let field = match parts.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(
-                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
-            ) => return Err(too_large(MAX_VALUE + 1)),
-            Err(e) => {
-                return Err(CfError::bad_request(
-                    10001,
-                    format!("Invalid multipart body: {e}"),
-                ))
-            }
+            Err(e) => return Err(multipart_error(None, e)),
         };
         let name = field.name().map(str::to_string);
-        let bytes = read_field(field).await?;
+        let bytes = read_field(field, name.as_deref()).await?;
         match name.as_deref() {
             Some("value") => value = Some(bytes),
             Some("metadata") => {
@@ -150,22 +141,35 @@ where
 }
 
 /// A multipart field's bytes, appended chunk by chunk into one buffer.
-async fn read_field(mut field: multer::Field<'_>) -> Result<Vec<u8>, CfError> {
+async fn read_field(mut field: multer::Field<'_>, name: Option<&str>) -> Result<Vec<u8>, CfError> {
     let mut bytes = Vec::new();
     loop {
         match field.chunk().await {
             Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
             Ok(None) => return Ok(bytes),
-            Err(
-                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
-            ) => return Err(too_large(MAX_VALUE + 1)),
-            Err(e) => {
-                return Err(CfError::bad_request(
-                    10001,
-                    format!("Invalid multipart body: {e}"),
-                ))
+            Err(e) => return Err(multipart_error(name, e)),
+        }
+    }
+}
+
+/// The error for a multipart body that broke off while reading field `name`: over the size cap
+/// (413, naming the value only when the value is what overflowed), else malformed or cut short (400).
+fn multipart_error(name: Option<&str>, e: multer::Error) -> CfError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            match name {
+                Some("value") => too_large(MAX_VALUE + 1),
+                _ => CfError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    10024,
+                    format!(
+                        "Request body exceeds the limit of {} bytes.",
+                        MAX_VALUE + MULTIPART_SLACK
+                    ),
+                ),
             }
         }
+        e => CfError::bad_request(10001, format!("Invalid multipart body: {e}")),
     }
 }
 

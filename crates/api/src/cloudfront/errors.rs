@@ -1,10 +1,11 @@
 //! CloudFront errors as boto3 maps them: the data plane answers status + `x-amzn-ErrorType` + JSON
 //! `{"__type", "message"}`; the control plane answers rest-xml `<ErrorResponse>`. Store errors map
 //! to shapes: malformed input 400 Validation, quotas 402 ServiceQuotaExceeded, unknown store or key
-//! 404 ResourceNotFound, stale If-Match 409 Conflict.
+//! 404 ResourceNotFound, stale If-Match 409 Conflict. Messages use the service's wording (`Limit
+//! exceeded: <quota>`, `1 validation error detected: ...`), never the store's rule names.
 
 use crate::{full, Body};
-use edgekv_store::{Rule, StoreError};
+use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
@@ -39,13 +40,6 @@ impl CfrError {
 
     /// The data-plane error for a store error.
     pub fn from_store(e: StoreError) -> Self {
-        let quota = |m: String| {
-            CfrError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "ServiceQuotaExceededException",
-                m,
-            )
-        };
         match e {
             StoreError::NamespaceNotFound(_) => {
                 CfrError::not_found("The key value store was not found")
@@ -65,16 +59,7 @@ impl CfrError {
                 CfrError::validation(format!("A key value store named {name} already exists"))
             }
             StoreError::InvalidCursor => CfrError::validation("Invalid NextToken"),
-            StoreError::Rule(v) => match v.rule {
-                Rule::KeyTooLarge
-                | Rule::ValueTooLarge
-                | Rule::MetadataTooLarge
-                | Rule::StoreFull
-                | Rule::BatchTooManyItems
-                | Rule::BatchTooLarge
-                | Rule::BulkGetTooManyKeys => quota(v.to_string()),
-                _ => CfrError::validation(v.to_string()),
-            },
+            StoreError::Rule(v) => rule_error(&v),
             e @ (StoreError::Storage(_) | StoreError::Closed) => CfrError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerException",
@@ -126,10 +111,57 @@ impl CfrError {
     }
 }
 
+/// The error for a broken rule: quotas in the service's `Limit exceeded: <quota>` words, malformed
+/// input in its validation wording; both from the violation's limit and size, never its rule name.
+fn rule_error(v: &RuleViolation) -> CfrError {
+    let (limit, actual) = (v.limit, v.actual);
+    let quota = |what: String| {
+        CfrError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "ServiceQuotaExceededException",
+            format!("Limit exceeded: {what}"),
+        )
+    };
+    let invalid = |constraint: String| {
+        CfrError::validation(format!("1 validation error detected: {constraint}"))
+    };
+    match v.rule {
+        Rule::KeyTooLarge => quota(format!(
+            "Maximum size of the key in a key value pair ({limit} bytes)"
+        )),
+        Rule::ValueTooLarge => quota(format!(
+            "Maximum size of the value in a key value pair ({limit} bytes)"
+        )),
+        Rule::StoreFull => quota(format!(
+            "Maximum size of the key value store ({limit} bytes)"
+        )),
+        Rule::BatchTooManyItems => quota(format!(
+            "Maximum number of keys in a single UpdateKeys request ({limit})"
+        )),
+        Rule::BatchTooLarge => quota(format!(
+            "Maximum payload size of a single UpdateKeys request ({limit} bytes)"
+        )),
+        Rule::MetadataTooLarge | Rule::BulkGetTooManyKeys => quota(v.describe()),
+        Rule::KeyEmpty => invalid(
+            "Value at 'key' failed to satisfy constraint: Member must have length greater than or equal to 1"
+                .into(),
+        ),
+        Rule::KeyTooLong => invalid(format!(
+            "Value at 'key' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+        )),
+        Rule::ListLimit if actual == 0 => invalid(format!(
+            "Value '{actual}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        )),
+        Rule::ListLimit => invalid(format!(
+            "Value '{actual}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to {limit}"
+        )),
+        _ => CfrError::validation(v.describe()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgekv_store::RuleViolation;
 
     fn mapped(e: StoreError) -> (u16, &'static str) {
         let e = CfrError::from_store(e);
@@ -176,6 +208,33 @@ mod tests {
             (400, "ValidationException")
         );
         assert_eq!(mapped(StoreError::Closed), (500, "InternalServerException"));
+    }
+
+    #[test]
+    fn quota_messages_are_the_service_words_with_the_limit() {
+        let full = CfrError::from_store(StoreError::Rule(RuleViolation {
+            rule: Rule::StoreFull,
+            limit: 5 * 1024 * 1024,
+            actual: 5 * 1024 * 1024 + 7,
+        }));
+        assert_eq!(
+            full.message,
+            "Limit exceeded: Maximum size of the key value store (5242880 bytes)"
+        );
+        for r in [
+            Rule::KeyTooLarge,
+            Rule::ValueTooLarge,
+            Rule::StoreFull,
+            Rule::BatchTooManyItems,
+            Rule::BatchTooLarge,
+            Rule::KeyTooLong,
+            Rule::KeyEmpty,
+            Rule::ListLimit,
+            Rule::NamespaceName,
+        ] {
+            let message = CfrError::from_store(rule(r)).message;
+            assert!(!message.contains(r.name()), "{r:?}: {message}");
+        }
     }
 
     #[test]

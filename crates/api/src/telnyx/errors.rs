@@ -4,7 +4,7 @@
 //! 422 bad TTL. Deterministic 409s carry `x-should-retry: false` so the SDKs do not retry them.
 
 use crate::{full, Body};
-use edgekv_store::{Rule, RuleFamily, StoreError};
+use edgekv_store::{Rule, RuleFamily, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -119,31 +119,7 @@ impl TxError {
                 "Conflict",
                 format!("The namespace is not ready (status is {status})"),
             ),
-            StoreError::Rule(v) => match (v.rule.family(), v.rule) {
-                (RuleFamily::Key, _) => TxError::bad_request(
-                    format!("Invalid key: {v}"),
-                    Some(json!({"parameter": "key"})),
-                ),
-                (RuleFamily::Value | RuleFamily::Metadata, _)
-                | (_, Rule::StoreFull | Rule::BatchTooLarge) => TxError::too_large(format!("{v}")),
-                (_, Rule::ExpiryUnsupported) => TxError::new(
-                    StatusCode::CONFLICT,
-                    "10015",
-                    "Conflict",
-                    "ttl_secs was set on a namespace provisioned without TTL support",
-                )
-                .at(json!({"parameter": "ttl_secs"}))
-                .final_(),
-                (RuleFamily::Expiry, _) => TxError::unprocessable(
-                    format!("ttl_secs must be an integer from 1 to 9223372036 ({v})"),
-                    "ttl_secs",
-                ),
-                (_, Rule::NamespaceName) => TxError::bad_request(
-                    "name is required and may contain lowercase letters, numbers, and hyphens only",
-                    Some(json!({"pointer": "/name"})),
-                ),
-                _ => TxError::bad_request(format!("{v}"), None),
-            },
+            StoreError::Rule(v) => rule_error(&v),
             StoreError::InvalidCursor => {
                 TxError::bad_request("Invalid cursor", Some(json!({"parameter": "cursor"})))
             }
@@ -185,6 +161,42 @@ impl TxError {
     }
 }
 
+/// The error for a broken rule, worded from its limit and size (the store's rule names stay in
+/// the logs).
+fn rule_error(v: &RuleViolation) -> TxError {
+    let (limit, actual) = (v.limit, v.actual);
+    match (v.rule.family(), v.rule) {
+        (RuleFamily::Key, _) => TxError::bad_request(
+            format!("Invalid key: {}", v.describe()),
+            Some(json!({"parameter": "key"})),
+        ),
+        (RuleFamily::Value | RuleFamily::Metadata, _)
+        | (_, Rule::StoreFull | Rule::BatchTooLarge) => TxError::too_large(v.describe()),
+        (_, Rule::ExpiryUnsupported) => TxError::new(
+            StatusCode::CONFLICT,
+            "10015",
+            "Conflict",
+            "ttl_secs was set on a namespace provisioned without TTL support",
+        )
+        .at(json!({"parameter": "ttl_secs"}))
+        .final_(),
+        (_, Rule::TtlTooShort) => TxError::unprocessable(
+            format!("ttl_secs must be at least {limit}, got {actual}"),
+            "ttl_secs",
+        ),
+        (_, Rule::TtlTooLong) => TxError::unprocessable(
+            format!("ttl_secs must be at most {limit}, got {actual}"),
+            "ttl_secs",
+        ),
+        (RuleFamily::Expiry, _) => TxError::unprocessable(v.describe(), "ttl_secs"),
+        (_, Rule::NamespaceName) => TxError::bad_request(
+            "name is required and may contain lowercase letters, numbers, and hyphens only",
+            Some(json!({"pointer": "/name"})),
+        ),
+        _ => TxError::bad_request(v.describe(), None),
+    }
+}
+
 /// A JSON response.
 pub fn json_response(status: StatusCode, body: Value) -> Response<Body> {
     Response::builder()
@@ -197,7 +209,6 @@ pub fn json_response(status: StatusCode, body: Value) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edgekv_store::RuleViolation;
 
     fn rule(rule: Rule) -> TxError {
         TxError::from_store(StoreError::Rule(RuleViolation {
@@ -229,5 +240,33 @@ mod tests {
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         let dup = TxError::from_store(StoreError::NamespaceExists("n".into()));
         assert_eq!((dup.status, dup.retry), (StatusCode::CONFLICT, false));
+    }
+
+    #[test]
+    fn rule_details_are_words_with_the_limit_not_rule_names() {
+        let value = TxError::from_store(StoreError::Rule(RuleViolation {
+            rule: Rule::ValueTooLarge,
+            limit: 1_048_576,
+            actual: 1_048_577,
+        }));
+        assert_eq!(
+            value.detail,
+            "The value is 1048577 bytes, over the limit of 1048576 bytes"
+        );
+        let ttl = TxError::from_store(StoreError::Rule(RuleViolation {
+            rule: Rule::TtlTooShort,
+            limit: 30,
+            actual: 5,
+        }));
+        assert_eq!(ttl.detail, "ttl_secs must be at least 30, got 5");
+        for r in [
+            Rule::KeyCharset,
+            Rule::StoreFull,
+            Rule::ListLimit,
+            Rule::TtlTooLong,
+        ] {
+            let detail = rule(r).detail;
+            assert!(!detail.contains(r.name()), "{r:?}: {detail}");
+        }
     }
 }

@@ -5,9 +5,9 @@
 use super::errors::{json_response, TxError};
 use super::namespace_id;
 use super::namespaces::timestamp;
+use crate::body::{self, BodyError};
 use crate::{blocking, full, route, Body, Management};
 use edgekv_store::{Delete, Expiry, ListQuery, Put};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
@@ -61,11 +61,16 @@ pub async fn put(
             "The value is larger than {MAX_VALUE} bytes"
         )));
     }
-    let value = http_body_util::Limited::new(req.into_body(), MAX_VALUE + 1)
-        .collect()
+    let value = body::read_whole(req.into_body(), MAX_VALUE + 1)
         .await
-        .map_err(|_| TxError::too_large(format!("The value is larger than {MAX_VALUE} bytes")))?
-        .to_bytes();
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => {
+                TxError::too_large(format!("The value is larger than {MAX_VALUE} bytes"))
+            }
+            BodyError::Incomplete(_) => {
+                TxError::bad_request("The request body did not arrive whole", None)
+            }
+        })?;
     let put = Put {
         key,
         value: Vec::from(value),

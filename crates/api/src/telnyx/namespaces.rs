@@ -4,11 +4,11 @@
 
 use super::errors::{json_response, TxError};
 use super::namespace_id;
+use crate::body::{self, BodyError};
 use crate::{blocking, route, Body, Management};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespaceQuery, NamespaceStatus, NewNamespace, Profile,
 };
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
@@ -53,11 +53,16 @@ struct CreateBody {
 }
 
 pub async fn create(m: &Management, req: Request<Incoming>) -> Result<Response<Body>, TxError> {
-    let body = http_body_util::Limited::new(req.into_body(), 64 * 1024)
-        .collect()
+    let body = body::read_whole(req.into_body(), 64 * 1024)
         .await
-        .map_err(|_| TxError::bad_request("The request body is too large or unreadable", None))?
-        .to_bytes();
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => {
+                TxError::too_large(format!("The request body is larger than {limit} bytes"))
+            }
+            BodyError::Incomplete(_) => {
+                TxError::bad_request("The request body did not arrive whole", None)
+            }
+        })?;
     let parsed: CreateBody = serde_json::from_slice(&body)
         .map_err(|e| TxError::bad_request(format!("Invalid JSON body: {e}"), None))?;
     let name = parsed.name.unwrap_or_default();
