@@ -13,7 +13,7 @@ mod keyvalue;
 mod kv;
 mod request;
 
-pub use egress::EgressPolicy;
+pub use egress::{destinations, EgressPolicy};
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
 pub use request::{App, AppLimits, GuestFailure};
