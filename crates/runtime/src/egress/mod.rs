@@ -162,6 +162,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn https_speaks_tls_to_the_checked_address_under_the_urls_name() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 5];
+            conn.read_exact(&mut hello).await.unwrap();
+            hello
+        });
+        let (policy, asked) = recording_policy();
+        let mut hooks = EgressHooks::new(Some(policy));
+        let result = send(&mut hooks, &format!("https://localhost:{port}/app")).await;
+        // The upstream hangs up after a TLS handshake record: a TLS error, after a valid name.
+        assert!(matches!(result, Err(Error::Tls(_))), "{:?}", result.err());
+        assert_eq!(
+            upstream.await.unwrap()[0],
+            0x16,
+            "not a TLS handshake record"
+        );
+        assert!(asked.lock().unwrap().iter().all(|a| a.port() == port));
+    }
+
+    #[tokio::test]
     async fn without_a_policy_everything_is_sent() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
