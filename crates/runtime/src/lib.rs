@@ -15,7 +15,7 @@ mod kv;
 mod request;
 
 pub use abandon::Abandoned;
-pub use egress::EgressPolicy;
+pub use egress::{destinations, EgressPolicy};
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
 pub use request::{App, AppLimits, GuestFailure, RequestFailure};
