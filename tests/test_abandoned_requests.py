@@ -4,12 +4,15 @@ stops reading its response. None of them may change data, whatever the guest doe
 body, and none may hold a guest instance past --write-timeout. Every example guest is driven at
 several abort points, and so is careless-writer, a test guest that stores whatever it got."""
 
+import itertools
+import os
 import socket
 import time
 
 import pytest
 import requests
 
+import conftest
 from conftest import guest
 
 EXAMPLES = ["rust-kv-api", "js-kv-api", "python-kv-api", "c-kv-api"]
@@ -55,15 +58,31 @@ def never_appears(server, key, wait=1.5):
     return True
 
 
-@pytest.fixture(params=EXAMPLES + ["careless-writer"])
-def app_server(request, edgekv, guests_dir):
-    return request.param, edgekv(app=guest(request.param))
+@pytest.fixture(params=EXAMPLES + ["careless-writer"], scope="module")
+def app_server(request, tmp_path_factory):
+    """A server running one guest, shared by the module's tests of it (each uses keys of its own)."""
+    name = request.param
+    tmp = tmp_path_factory.mktemp(name)
+    # One compile cache for every server of the session: the JS and Python components are large.
+    cache = tmp_path_factory.getbasetemp() / "component-cache"
+    env = {**os.environ, **conftest.CREDENTIALS_ENV, "EDGEKV_CACHE_DIR": str(cache)}
+    env.pop("RUST_BACKTRACE", None)
+    server = conftest.Server(tmp / "data", [str(guest(name))], env)
+    yield name, server
+    server.stop()
+
+
+_unique = itertools.count()
+
+
+def unique(name):
+    return f"{name}-{next(_unique)}"
 
 
 @pytest.mark.parametrize("sent", [0, 1, 4096, len(VALUE) - 1])
 def test_a_client_gone_mid_body_writes_nothing(app_server, sent):
     app, server = app_server
-    key = f"cut-{sent}"
+    key = unique(f"cut-{sent}")
     with connect(server) as sock:
         head = f"PUT {path_for(app, key)} HTTP/1.1\r\nHost: edgekv\r\nContent-Length: {len(VALUE)}\r\n\r\n"
         sock.sendall(head.encode() + VALUE[:sent])
@@ -78,7 +97,7 @@ def test_a_client_gone_mid_body_writes_nothing(app_server, sent):
 @pytest.mark.parametrize("garbage", [b"zz\r\n", b"4\r\nabcdefgh\r\n", b"10\r\nshort\r\n\r\n"])
 def test_a_malformed_chunk_is_an_error_not_the_end_of_the_body(app_server, garbage):
     app, server = app_server
-    key = "chunked"
+    key = unique("chunked")
     with connect(server) as sock:
         head = f"PUT {path_for(app, key)} HTTP/1.1\r\nHost: edgekv\r\nTransfer-Encoding: chunked\r\n\r\n"
         sock.sendall(head.encode() + b"5\r\nhello\r\n" + garbage)

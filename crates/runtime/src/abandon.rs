@@ -187,17 +187,33 @@ impl<B: Body<Data = Bytes>> Body for GuardedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::channel::Channel;
     use http_body_util::{BodyExt, Full};
     use std::future::Future;
+
+    /// A body of the given frames, then its end.
+    struct Frames(std::collections::VecDeque<Result<Frame<Bytes>, std::io::Error>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    fn data(bytes: &'static [u8]) -> Result<Frame<Bytes>, std::io::Error> {
+        Ok(Frame::data(Bytes::from_static(bytes)))
+    }
 
     #[tokio::test]
     async fn a_failing_body_abandons_its_request() {
         let abandoned = Abandoned::default();
-        let (mut sender, channel) = Channel::<Bytes, std::io::Error>::new(2);
-        sender.send_data(Bytes::from_static(b"part")).await.unwrap();
-        sender.abort(std::io::Error::other("the client went away"));
-        let body = WatchedBody::new(channel, abandoned.clone());
+        let gone = Err(std::io::Error::other("the client went away"));
+        let body = WatchedBody::new(Frames([data(b"part"), gone].into()), abandoned.clone());
         assert!(body.collect().await.is_err());
         assert!(abandoned.is_set() && !abandoned.body_whole());
     }
@@ -205,11 +221,8 @@ mod tests {
     #[tokio::test]
     async fn a_whole_body_does_not() {
         let abandoned = Abandoned::default();
-        let (mut sender, channel) = Channel::<Bytes, std::io::Error>::new(2);
-        let body = WatchedBody::new(channel, abandoned.clone());
+        let body = WatchedBody::new(Frames([data(b"all")].into()), abandoned.clone());
         assert!(!abandoned.body_whole());
-        sender.send_data(Bytes::from_static(b"all")).await.unwrap();
-        drop(sender);
         assert_eq!(body.collect().await.unwrap().to_bytes(), "all");
         assert!(!abandoned.is_set() && abandoned.body_whole());
         let empty = Abandoned::default();
