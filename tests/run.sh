@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every edgekv test from a fresh machine: installs what it needs (the wasm32-wasip2 target, a
 # Python venv with the real SDKs, local npm packages, each guest language's tools, Debian's Chromium,
-# cargo-fuzz), builds the workspace and every guest once, then runs the Rust tests, the black-box
-# suites against the real server, and each fuzz target for a bounded time.
+# cargo-fuzz), checks formatting and clippy (warnings are errors, the workspace's lints included),
+# builds the workspace and every guest once, then runs the Rust tests, the black-box suites against
+# the real server, and each fuzz target for a bounded time.
 #
 # Caches (all optional): CARGO_TARGET_DIR (build output), EDGEKV_VENV (the Python venv),
 # npm_config_cache (npm's download cache). .ci/run points them outside the clone.
@@ -16,6 +17,10 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain: wasm32-wasip2 target"
 rustup target add wasm32-wasip2
+
+step "lint: rustfmt and clippy (warnings are errors), before the long steps"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "build: workspace (release, once for binaries and tests)"
 cargo build --release --workspace --all-targets

@@ -12,7 +12,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 pub enum BodyError {
     /// More than the limit arrived.
     #[error("the request body is larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit the body exceeded, in bytes.
+        limit: usize,
+    },
     /// The body broke off or was malformed before its end.
     #[error("the request body did not arrive whole: {0}")]
     Incomplete(BoxError),

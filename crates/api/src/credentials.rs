@@ -4,6 +4,8 @@
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
 
+/// The management credentials of one server: each given by flag or environment, or generated
+/// once into `<data-dir>/credentials.json`.
 #[derive(Debug, Clone)]
 pub struct Credentials {
     /// `EDGEKV_API_TOKEN`: `Authorization: Bearer` for Cloudflare and Telnyx; Cloudflare's `X-Auth-Key`.
@@ -65,12 +67,16 @@ impl std::fmt::Debug for Secret {
 /// Why a value cannot be a credential. The messages never include the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidCredential {
+    /// The value has no characters at all.
     #[error("is empty")]
     Empty,
+    /// The value has characters, but only whitespace ones.
     #[error("is only whitespace")]
     Blank,
+    /// The value starts or ends with whitespace.
     #[error("starts or ends with whitespace, which HTTP strips, so no client could present it")]
     Padded,
+    /// The value holds a byte outside printable ASCII (space to `~`).
     #[error("holds a character other than printable ASCII, which an HTTP header cannot carry")]
     NotPrintable,
 }

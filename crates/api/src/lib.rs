@@ -81,6 +81,7 @@ impl Management {
         Management { surfaces, ..self }
     }
 
+    /// The management surfaces this listener answers.
     pub fn surfaces(&self) -> Surfaces {
         self.surfaces
     }
@@ -95,10 +96,12 @@ impl Management {
         }
     }
 
+    /// The store every dialect reads and writes.
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    /// The credentials every dialect checks requests against.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }

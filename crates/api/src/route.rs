@@ -17,6 +17,7 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The API's product name, as messages to operators and guests name it.
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Cloudflare => "Cloudflare Workers KV",
@@ -81,6 +82,7 @@ pub fn raw_path(raw_target: &str) -> &str {
 /// Why a raw path cannot be split into segments.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// A segment percent-decodes to bytes that are not UTF-8 (e.g. `%FF`).
     #[error("a path segment is not valid percent-encoded UTF-8")]
     NotUtf8,
 }
@@ -135,13 +137,18 @@ pub fn query_pairs(raw_target: &str) -> Vec<(String, String)> {
 /// An HTTP method in a route table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
+    /// `GET`: reads a value, a listing, a namespace or a store, or fetches the browser page.
     Get,
+    /// `PUT`: writes a key or keys in bulk, or renames or updates a namespace or store.
     Put,
+    /// `POST`: creates a namespace or store, or reads, writes or deletes keys in a batch.
     Post,
+    /// `DELETE`: deletes a key, keys in bulk, a namespace or a store.
     Delete,
 }
 
 impl Verb {
+    /// The method's name as on the wire, upper-case.
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "GET",
@@ -172,8 +179,11 @@ pub enum Seg {
 /// auth tests walk it).
 #[derive(Debug, Clone, Copy)]
 pub struct Route<Op: 'static> {
+    /// The method the route answers.
     pub verb: Verb,
+    /// The path segments below the dialect's prefix, matched one by one.
     pub pattern: &'static [Seg],
+    /// The dialect's operation the route names.
     pub op: Op,
 }
 

@@ -89,6 +89,7 @@ impl Runtime {
         self
     }
 
+    /// The options this runtime was built with, including the egress policy apps load with.
     pub fn options(&self) -> &RuntimeOptions {
         &self.options
     }

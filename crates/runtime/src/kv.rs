@@ -31,6 +31,7 @@ use edgekv::kv::store::{self as wit, Error as KvError};
 pub struct Grants(HashMap<String, Option<Uuid>>);
 
 impl Grants {
+    /// No bindings granted: every namespace a guest opens is `access-denied`.
     pub fn new() -> Self {
         Grants::default()
     }

@@ -23,15 +23,31 @@ pub use request::{App, AppLimits, GuestFailure, RequestFailure};
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The component file could not be read.
     #[error("cannot read component {path}: {source}")]
     Read {
+        /// The component file's path, as given.
         path: String,
+        /// The I/O error reading it.
         source: std::io::Error,
     },
+    /// wasmtime refused to compile the file: it is not a valid component for this engine.
     #[error("cannot compile component {path}: {reason}")]
-    Compile { path: String, reason: String },
+    Compile {
+        /// The component file's path, as given.
+        path: String,
+        /// wasmtime's error, with its causes.
+        reason: String,
+    },
+    /// The component imports something the host does not provide, or is not a `wasi:http` proxy.
     #[error("component {path} cannot be linked: {reason}")]
-    Link { path: String, reason: String },
+    Link {
+        /// The component file's path, as given.
+        path: String,
+        /// wasmtime's error, with its causes.
+        reason: String,
+    },
+    /// wasmtime could not build the engine, even with on-demand allocation; holds its error.
     #[error("cannot create the wasmtime engine: {0}")]
     Engine(String),
 }

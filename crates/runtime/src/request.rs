@@ -53,18 +53,27 @@ impl Default for AppLimits {
 /// Why a request failed inside the guest.
 #[derive(Debug, thiserror::Error)]
 pub enum GuestFailure {
+    /// The guest was still running when its deadline, the duration held, passed.
     #[error("the guest ran past its {0:?} deadline")]
     Timeout(Duration),
+    /// The guest failed after a memory growth past its cap was refused; holds the cap, in MiB.
     #[error("the guest exhausted its {0} MiB memory limit")]
     OutOfMemory(usize),
+    /// The guest trapped, its instance could not be set up, or the runtime panicked running it;
+    /// holds wasmtime's message with its causes (a trap's wasm backtrace too), for the log only.
     #[error("the guest trapped: {0}")]
     Trap(String),
+    /// The guest's handler returned without setting a response.
     #[error("the guest returned no response")]
     NoResponse,
+    /// The guest set an error code instead of a response; holds the code, debug-formatted.
     #[error("the guest answered with an error: {0}")]
     ErrorCode(String),
+    /// No instance slot could be had because the engine's slots were closed.
     #[error("the runtime is shutting down")]
     ShuttingDown,
+    /// The response body was dropped before its end while the guest was still writing it, and the
+    /// guest was cancelled.
     #[error("the response was dropped before its end (the client stopped reading or went away)")]
     ResponseDropped,
 }
@@ -97,6 +106,7 @@ impl GuestFailure {
 pub struct RequestFailure {
     /// The app's number for the request, in the log line that has the details.
     pub request: u64,
+    /// What went wrong in the guest.
     #[source]
     pub failure: GuestFailure,
 }

@@ -56,9 +56,13 @@ pub enum Rule {
 /// What part of a request a rule constrains; dialects that report rules coarsely map these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuleFamily {
+    /// The key: its size, length, alphabet or reserved prefix.
     Key,
+    /// The value's size.
     Value,
+    /// The metadata's size.
     Metadata,
+    /// Expiry: whether the namespace allows it, TTL bounds, absolute expiration times.
     Expiry,
     /// Namespace and batch sizes.
     Quota,
@@ -124,15 +128,18 @@ impl Rule {
 /// A broken rule, with the limit it enforces and the size (or value) that broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleViolation {
+    /// The rule broken.
     pub rule: Rule,
+    /// The bound the rule enforces, in the unit its [`Rule`] variant names; 0 where it has none.
     pub limit: u64,
+    /// The size or value that broke it, in the same unit; 0 where there is none.
     pub actual: u64,
 }
 
 impl RuleViolation {
     /// What broke, as a sentence (no full stop) that names the thing constrained, its size and its
-    /// limit, without the rule's name: for clients of edgekv's own APIs, and for dialects whose service has no words
-    /// of its own for a rule.
+    /// limit, without the rule's name: for clients of edgekv's own APIs, and for dialects whose
+    /// service has no words of its own for a rule.
     pub fn describe(&self) -> String {
         let (limit, actual) = (self.limit, self.actual);
         match self.rule {
@@ -231,24 +238,43 @@ impl fmt::Display for RuleViolation {
 /// Everything a store call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No namespace has this id (or name, for lookups that take one), as the caller gave it.
     #[error("namespace not found: {0}")]
     NamespaceNotFound(String),
+    /// Another namespace already has this name (on create or rename).
     #[error("a namespace named {0:?} already exists")]
     NamespaceExists(String),
+    /// The namespace's status is not `ready`, so its entries cannot be read, listed or written.
     #[error("namespace {id} is {status}, not ready")]
-    NamespaceNotReady { id: String, status: String },
+    NamespaceNotReady {
+        /// The namespace's UUID.
+        id: String,
+        /// Its current status: `pending`, `deleting` or `failed`.
+        status: String,
+    },
+    /// No live entry has this key: on a get, or on a batch delete under [`MissingKeys::Fail`].
+    ///
+    /// [`MissingKeys::Fail`]: crate::MissingKeys::Fail
     #[error("key not found: {0:?}")]
     KeyNotFound(String),
     /// A precondition failed; nothing was changed. `current` is the ETag the precondition was checked
     /// against (the entry's, or the namespace's), `None` when the entry does not exist.
     #[error("precondition failed (current ETag: {})", .current.as_ref().map(Etag::as_str).unwrap_or("none"))]
-    Conflict { current: Option<Etag> },
+    Conflict {
+        /// The ETag the precondition was checked against, `None` when the entry does not exist.
+        current: Option<Etag>,
+    },
+    /// The request breaks a rule of the namespace's profile; nothing was changed.
     #[error("{0}")]
     Rule(RuleViolation),
+    /// A list cursor is not one this store hands out (it does not decode).
     #[error("invalid cursor")]
     InvalidCursor,
+    /// The backend gave no answer: its writer has shut down, or a write job ended without
+    /// reporting (it panicked, or its commit group failed before running it).
     #[error("the store is closed")]
     Closed,
+    /// The storage backend failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 }
@@ -274,16 +300,29 @@ impl StoreError {
 /// A failure of the storage backend itself (I/O, corruption, a bad schema).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// SQLite reported an error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer edgekv: its schema version is above this build's.
     #[error("schema version {found} is newer than this edgekv understands ({supported})")]
-    SchemaTooNew { found: i64, supported: i64 },
+    SchemaTooNew {
+        /// The file's schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// A stored row cannot be parsed (a key that is not UTF-8, an unknown profile or status, bad
+    /// overrides JSON); holds what is wrong.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The transaction of this write's commit group failed after the write ran, and was rolled
+    /// back; holds the cause.
     #[error("commit failed: {0}")]
     Commit(String),
+    /// Creating the database file or the directories above it failed.
     #[error("could not create the data directory: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// The result of a store call: [`StoreError`] unless another error type is given.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,5 +1,6 @@
 //! ETags: opaque strings derived from a namespace's id and a version number. Versions only grow, so a
-//! deleted-then-recreated key never gets an old ETag back, and two namespaces never share an ETag.
+//! deleted-then-recreated key never gets an old ETag back. Two namespaces can share an ETag only
+//! if their ids begin with the same 4 bytes (1 chance in 2^32 for two random UUIDs).
 
 use std::fmt;
 
@@ -18,10 +19,12 @@ impl Etag {
         tagged(ns_id, 'E', version)
     }
 
+    /// The ETag's text, unquoted.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The ETag's text, unquoted, as an owned string.
     pub fn into_string(self) -> String {
         self.0
     }

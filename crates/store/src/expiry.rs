@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of "now" in unix milliseconds. Injected so tests move time instead of sleeping.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time, in unix milliseconds.
     fn now_ms(&self) -> i64;
 }
 
@@ -31,12 +32,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
+    /// A clock stopped at `now_ms`, in unix milliseconds.
     pub fn new(now_ms: i64) -> Self {
         ManualClock(Arc::new(AtomicI64::new(now_ms)))
     }
+    /// Moves the time on by `ms` milliseconds (back, if negative), for every clone.
     pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
+    /// Sets the time to `now_ms`, in unix milliseconds, for every clone.
     pub fn set_ms(&self, now_ms: i64) {
         self.0.store(now_ms, Ordering::SeqCst);
     }
@@ -51,6 +55,7 @@ impl Clock for ManualClock {
 /// When a written entry expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expiry {
+    /// The entry does not expire.
     #[default]
     Never,
     /// Seconds from now.

@@ -84,6 +84,7 @@ use storage::{
 /// How a store is opened.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// How hard each commit works to survive a crash; [`Durability::Normal`] by default.
     pub durability: Durability,
     /// How often a background sweep deletes expired rows; `None` turns it off (call [`Store::sweep`]).
     pub sweep_interval: Option<Duration>,

@@ -11,12 +11,16 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
+    /// Cloudflare Workers KV: keys of up to 512 bytes, 25 MiB values, metadata, TTLs of 60 s+.
     Cloudflare,
+    /// Amazon CloudFront KeyValueStore: 1 KiB values, 5 MiB per store, no metadata, no expiry.
     Cloudfront,
+    /// Telnyx Edge Compute KV: keys of up to 256 characters of `[-/_=.a-zA-Z0-9]`, 1 MiB values.
     Telnyx,
 }
 
 impl Profile {
+    /// The profile's lowercase name, as stored and as [`FromStr`] and `Display` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Cloudflare => "cloudflare",
@@ -76,7 +80,8 @@ impl Profile {
     }
 
     /// Checks a key's shape: not empty, not too many characters, and the profile's alphabet. Its size
-    /// in bytes is checked separately (`Limits::check_key_size`), after preconditions, as CloudFront does.
+    /// in bytes is checked separately (`Limits::check_key_size`), after the namespace If-Match, as
+    /// CloudFront does.
     pub fn check_key_shape(self, key: &str, limits: &Limits) -> Result<()> {
         if key.is_empty() {
             return Err(StoreError::rule(Rule::KeyEmpty, 1, 0));
@@ -153,7 +158,9 @@ pub enum ExpiryLimits {
     None,
     /// TTLs in `min_ttl_secs..=max_ttl_secs`; an absolute expiration must be at least `min_ttl_secs` ahead.
     Allowed {
+        /// The shortest TTL, in seconds.
         min_ttl_secs: u64,
+        /// The longest TTL, in seconds; `None` when only the representable range bounds it.
         max_ttl_secs: Option<u64>,
     },
 }
@@ -162,17 +169,25 @@ pub enum ExpiryLimits {
 /// `None` means the service has no such limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
+    /// UTF-8 bytes of a key.
     pub max_key_bytes: Option<u64>,
+    /// Characters (Unicode scalar values) of a key.
     pub max_key_chars: Option<u64>,
+    /// Bytes of a value.
     pub max_value_bytes: u64,
     /// Compact-JSON bytes of metadata; 0 means the service keeps no metadata.
     pub max_metadata_bytes: u64,
+    /// Whether and how far entries may expire; `None` also where the namespace has TTL off.
     pub expiry: ExpiryLimits,
     /// Total key + value bytes of live entries.
     pub max_store_bytes: Option<u64>,
+    /// Operations in one API batch (imports are not bounded).
     pub max_batch_items: Option<u64>,
+    /// Bytes one API batch carries: key, value and metadata of its puts, key of its deletes.
     pub max_batch_bytes: Option<u64>,
+    /// Keys one bulk get ([`crate::Store::get_many`]) may ask for.
     pub max_bulk_get: Option<u64>,
+    /// The largest page of a key listing, and the page size when a listing asks for none.
     pub max_list_limit: u64,
 }
 
@@ -181,13 +196,21 @@ pub struct Limits {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
+    /// Replaces [`Limits::max_key_bytes`].
     pub max_key_bytes: Option<u64>,
+    /// Replaces [`Limits::max_value_bytes`].
     pub max_value_bytes: Option<u64>,
+    /// Replaces [`Limits::max_metadata_bytes`].
     pub max_metadata_bytes: Option<u64>,
+    /// Replaces the minimum TTL, in seconds; ignored where entries cannot expire.
     pub min_ttl_secs: Option<u64>,
+    /// Replaces [`Limits::max_store_bytes`].
     pub max_store_bytes: Option<u64>,
+    /// Replaces [`Limits::max_batch_items`].
     pub max_batch_items: Option<u64>,
+    /// Replaces [`Limits::max_batch_bytes`].
     pub max_batch_bytes: Option<u64>,
+    /// Replaces [`Limits::max_list_limit`].
     pub max_list_limit: Option<u64>,
 }
 
@@ -209,10 +232,12 @@ impl Limits {
         self
     }
 
+    /// Fails with `KeyTooLarge` when the key has more UTF-8 bytes than `max_key_bytes`.
     pub fn check_key_size(&self, key: &str) -> Result<()> {
         check_max(Rule::KeyTooLarge, self.max_key_bytes, key.len() as u64)
     }
 
+    /// Fails with `ValueTooLarge` when a value of `len` bytes is over `max_value_bytes`.
     pub fn check_value(&self, len: usize) -> Result<()> {
         check_max(Rule::ValueTooLarge, Some(self.max_value_bytes), len as u64)
     }
@@ -233,15 +258,19 @@ impl Limits {
         Ok(Some(compact))
     }
 
+    /// Fails with `BatchTooManyItems` or `BatchTooLarge` when an API batch of `items` operations
+    /// carrying `bytes` (counted as for `max_batch_bytes`) is over its bounds.
     pub fn check_batch(&self, items: usize, bytes: u64) -> Result<()> {
         check_max(Rule::BatchTooManyItems, self.max_batch_items, items as u64)?;
         check_max(Rule::BatchTooLarge, self.max_batch_bytes, bytes)
     }
 
+    /// Fails with `BulkGetTooManyKeys` when a bulk get asks for more than `max_bulk_get` keys.
     pub fn check_bulk_get(&self, keys: usize) -> Result<()> {
         check_max(Rule::BulkGetTooManyKeys, self.max_bulk_get, keys as u64)
     }
 
+    /// Fails with `ListLimit` unless a list page `limit` is in `1..=max_list_limit`.
     pub fn check_list_limit(&self, limit: u64) -> Result<()> {
         if limit == 0 || limit > self.max_list_limit {
             return Err(StoreError::rule(
@@ -253,6 +282,8 @@ impl Limits {
         Ok(())
     }
 
+    /// Fails with `StoreFull` when `total` key + value bytes of live entries are over
+    /// `max_store_bytes`.
     pub fn check_store_size(&self, total: u64) -> Result<()> {
         check_max(Rule::StoreFull, self.max_store_bytes, total)
     }

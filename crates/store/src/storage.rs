@@ -8,13 +8,17 @@ use crate::error::{StorageError, StoreError};
 use crate::namespace::NamespaceQuery;
 use std::sync::Arc;
 
+/// The result of a backend call; failures are [`StorageError`]s.
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// How a namespace row is looked up.
 #[derive(Debug, Clone, Copy)]
 pub enum NamespaceKey<'a> {
+    /// By internal sequence number, as the store addresses a namespace once it has resolved it.
     Seq(i64),
+    /// By UUID.
     Id(&'a uuid::Uuid),
+    /// By unique name.
     Name(&'a str),
 }
 
@@ -22,38 +26,61 @@ pub enum NamespaceKey<'a> {
 /// included; the store subtracts those.
 #[derive(Debug, Clone)]
 pub struct NamespaceRow {
+    /// The internal sequence number entries refer to: assigned on insert (the value passed to
+    /// [`WriteTx::insert_namespace`] is ignored) and never reused.
     pub seq: i64,
+    /// The namespace's UUID.
     pub id: uuid::Uuid,
+    /// The name, unique in the store.
     pub name: String,
+    /// The profile's name: `cloudflare`, `cloudfront` or `telnyx`.
     pub profile: String,
+    /// Whether entries may carry an expiry.
     pub ttl_enabled: bool,
+    /// The lifecycle status's name: `pending`, `ready`, `deleting` or `failed`.
     pub status: String,
+    /// The free-text comment, if any.
     pub comment: Option<String>,
     /// JSON of `LimitOverrides`.
     pub overrides: String,
+    /// The namespace version, raised once by every mutation; the namespace ETag derives from it.
     pub version: i64,
+    /// Stored entry rows, expired ones not yet swept included.
     pub item_count: u64,
+    /// Key + value bytes of those rows.
     pub total_bytes: u64,
+    /// When the namespace was created, in unix milliseconds.
     pub created_at_ms: i64,
+    /// When the namespace or one of its entries last changed, in unix milliseconds.
     pub modified_at_ms: i64,
 }
 
 /// An entry as stored.
 #[derive(Debug, Clone)]
 pub struct EntryRow {
+    /// The key; stored as its UTF-8 bytes, so order and ranges are bytewise.
     pub key: String,
+    /// The value bytes.
     pub value: Vec<u8>,
+    /// The metadata as compact JSON, if any.
     pub metadata: Option<String>,
+    /// The value's content type as written, if any.
     pub content_type: Option<String>,
+    /// When the entry expires, in unix milliseconds; it is live while this is `None` or later
+    /// than now.
     pub expires_at_ms: Option<i64>,
+    /// The namespace version of the write that stored the entry; its ETag is derived from it.
     pub version: i64,
+    /// When the entry was last written, in unix milliseconds.
     pub modified_at_ms: i64,
 }
 
 /// A namespace, as a point lookup reads it, and, if live, one of its entries.
 #[derive(Debug, Clone)]
 pub struct EntryLookup {
+    /// What the lookup read of the namespace, shared so a cache can hand it out without copying.
     pub namespace: Arc<LookupNamespace>,
+    /// The live entry at the key; `None` when the key is missing or has expired.
     pub entry: Option<EntryRow>,
 }
 
@@ -62,8 +89,11 @@ pub struct EntryLookup {
 /// missing key is answered from the same lookup (and the same cache) as a read of a present one.
 #[derive(Debug)]
 pub struct LookupNamespace {
+    /// The lifecycle status's name: `pending`, `ready`, `deleting` or `failed`.
     pub status: String,
+    /// The profile's name: `cloudflare`, `cloudfront` or `telnyx`.
     pub profile: String,
+    /// Whether entries may carry an expiry.
     pub ttl_enabled: bool,
     /// JSON of `LimitOverrides`.
     pub overrides: String,
@@ -72,21 +102,28 @@ pub struct LookupNamespace {
 /// The version and key + value size of a stored entry.
 #[derive(Debug, Clone, Copy)]
 pub struct EntryHead {
+    /// The namespace version of the entry's last write; its ETag is derived from it.
     pub version: i64,
+    /// Key + value bytes.
     pub size: u64,
+    /// When the entry expires, in unix milliseconds; `None` if it never does.
     pub expires_at_ms: Option<i64>,
 }
 
 /// A key range of one namespace: `after < key`, `start <= key < end`.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyRange<'a> {
+    /// The last key of the previous page (from a list cursor); `None` on the first page.
     pub after: Option<&'a [u8]>,
+    /// The inclusive lower bound: the listing prefix, empty for the whole namespace.
     pub start: &'a [u8],
+    /// The exclusive upper bound (the first key past the prefix); `None` for no bound.
     pub end: Option<&'a [u8]>,
 }
 
 /// Reads.
 pub trait ReadTx {
+    /// The namespace row found by `key`, or `None` if there is none.
     fn namespace(&self, key: NamespaceKey<'_>) -> StorageResult<Option<NamespaceRow>>;
     /// A page of namespaces and the total count matching the query's filter.
     fn namespaces(&self, query: &NamespaceQuery) -> StorageResult<(Vec<NamespaceRow>, u64)>;
@@ -111,12 +148,14 @@ pub trait WriteTx: ReadTx {
     fn entry_head(&self, ns: i64, key: &str) -> StorageResult<Option<EntryHead>>;
     /// Inserts a namespace and returns its `seq`.
     fn insert_namespace(&mut self, row: &NamespaceRow) -> StorageResult<i64>;
-    /// Writes every column of the row with its `seq`.
+    /// Writes the row's changeable columns (all but `id`, `profile` and `created_at_ms`) to the
+    /// namespace with its `seq`.
     fn update_namespace(&mut self, row: &NamespaceRow) -> StorageResult<()>;
     /// Deletes the namespace and all its entries.
     fn delete_namespace(&mut self, seq: i64) -> StorageResult<()>;
     /// Inserts or replaces an entry.
     fn upsert_entry(&mut self, ns: i64, row: &EntryRow) -> StorageResult<()>;
+    /// Deletes the entry at `key`, expired or not; a missing key is not an error.
     fn delete_entry(&mut self, ns: i64, key: &str) -> StorageResult<()>;
     /// Deletes the expired rows of one namespace; returns their count and key + value bytes.
     fn purge_expired(&mut self, ns: i64, now_ms: i64) -> StorageResult<(u64, u64)>;
@@ -129,7 +168,9 @@ pub type Deliver = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 
 /// What a write job hands back to the writer: whether its changes stand, and how to tell its caller.
 pub struct JobOutcome {
+    /// Whether the job's changes stand; `false` rolls its savepoint back.
     pub applied: bool,
+    /// Called with the shared transaction's commit result, whether or not the job applied.
     pub deliver: Deliver,
 }
 

@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 /// The largest bulk request body (100 MB).
 const MAX_BULK_BODY: usize = 100 * 1000 * 1000;
 
+/// One item of a bulk write body: `key`, `value` (text, or base64 when `base64` is true), and
+/// optional `expiration` (unix seconds), `expiration_ttl` (seconds) and `metadata` (any JSON).
 #[derive(Deserialize)]
 pub struct WriteItem {
     key: String,
@@ -47,6 +49,9 @@ async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, CfE
         .map_err(|e| CfError::bad_request(10001, format!("Invalid JSON body: {e}")))
 }
 
+/// The store write a bulk item asks for: `expiration_ttl` wins over `expiration`, negative times
+/// count as 0, JSON `null` metadata as none; the store checks its limits when the batch applies.
+/// A `base64` value that does not decode is Cloudflare error 10012.
 pub fn to_put(item: WriteItem) -> Result<Put, CfError> {
     let value = match item.base64 {
         true => base64::engine::general_purpose::STANDARD
@@ -128,6 +133,8 @@ pub async fn delete(
     Ok(bulk_result(count))
 }
 
+/// A bulk get body: `keys` (at least one), `type` (`text`, the default, or `json`) and
+/// `withMetadata` (false by default).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetRequest {

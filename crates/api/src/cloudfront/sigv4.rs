@@ -24,18 +24,31 @@ const MAX_SKEW_SECS: i64 = 15 * 60;
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The request has no `Authorization` header.
     #[error("Missing Authentication Token")]
     Missing,
+    /// The `Authorization` header, `X-Amz-Date` or a signed header is missing or not of the
+    /// required shape; the string says which part.
     #[error("Malformed Authorization header: {0}")]
     Malformed(String),
+    /// The credential's access key id is not the configured one, or no secret is configured.
     #[error("The security token included in the request is invalid (unknown access key id)")]
     UnknownAccessKey,
+    /// `X-Amz-Date` (the string, as received) is more than 15 minutes from the server's clock.
     #[error("Signature expired or not yet valid: X-Amz-Date {0} is more than 15 minutes from now")]
     Skewed(String),
+    /// The signature does not verify over the request received, or `x-amz-content-sha256`
+    /// states another hash than the body's.
     #[error("The request signature we calculated does not match the signature you provided")]
     Mismatch,
     #[error("Credential should be scoped to the service '{expected}', not '{found}'")]
-    WrongService { expected: String, found: String },
+    /// The credential scope names another service than the API it was sent to.
+    WrongService {
+        /// The service of the API the request was sent to.
+        expected: String,
+        /// The service the credential scope names.
+        found: String,
+    },
     /// AWS signers sign the path with its empty, `.` and `..` segments removed, while routing keeps
     /// them: a signature over such a path would also cover the path it shortens to.
     #[error("The request path has an empty, '.' or '..' segment, which a signature cannot cover")]
@@ -44,29 +57,44 @@ pub enum SignatureError {
 
 /// The parts of a request that are signed, as received.
 pub struct Signed<'a> {
+    /// The request method, e.g. `PUT`.
     pub method: &'a str,
+    /// The path as on the wire, still percent-encoded, without the query.
     pub raw_path: &'a str,
+    /// The query as on the wire, without the `?` (empty when there is none).
     pub raw_query: &'a str,
+    /// Every header received; the signed ones are read from here.
     pub headers: &'a HeaderMap,
+    /// The whole body received, whose SHA-256 the signature covers.
     pub body: &'a [u8],
 }
 
 /// A parsed `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization<'a> {
+    /// `AWS4-ECDSA-P256-SHA256` (SigV4A) or `AWS4-HMAC-SHA256` (SigV4), the only two accepted.
     pub algorithm: &'a str,
+    /// The access key id, the `Credential` before its first `/`.
     pub access_key_id: &'a str,
+    /// The credential scope after the access key id: `date/region/service/aws4_request` for
+    /// SigV4, `date/service/aws4_request` for SigV4A.
     pub scope: &'a str,
+    /// The scope's date, `YYYYMMDD`, which `X-Amz-Date` must start with.
     pub date: &'a str,
+    /// The scope's service, e.g. `cloudfront-keyvaluestore`.
     pub service: &'a str,
+    /// `SignedHeaders`: the lowercase names of the signed headers, joined with `;`.
     pub signed_headers: &'a str,
+    /// `Signature`: hex HMAC-SHA256 (SigV4) or hex DER ECDSA signature (SigV4A).
     pub signature: &'a str,
 }
 
 /// What a request's head claims about its signature, checked as far as the head allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim<'a> {
+    /// The parsed `Authorization` header.
     pub auth: Authorization<'a>,
+    /// The `X-Amz-Date` header, `YYYYMMDDTHHMMSSZ`, the time the string to sign states.
     pub amz_date: &'a str,
 }
 
@@ -153,6 +181,8 @@ pub fn check_signature(
     }
 }
 
+/// Parses an `Authorization` header of either algorithm into its parts; refuses, as `Malformed`,
+/// another algorithm, a missing or unknown component, or a credential scope of the wrong shape.
 pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, SignatureError> {
     let malformed = |what: &str| SignatureError::Malformed(what.to_string());
     let (algorithm, rest) = header
@@ -229,6 +259,10 @@ pub fn check_signed_headers(algorithm: &str, signed_headers: &str) -> Result<(),
     }
 }
 
+/// The canonical request AWS signers hash: method, canonical URI and query, the signed headers
+/// (whitespace runs in values collapsed) and the SHA-256 of the body received. Refuses a signed
+/// header that is absent, an `x-amz-content-sha256` other than the body's hash, and a path that
+/// `canonical_uri` refuses.
 pub fn canonical_request(
     request: &Signed<'_>,
     signed_headers: &str,

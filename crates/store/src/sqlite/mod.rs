@@ -46,6 +46,8 @@ const WRITER_CACHE_KIB: i64 = -65_536;
 const READER_CACHE_KIB: i64 = -16_384;
 const READER_MMAP_BYTES: i64 = 1 << 30;
 
+/// The embedded SQLite [`Storage`] backend over one database file: its writer thread, its pool of
+/// read connections and its cache of point lookups.
 pub struct SqliteStorage {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
