@@ -101,30 +101,20 @@ impl<B: Body<Data = Bytes>> Body for WatchedBody<B> {
     }
 }
 
-/// Creates the pair that cancels a guest when its response body is dropped before its end.
-pub fn cancel_on_early_drop() -> (CancelGuard, Cancelled) {
+/// Creates the pair that cancels a guest when its response body is dropped before its end: the
+/// sender goes to [`GuardedBody::new`]; dropped without ever guarding a body (the guest never
+/// answered), it cancels nothing.
+pub fn cancel_on_early_drop() -> (oneshot::Sender<()>, Cancelled) {
     let (sender, receiver) = oneshot::channel();
-    (CancelGuard(Some(sender)), Cancelled(receiver))
+    (sender, Cancelled(receiver))
 }
 
-/// Cancels its guest when dropped while it guards a response body that has not reached its end.
-/// Dropped unattached (the guest never answered), it cancels nothing.
-pub struct CancelGuard(Option<oneshot::Sender<()>>);
-
-impl CancelGuard {
-    /// The body reached its end: the guest may go on (say, with work after its response).
-    fn finished(&mut self) {
-        // Dropped unsent, the sender closes the channel, which `Cancelled` reads as "never".
-        self.0.take();
-    }
-}
-
-/// A `CancelGuard` attached to a response body.
-struct Armed(CancelGuard);
+/// The cancel signal a response body holds: sent if dropped before the body's end.
+struct Armed(Option<oneshot::Sender<()>>);
 
 impl Drop for Armed {
     fn drop(&mut self) {
-        if let Some(sender) = self.0 .0.take() {
+        if let Some(sender) = self.0.take() {
             let _ = sender.send(());
         }
     }
@@ -151,10 +141,10 @@ pin_project_lite::pin_project! {
 }
 
 impl<B> GuardedBody<B> {
-    pub fn new(inner: B, guard: CancelGuard) -> Self {
+    pub fn new(inner: B, cancel: oneshot::Sender<()>) -> Self {
         GuardedBody {
             inner,
-            guard: Armed(guard),
+            guard: Armed(Some(cancel)),
         }
     }
 }
@@ -170,7 +160,9 @@ impl<B: Body<Data = Bytes>> Body for GuardedBody<B> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
         if let Poll::Ready(None) = &polled {
-            this.guard.0.finished();
+            // The end: the guest may go on (say, with work after its response). The sender,
+            // dropped unsent, closes the channel, which `Cancelled` reads as "never".
+            this.guard.0.take();
         }
         polled
     }

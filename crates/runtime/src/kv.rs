@@ -66,21 +66,21 @@ pub struct KvCtx {
 }
 
 /// Runs a store write on the blocking pool and waits for its commit, unless the request was
-/// abandoned (checked on the blocking thread, right before the write); `refused` makes the error
-/// then. Owns what it needs, so host futures that await it stay `Send`.
+/// abandoned (checked on the blocking thread, right before the write); `other` makes the error for
+/// a refused write or a failed call. Owns what it needs, so host futures that await it stay `Send`.
 pub(crate) async fn write<T: Send + 'static, E: Send + 'static>(
     store: Store,
     abandoned: Abandoned,
     f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
-    refused: fn(String) -> E,
+    other: fn(String) -> E,
 ) -> Result<T, E> {
     let write = move || match abandoned.is_set() {
-        true => Err(refused(REFUSED_WRITE.into())),
+        true => Err(other(REFUSED_WRITE.into())),
         false => f(&store),
     };
     match tokio::task::spawn_blocking(write).await {
         Ok(result) => result,
-        Err(e) => Err(refused(format!("store call failed: {e}"))),
+        Err(e) => Err(other(format!("store call failed: {e}"))),
     }
 }
 

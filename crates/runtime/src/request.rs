@@ -245,7 +245,7 @@ impl App {
         let (req, out) = setup.map_err(|e| GuestFailure::Trap(format!("{e:#}")))?;
         let pre = self.pre.clone();
         let limits = self.limits;
-        let (guard, cancelled) = abandon::cancel_on_early_drop();
+        let (cancel, cancelled) = abandon::cancel_on_early_drop();
         let guest: Guest = Box::pin(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -266,7 +266,7 @@ impl App {
         });
         match run_until_answered(guest, receiver, abandoned).await {
             Answer::Response(Ok(response)) => {
-                Ok(response.map(|body| GuardedBody::new(body, guard).boxed_unsync()))
+                Ok(response.map(|body| GuardedBody::new(body, cancel).boxed_unsync()))
             }
             Answer::Response(Err(code)) => Err(GuestFailure::ErrorCode(format!("{code:?}"))),
             Answer::Ended(Ok(())) => Err(GuestFailure::NoResponse),

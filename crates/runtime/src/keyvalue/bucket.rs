@@ -67,8 +67,8 @@ impl Namespace {
             id,
             abandoned,
         } = self;
-        let refused = |message| Failure::other("other", message);
-        kv::write(store, abandoned, move |s| f(s, &id), refused).await
+        let other = |message| Failure::other("other", message);
+        kv::write(store, abandoned, move |s| f(s, &id), other).await
     }
 
     /// The live entry at `key`, or `None`.
