@@ -11,13 +11,14 @@ mod errors;
 pub(crate) mod sigv4;
 pub(crate) mod unverified;
 
+use crate::body::BodyError;
 use crate::{Body, Management};
 use bytes::Bytes;
 use errors::CfrError;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use sigv4::SignatureError;
-use unverified::BodyError;
+use unverified::Unread;
 
 /// The largest request body read (UpdateKeys carries at most 3 MB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -141,16 +142,16 @@ fn refusal(e: SignatureError) -> CfrError {
 }
 
 /// The error for a body not read.
-fn unread(e: BodyError) -> CfrError {
+fn unread(e: Unread) -> CfrError {
     match e {
-        BodyError::TooLarge(_) => too_large(),
+        Unread::Body(BodyError::TooLarge { .. }) => too_large(),
+        Unread::Body(e @ BodyError::Incomplete(_)) => CfrError::validation(e.to_string()),
         // Retried by SDKs (503), after a back-off.
-        BodyError::BudgetSpent => CfrError::new(
+        Unread::BudgetSpent => CfrError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "InternalServerException",
             "Too many request bodies are being received at once; retry later",
         ),
-        e @ BodyError::Read(_) => CfrError::validation(e.to_string()),
     }
 }
 

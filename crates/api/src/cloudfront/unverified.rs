@@ -6,20 +6,22 @@
 //! When the budget is spent, a request is refused rather than made to wait: a waiting request would
 //! keep the bytes it already holds, and requests waiting on each other's bytes could wait forever.
 
+use crate::body::BodyError;
+use crate::BoxError;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Why a body was not read.
+/// Why an unverified body was not read.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("the body is larger than {0} bytes")]
-    TooLarge(usize),
+pub enum Unread {
+    /// Over its cap, or it did not arrive whole.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The bytes all unverified bodies may hold are taken.
     #[error("too many unverified request bodies are being received at once")]
     BudgetSpent,
-    #[error("the body could not be read: {0}")]
-    Read(String),
 }
 
 /// The bytes all unverified bodies may hold together.
@@ -50,10 +52,10 @@ impl BodyBudget {
     }
 
     /// Reads `body` whole, at most `max` bytes of it.
-    pub async fn read<B>(&self, body: B, max: usize) -> Result<Unverified, BodyError>
+    pub async fn read<B>(&self, body: B, max: usize) -> Result<Unverified, Unread>
     where
         B: hyper::body::Body<Data = Bytes>,
-        B::Error: std::fmt::Display,
+        B::Error: Into<BoxError>,
     {
         let mut body = std::pin::pin!(body);
         // Chunks as received, joined once complete: a growing buffer would hold up to twice the
@@ -62,17 +64,17 @@ impl BodyBudget {
         let mut len = 0;
         let mut held: Option<OwnedSemaphorePermit> = None;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+            let frame = frame.map_err(|e| BodyError::Incomplete(e.into()))?;
             let Ok(chunk) = frame.into_data() else {
                 continue;
             };
             if len + chunk.len() > max {
-                return Err(BodyError::TooLarge(max));
+                return Err(BodyError::TooLarge { limit: max }.into());
             }
             let more = u32::try_from(chunk.len())
                 .ok()
                 .and_then(|n| self.bytes.clone().try_acquire_many_owned(n).ok())
-                .ok_or(BodyError::BudgetSpent)?;
+                .ok_or(Unread::BudgetSpent)?;
             match held.as_mut() {
                 Some(held) => held.merge(more),
                 None => held = Some(more),
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(&first.bytes[..], b"abcdef");
         assert_eq!(budget.available(), 4);
         let refused = budget.read(chunked(&[b"xy", b"zzz"]), 100).await;
-        assert!(matches!(refused, Err(BodyError::BudgetSpent)));
+        assert!(matches!(refused, Err(Unread::BudgetSpent)));
         assert_eq!(
             budget.available(),
             4,
@@ -150,7 +152,10 @@ mod tests {
     async fn a_body_over_its_cap_is_refused_and_gives_its_bytes_back() {
         let budget = BodyBudget::new(100);
         let read = budget.read(chunked(&[b"abc", b"def"]), 5).await;
-        assert!(matches!(read, Err(BodyError::TooLarge(5))));
+        assert!(matches!(
+            read,
+            Err(Unread::Body(BodyError::TooLarge { limit: 5 }))
+        ));
         assert_eq!(budget.available(), 100);
         let empty = budget.read(Full::new(Bytes::new()), 5).await.unwrap();
         assert!(empty.bytes.is_empty());
