@@ -1,8 +1,7 @@
 //! What guests may not reach with outgoing HTTP: this server's own management APIs and data
 //! browser (every path on the admin and browser listeners; the management prefixes on the main
-//! one). Otherwise a guest, whose routes
-//! are public, could act with the operator's credentials whenever a client hands them to it.
-//! `--allow-guest-management` lifts the rule.
+//! one). Otherwise a guest, whose routes are public, could act with the operator's credentials
+//! whenever a client hands them to it. `--allow-guest-management` lifts the rule.
 //!
 //! The decision is on an address the request would connect to, as resolved (the runtime resolves
 //! once and connects only to addresses decided on), so no spelling gets past it: `127.1`,

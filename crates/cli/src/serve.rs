@@ -210,21 +210,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
 
     let (stop, stopped) = watch::channel(false);
-    let limits = ClientLimits {
-        connections: Arc::new(Semaphore::new(args.max_connections.max(1))),
+    // Every listener has a connection budget of its own.
+    let budget = |connections: usize| ClientLimits {
+        connections: Arc::new(Semaphore::new(connections.max(1))),
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         write_timeout: Duration::from_secs(args.write_timeout.max(1)),
     };
-    // The main listener's limits; each other listener has a budget of its own.
-    let budget = |connections: usize| ClientLimits {
-        connections: Arc::new(Semaphore::new(connections)),
-        ..limits.clone()
-    };
     let main_door = FrontDoor::public(
         admin.is_none().then(|| management.clone()),
         live,
-        limits.clone(),
+        budget(args.max_connections),
     );
     let mut servers = vec![tokio::spawn(front_door::serve(
         main,
@@ -238,7 +234,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         };
         let door = FrontDoor::private(
             management.clone().serving(surfaces),
-            budget(args.max_connections.max(1)),
+            budget(args.max_connections),
         );
         servers.push(tokio::spawn(front_door::serve(
             admin,
