@@ -71,6 +71,14 @@ class Server:
     def log(self):
         return "".join(self._lines)
 
+    def count_in_log(self, text, expected, timeout=10):
+        """How often `text` is in the server's output, once it is there `expected` times or
+        `timeout` seconds have passed (the output arrives through a pipe, after the responses)."""
+        deadline = time.monotonic() + timeout
+        while self.log().count(text) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log().count(text)
+
     def wait_for_log(self, pattern, timeout=10):
         """The first match of regex `pattern` in the server's output, waiting for it to appear."""
         deadline = time.monotonic() + timeout
