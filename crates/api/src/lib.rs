@@ -3,26 +3,26 @@
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
 //! The same side serves edgekv's own data browser (`browser`).
 
-pub mod body;
 pub mod browser;
 mod cloudflare;
 mod cloudfront;
 pub mod credentials;
-pub mod route;
+mod dialect;
+pub mod rest;
 mod telnyx;
 
 pub use credentials::{Credentials, InvalidCredential, Secret};
-pub use route::Dialect;
+pub use dialect::Dialect;
 
 use bytes::Bytes;
 use edgekv_store::Store;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-/// The error type of response bodies.
+/// The error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// Every response body the front door sends.
+/// A request or response body as the dialects see it: whatever the transport's body is (hyper's
+/// `Incoming` from a socket, whole bytes in a test), boxed once at the door.
 pub type Body = BoxBody<Bytes, BoxError>;
 
 /// A whole response body from bytes.
@@ -111,8 +111,14 @@ impl Management {
         &self.unverified_bodies
     }
 
-    /// Serves a request whose raw target `dialect_of` matched.
-    pub async fn handle(&self, dialect: Dialect, req: Request<Incoming>) -> Response<Body> {
+    /// Serves a request whose raw target `dialect_of` matched. Generic over the body, as the
+    /// runtime's `App::handle` is, so the dialects can be driven in process.
+    pub async fn handle<B>(&self, dialect: Dialect, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let req = req.map(|body| body.map_err(Into::into).boxed());
         match dialect {
             Dialect::Cloudflare => cloudflare::handle(self, req).await,
             Dialect::Telnyx => telnyx::handle(self, req).await,
@@ -131,46 +137,37 @@ impl Management {
 /// credentials.
 pub fn route_table(credentials: &Credentials) -> Vec<(Dialect, &'static str, String)> {
     const UUID: &str = "6f1c2b9a-4d3e-4f5a-8b7c-0d1e2f3a4b5c";
+    let store_id = UUID.parse().unwrap_or_default();
+    let arn = cloudfront::arn(&credentials.aws_account_id, &store_id);
     let fill = |name: &str| match name {
+        "account" => credentials.cloudflare_account_id.clone(),
         "namespace_id" | "namespace" => UUID.to_string(),
+        "KvsARN" => percent_encoding::utf8_percent_encode(&arn, percent_encoding::NON_ALPHANUMERIC)
+            .collect(),
         "Name" => "store-name".to_string(),
         _ => "some-key".to_string(),
     };
-    let mut table = Vec::new();
-    let mut add = |dialect, prefix: &str, verb: route::Verb, pattern: &[route::Seg]| {
-        table.push((
-            dialect,
-            verb.as_str(),
-            route::example(prefix, pattern, fill),
-        ));
+    let routes = |dialect: Dialect| -> Vec<(rest::route::Verb, &'static [rest::route::Seg])> {
+        fn of<Op>(
+            table: &[rest::route::Route<Op>],
+        ) -> Vec<(rest::route::Verb, &'static [rest::route::Seg])> {
+            table.iter().map(|r| (r.verb, r.pattern)).collect()
+        }
+        match dialect {
+            Dialect::Cloudflare => of(cloudflare::ROUTES),
+            Dialect::CloudfrontData => of(cloudfront::data_plane::ROUTES),
+            Dialect::CloudfrontControl => of(cloudfront::control_plane::ROUTES),
+            Dialect::Telnyx => of(telnyx::ROUTES),
+            Dialect::Browser => of(browser::api::ROUTES),
+        }
     };
-    let cf_prefix = cloudflare::PREFIX.replace("{account}", &credentials.cloudflare_account_id);
-    for r in cloudflare::ROUTES {
-        add(Dialect::Cloudflare, &cf_prefix, r.verb, r.pattern);
-    }
-    for r in telnyx::ROUTES {
-        add(Dialect::Telnyx, telnyx::PREFIX, r.verb, r.pattern);
-    }
-    let arn = cloudfront::arn(
-        &credentials.aws_account_id,
-        &UUID.parse().unwrap_or_default(),
-    );
-    let arn: String =
-        percent_encoding::utf8_percent_encode(&arn, percent_encoding::NON_ALPHANUMERIC).collect();
-    let data_prefix = cloudfront::data_plane::PREFIX.replace("{KvsARN}", &arn);
-    for r in cloudfront::data_plane::ROUTES {
-        add(Dialect::CloudfrontData, &data_prefix, r.verb, r.pattern);
-    }
-    for r in cloudfront::control_plane::ROUTES {
-        add(
-            Dialect::CloudfrontControl,
-            cloudfront::control_plane::PREFIX,
-            r.verb,
-            r.pattern,
-        );
-    }
-    for r in browser::api::ROUTES {
-        add(Dialect::Browser, browser::PREFIX, r.verb, r.pattern);
+    let mut table = Vec::new();
+    for dialect in Dialect::ALL {
+        let prefix = dialect.mount().example(fill);
+        for (verb, pattern) in routes(dialect) {
+            let target = rest::route::example(&prefix, pattern, fill);
+            table.push((dialect, verb.as_str(), target));
+        }
     }
     table
 }

@@ -1,85 +1,14 @@
 //! Every management route of every dialect, taken from the routers' own tables
-//! (`edgekv_api::route_table`), refuses a request without credentials, with wrong ones and with
+//! (`edgekv_api::route_table`), in process, refuses a request without credentials, with wrong ones and with
 //! malformed ones, each in the dialect's error format; and with the right ones it reaches an
 //! operation (not the dialect's "no such route"). A route added to a table is covered here without
 //! anyone editing this test; a route can only be served through a table.
 
-use edgekv_api::{Credentials, Dialect, Management, Secret, Surfaces};
-use edgekv_store::{Store, StoreOptions};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{HeaderMap, Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use tokio::net::{TcpListener, TcpStream};
+mod common;
 
-fn credentials() -> Credentials {
-    Credentials {
-        api_token: Secret::new("right-token").unwrap(),
-        cloudflare_account_id: "0123456789abcdef0123456789abcdef".into(),
-        aws_access_key_id: "AKIAEDGEKVAUTHTEST01".into(),
-        aws_secret_access_key: Secret::new("right-secret").unwrap(),
-        aws_account_id: "123456789012".into(),
-    }
-}
-
-async fn serve(management: Management) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let m = management.clone();
-            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                let m = m.clone();
-                async move {
-                    let target = edgekv_api::route::target(req.uri()).to_string();
-                    let response = match m.dialect_of(&target) {
-                        Some(dialect) => m.handle(dialect, req).await,
-                        None => hyper::Response::builder()
-                            .status(StatusCode::NOT_FOUND)
-                            .body(edgekv_api::full("not served on this listener"))
-                            .unwrap(),
-                    };
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-        }
-    });
-    addr
-}
-
-/// Sends one request; returns its status and body.
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, String)],
-) -> (StatusCode, String) {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(target)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        req = req.header(*name, value);
-    }
-    let response = sender
-        .send_request(req.body(Empty::<Bytes>::new()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
+use common::{credentials, Harness};
+use edgekv_api::{Dialect, Surfaces};
+use hyper::{HeaderMap, StatusCode};
 
 /// (name, headers) of each kind of bad credentials, for a dialect.
 fn bad_credentials(dialect: Dialect) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
@@ -144,9 +73,7 @@ fn refused(dialect: Dialect, status: StatusCode, body: &str) -> bool {
 
 #[tokio::test]
 async fn every_route_refuses_missing_wrong_and_malformed_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("kv.sqlite3"), StoreOptions::default()).unwrap();
-    let addr = serve(Management::new(store, credentials())).await;
+    let h = Harness::new();
     let table = edgekv_api::route_table(&credentials());
     assert!(table.len() >= 38, "{} routes", table.len());
     let mut failures = Vec::new();
@@ -157,7 +84,8 @@ async fn every_route_refuses_missing_wrong_and_malformed_credentials() {
             "{target} routes to its dialect"
         );
         for (kind, headers) in bad_credentials(*dialect) {
-            let (status, body) = send(addr, method, target, &headers).await;
+            let answer = h.call(method, target, &headers, "").await;
+            let (status, body) = (answer.status, answer.text());
             if !refused(*dialect, status, &body) {
                 failures.push(format!(
                     "{method} {target} with {kind} credentials: {status} {body}"
@@ -170,9 +98,7 @@ async fn every_route_refuses_missing_wrong_and_malformed_credentials() {
 
 #[tokio::test]
 async fn with_the_right_credentials_every_route_reaches_an_operation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("kv.sqlite3"), StoreOptions::default()).unwrap();
-    let addr = serve(Management::new(store, credentials())).await;
+    let h = Harness::new();
     let no_route = |dialect: Dialect, body: &str| match dialect {
         Dialect::Cloudflare => body.contains("\"code\":7003"),
         Dialect::Telnyx => body.contains("No such route"),
@@ -189,7 +115,8 @@ async fn with_the_right_credentials_every_route_reaches_an_operation() {
             Dialect::CloudfrontData | Dialect::CloudfrontControl => continue,
             _ => vec![("authorization", "Bearer right-token".to_string())],
         };
-        let (status, body) = send(addr, method, &target, &headers).await;
+        let answer = h.call(method, &target, &headers, "").await;
+        let (status, body) = (answer.status, answer.text());
         assert!(
             !no_route(dialect, &body),
             "{method} {target}: {status} {body}"
@@ -274,9 +201,7 @@ fn an_empty_aws_secret_verifies_no_signature() {
 
 #[tokio::test]
 async fn the_browser_listener_takes_a_browser_sign_in_and_serves_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("kv.sqlite3"), StoreOptions::default()).unwrap();
-    let addr = serve(Management::new(store, credentials()).serving(Surfaces::Browser)).await;
+    let h = Harness::serving(Surfaces::Browser);
     for (dialect, method, target) in edgekv_api::route_table(&credentials()) {
         let basic = vec![
             (
@@ -285,7 +210,8 @@ async fn the_browser_listener_takes_a_browser_sign_in_and_serves_nothing_else() 
             ),
             ("x-edgekv-browser", "1".to_string()),
         ];
-        let (status, body) = send(addr, method, &target, &basic).await;
+        let answer = h.call(method, &target, &basic, "").await;
+        let (status, body) = (answer.status, answer.text());
         if dialect == Dialect::Browser {
             assert!(
                 status != StatusCode::UNAUTHORIZED && !body.contains("no such browser route"),

@@ -122,7 +122,7 @@ impl FrontDoor {
         local: SocketAddr,
         abandon: Abandoned,
     ) -> Response<Body> {
-        let target = edgekv_api::route::target(req.uri()).to_string();
+        let target = edgekv_api::rest::route::target(req.uri()).to_string();
         if let Some(management) = &self.management {
             if let Some(dialect) = management.dialect_of(&target) {
                 return management

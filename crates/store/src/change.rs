@@ -136,6 +136,8 @@ impl<'t> Change<'t> {
         };
         self.limits.check_value(put.value.len())?;
         let metadata = self.limits.check_metadata(put.metadata.as_deref())?;
+        self.limits
+            .check_content_type(put.content_type.as_deref())?;
         let expires_at_ms = put.expiry.resolve(self.limits.expiry, self.now_ms)?;
         Ok(CheckedOp::Put(CheckedPut {
             put,

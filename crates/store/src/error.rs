@@ -51,6 +51,9 @@ pub enum Rule {
     ListLimit,
     /// A namespace name breaks the profile's naming rule (length in `actual`).
     NamespaceName,
+    /// A content type is not a valid HTTP header value (visible ASCII, spaces and tabs) of at most
+    /// `limit` bytes (`actual`: its length): it is sent back as a `Content-Type` header.
+    ContentType,
 }
 
 /// What part of a request a rule constrains; dialects that report rules coarsely map these.
@@ -66,7 +69,8 @@ pub enum RuleFamily {
     Expiry,
     /// Namespace and batch sizes.
     Quota,
-    /// The shape of a request itself: list limits, namespace names, metadata that is not JSON.
+    /// The shape of a request itself: list limits, namespace names, metadata that is not JSON,
+    /// content types that are not header values.
     Request,
 }
 
@@ -92,7 +96,9 @@ impl Rule {
             | Rule::BatchTooManyItems
             | Rule::BatchTooLarge
             | Rule::BulkGetTooManyKeys => RuleFamily::Quota,
-            Rule::MetadataNotJson | Rule::ListLimit | Rule::NamespaceName => RuleFamily::Request,
+            Rule::MetadataNotJson | Rule::ListLimit | Rule::NamespaceName | Rule::ContentType => {
+                RuleFamily::Request
+            }
         }
     }
 
@@ -121,6 +127,7 @@ impl Rule {
             Rule::BulkGetTooManyKeys => "bulk_get_too_many_keys",
             Rule::ListLimit => "list_limit",
             Rule::NamespaceName => "namespace_name",
+            Rule::ContentType => "content_type",
         }
     }
 }
@@ -193,6 +200,9 @@ impl RuleViolation {
             Rule::NamespaceName => format!(
                 "The namespace name is {actual} bytes; a name is 1 to {limit} bytes of the allowed characters"
             ),
+            Rule::ContentType => format!(
+                "The content type is not a header value of at most {limit} bytes of visible ASCII (it is {actual} bytes)"
+            ),
         }
     }
 }
@@ -230,6 +240,10 @@ impl fmt::Display for RuleViolation {
                 )
             }
             Rule::ListLimit => write!(f, "{rule}: limit {actual} is outside 1..={limit}"),
+            Rule::ContentType => write!(
+                f,
+                "{rule}: not a header value of at most {limit} bytes of visible ASCII"
+            ),
             _ => write!(f, "{rule}: {actual} is over the limit of {limit}"),
         }
     }

@@ -221,6 +221,16 @@ impl Store {
         Ok(NamespacePage { namespaces, total })
     }
 
+    /// The limits that apply to namespace `id` now: its profile's, with its overrides and TTL
+    /// setting applied. What a dialect reads before a request body, to cap the body and quote the
+    /// limit that applied; the store checks every write against the same limits.
+    pub fn limits(&self, id: &Uuid) -> Result<Limits> {
+        let row = self.read(|tx| Ok(tx.namespace(NamespaceKey::Id(id))?))?;
+        let row = row.ok_or_else(|| StoreError::NamespaceNotFound(id.to_string()))?;
+        let (profile, overrides) = parse_rules(id, &row.profile, &row.overrides)?;
+        Ok(effective_limits(profile, row.ttl_enabled, &overrides))
+    }
+
     /// Renames a namespace, changes its comment or status; raises its version.
     pub fn update_namespace(&self, id: &Uuid, update: NamespaceUpdate) -> Result<Namespace> {
         let seq = self.seq(id)?;
@@ -324,6 +334,7 @@ impl Store {
         let limits = ns.limits();
         let limit = query.limit.unwrap_or(limits.max_list_limit);
         limits.check_list_limit(limit)?;
+        limits.check_prefix(&query.prefix)?;
         let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
         let (start, end) = cursor::prefix_range(query.prefix.as_bytes());
         let range = KeyRange {

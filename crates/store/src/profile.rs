@@ -31,6 +31,8 @@ impl Profile {
 
     /// The production limits of this profile.
     pub fn limits(self) -> Limits {
+        // No service documents one: edgekv's own bound, far above any registered media type.
+        const CONTENT_TYPE_BYTES: u64 = 256;
         const KIB: u64 = 1024;
         const MIB: u64 = 1024 * 1024;
         match self {
@@ -48,6 +50,7 @@ impl Profile {
                 max_batch_bytes: Some(100 * MIB),
                 max_bulk_get: Some(100),
                 max_list_limit: 1000,
+                max_content_type_bytes: CONTENT_TYPE_BYTES,
             },
             Profile::Cloudfront => Limits {
                 max_key_bytes: Some(512),
@@ -60,6 +63,7 @@ impl Profile {
                 max_batch_bytes: Some(3 * MIB),
                 max_bulk_get: None,
                 max_list_limit: 50,
+                max_content_type_bytes: CONTENT_TYPE_BYTES,
             },
             Profile::Telnyx => Limits {
                 max_key_bytes: None,
@@ -75,6 +79,7 @@ impl Profile {
                 max_batch_bytes: None,
                 max_bulk_get: None,
                 max_list_limit: 1000,
+                max_content_type_bytes: CONTENT_TYPE_BYTES,
             },
         }
     }
@@ -189,6 +194,8 @@ pub struct Limits {
     pub max_bulk_get: Option<u64>,
     /// The largest page of a key listing, and the page size when a listing asks for none.
     pub max_list_limit: u64,
+    /// Bytes of an entry's content type, which must also be a valid HTTP header value.
+    pub max_content_type_bytes: u64,
 }
 
 /// Per-namespace overrides of a profile's limits (from the config file or the CLI). Absent fields keep
@@ -230,6 +237,32 @@ impl Limits {
         self.max_batch_bytes = o.max_batch_bytes.or(self.max_batch_bytes);
         self.max_list_limit = o.max_list_limit.unwrap_or(self.max_list_limit);
         self
+    }
+
+    /// Fails as a key too long or too large would when a list prefix is longer than a key can be:
+    /// a prefix is the start of a key, so the key's length rules bound it (as Cloudflare answers).
+    pub fn check_prefix(&self, prefix: &str) -> Result<()> {
+        let chars = || prefix.chars().count() as u64;
+        check_max(Rule::KeyTooLong, self.max_key_chars, chars())?;
+        self.check_key_size(prefix)
+    }
+
+    /// Fails with `ContentType` unless `content_type` (when given) is a valid HTTP header value of
+    /// visible ASCII, spaces and tabs, within `max_content_type_bytes`.
+    pub fn check_content_type(&self, content_type: Option<&str>) -> Result<()> {
+        let Some(text) = content_type else {
+            return Ok(());
+        };
+        let len = text.len() as u64;
+        let header_text = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
+        if len > self.max_content_type_bytes || !text.bytes().all(header_text) {
+            return Err(StoreError::rule(
+                Rule::ContentType,
+                self.max_content_type_bytes,
+                len,
+            ));
+        }
+        Ok(())
     }
 
     /// Fails with `KeyTooLarge` when the key has more UTF-8 bytes than `max_key_bytes`.

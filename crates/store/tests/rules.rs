@@ -653,3 +653,82 @@ fn described_violations_name_what_broke_without_the_rule_name() {
         assert!(!words.contains(rule.name()), "{rule:?}: {words}");
     }
 }
+
+#[test]
+fn content_types_are_header_values_within_their_limit() {
+    let t = open();
+    let ns = t.namespace("tx", Profile::Telnyx);
+    let with_type = |content_type: &str| {
+        t.store.put(
+            &ns,
+            Put {
+                content_type: Some(content_type.to_string()),
+                ..Put::new("k", "v")
+            },
+        )
+    };
+    with_type("application/json; charset=utf-8").unwrap();
+    with_type(&"a".repeat(256)).unwrap();
+    assert_rule(with_type(&"a".repeat(257)), Rule::ContentType, 256, 257);
+    assert_rule(with_type("text/plain\r\nx: y"), Rule::ContentType, 256, 16);
+    assert_rule(with_type("text/é"), Rule::ContentType, 256, 7);
+    assert_eq!(
+        t.store.get(&ns, "k").unwrap().content_type.as_deref(),
+        Some("a".repeat(256).as_str()),
+        "a refused content type leaves the entry as it was"
+    );
+}
+
+#[test]
+fn a_list_prefix_is_bounded_as_a_key_is() {
+    let t = open();
+    let cf = t.namespace("cf", Profile::Cloudflare);
+    let tx = t.namespace("tx", Profile::Telnyx);
+    let list = |ns: &Uuid, prefix: String| {
+        t.store.list(
+            ns,
+            &ListQuery {
+                prefix,
+                ..ListQuery::default()
+            },
+        )
+    };
+    list(&cf, "k".repeat(512)).unwrap();
+    assert_rule(list(&cf, "k".repeat(513)), Rule::KeyTooLarge, 512, 513);
+    list(&tx, "k".repeat(256)).unwrap();
+    assert_rule(list(&tx, "k".repeat(257)), Rule::KeyTooLong, 256, 257);
+}
+
+#[test]
+fn limits_answers_a_namespace_s_effective_limits() {
+    let t = open();
+    let raised = t.create(NewNamespace {
+        overrides: LimitOverrides {
+            max_value_bytes: Some(40 << 20),
+            min_ttl_secs: Some(10),
+            ..LimitOverrides::default()
+        },
+        ..NewNamespace::new("raised", Profile::Cloudflare)
+    });
+    let limits = t.store.limits(&raised.id).unwrap();
+    assert_eq!(limits.max_value_bytes, 40 << 20);
+    assert_eq!(
+        limits.expiry,
+        ExpiryLimits::Allowed {
+            min_ttl_secs: 10,
+            max_ttl_secs: None
+        }
+    );
+    let no_ttl = t.create(NewNamespace {
+        ttl_enabled: false,
+        ..NewNamespace::new("no-ttl", Profile::Telnyx)
+    });
+    assert_eq!(
+        t.store.limits(&no_ttl.id).unwrap().expiry,
+        ExpiryLimits::None
+    );
+    assert!(matches!(
+        t.store.limits(&Uuid::new_v4()),
+        Err(StoreError::NamespaceNotFound(_))
+    ));
+}

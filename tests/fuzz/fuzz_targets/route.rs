@@ -1,4 +1,4 @@
-//! The raw request-target parser (`edgekv_api::route`): `target`, `raw_path`, `segments`,
+//! The raw request-target parser (`edgekv_api::rest::route`): `target`, `raw_path`, `segments`,
 //! `query_pairs` / `query_param` and `Dialect::of`, on any target.
 //!
 //! Invariants:
@@ -12,7 +12,8 @@
 //!   first `?` is hyper's query, so routing and the handlers read the same request.
 #![no_main]
 
-use edgekv_api::route::{self, Dialect};
+use edgekv_api::rest::route;
+use edgekv_api::Dialect;
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 

@@ -11,22 +11,22 @@
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`.
 
-use crate::body::{self, BodyError};
-use crate::route::{self, Route, Seg, Verb};
+use crate::rest::body::{self, BodyError};
+use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
 use crate::{blocking, full, Body, Management};
 use base64::Engine as _;
 use edgekv_store::{
     Delete, Entry, Expiry, ListQuery, Namespace, NamespaceQuery, Precondition, Put, RuleFamily,
     Store, StoreError, Uuid,
 };
-use hyper::body::Incoming;
+
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The largest edit body: a 25 MiB value in base64, with room for the rest.
-const MAX_EDIT_BODY: usize = 36 << 20;
+const MAX_EDIT_BODY: u64 = 36 << 20;
 
 /// The browser API's operations.
 #[derive(Debug, Clone, Copy)]
@@ -56,16 +56,13 @@ pub const ROUTES: &[Route<Op>] = &[
 /// Serves an API operation (everything but `Op::Page`).
 pub async fn serve(
     m: &Management,
-    req: Request<Incoming>,
-    op: Op,
-    params: Vec<String>,
+    req: Request<Body>,
+    mut found: Dispatched<Op>,
 ) -> Response<Body> {
     let store = m.store();
     let target = route::target(req.uri()).to_string();
-    let mut params = params.into_iter();
-    let ns = params.next().unwrap_or_default();
-    let key = params.next().unwrap_or_default();
-    let result = match op {
+    let (ns, key) = (found.param(), found.param());
+    let result = match found.op {
         Op::Page => Err(Failure::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -186,11 +183,11 @@ async fn put(
     store: &Store,
     ns: &str,
     key: String,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
     let id = namespace_id(store, ns).await?;
     let precondition = write_precondition(&req, true)?;
-    let body = body::read_whole(req.into_body(), MAX_EDIT_BODY)
+    let body = body::read_request(req, MAX_EDIT_BODY)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge { .. } => Failure::new(
@@ -253,7 +250,7 @@ async fn delete(
     store: &Store,
     ns: &str,
     key: String,
-    req: &Request<Incoming>,
+    req: &Request<Body>,
 ) -> Result<Response<Body>, Failure> {
     let id = namespace_id(store, ns).await?;
     let precondition = write_precondition(req, false)?;
@@ -263,10 +260,7 @@ async fn delete(
 
 /// The precondition of a browser write: it must name the ETag it read (`If-Match`), or, for a
 /// put, ask to create (`If-None-Match: *`). A write without one is refused (428).
-fn write_precondition(
-    req: &Request<Incoming>,
-    create_allowed: bool,
-) -> Result<Precondition, Failure> {
+fn write_precondition(req: &Request<Body>, create_allowed: bool) -> Result<Precondition, Failure> {
     let header = |name: &str| {
         req.headers()
             .get(name)

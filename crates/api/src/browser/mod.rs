@@ -15,9 +15,10 @@
 pub(crate) mod api;
 
 use crate::credentials::Secret;
-use crate::{full, route, Body, Management, Surfaces};
+use crate::rest::route::{self, Mount, Seg, Unrouted};
+use crate::{full, Body, Management, Surfaces};
 use base64::Engine as _;
-use hyper::body::Incoming;
+
 use hyper::header::{
     HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -26,8 +27,8 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-/// The path prefix the browser is served under.
-pub const PREFIX: &str = "/_edgekv";
+/// Where the browser is served: `/_edgekv`.
+pub const MOUNT: Mount = Mount(&[&[Seg::Lit("_edgekv")]]);
 
 const PAGE: &str = include_str!("page.html");
 
@@ -35,28 +36,17 @@ const PAGE: &str = include_str!("page.html");
 const WRITE_GUARD: &str = "x-edgekv-browser";
 
 /// Serves one request under `/_edgekv`.
-pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(m: &Management, req: Request<Body>) -> Response<Body> {
     let sign_in = SignIn::on(m.surfaces());
     let mut response = serve(m, sign_in, req).await;
     harden(response.headers_mut());
     response
 }
 
-async fn serve(m: &Management, sign_in: SignIn, req: Request<Incoming>) -> Response<Body> {
+async fn serve(m: &Management, sign_in: SignIn, req: Request<Body>) -> Response<Body> {
     if !sign_in.accepts(&m.credentials().api_token, req.headers()) {
         return sign_in.challenge();
     }
-    let segments = match route::segments(route::raw_path(route::target(req.uri()))) {
-        Ok(segments) => segments,
-        Err(_) => {
-            return api::error(
-                StatusCode::BAD_REQUEST,
-                "bad-path",
-                "the path is not valid UTF-8",
-            )
-        }
-    };
-    let rest: Vec<&str> = segments.iter().skip(1).map(String::as_str).collect();
     let writes = matches!(*req.method(), Method::PUT | Method::DELETE);
     if writes && !req.headers().contains_key(WRITE_GUARD) {
         return api::error(
@@ -65,15 +55,24 @@ async fn serve(m: &Management, sign_in: SignIn, req: Request<Incoming>) -> Respo
             "browser writes need the x-edgekv-browser header",
         );
     }
-    match route::find(api::ROUTES, req.method(), &rest) {
-        Some((api::Op::Page, _)) if sign_in == SignIn::BearerOnly => api::error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "the data browser's page has a listener of its own: `edgekv serve` prints its address",
+    match route::dispatch(&MOUNT, api::ROUTES, req.method(), req.uri().path()) {
+        Err(Unrouted::BadPath(_)) => api::error(
+            StatusCode::BAD_REQUEST,
+            "bad-path",
+            "the path is not valid UTF-8",
         ),
-        Some((api::Op::Page, _)) => page(),
-        Some((op, params)) => api::serve(m, req, op, params).await,
-        None => api::error(StatusCode::NOT_FOUND, "not-found", "no such browser route"),
+        Err(Unrouted::NoRoute) => {
+            api::error(StatusCode::NOT_FOUND, "not-found", "no such browser route")
+        }
+        Ok(found) if matches!(found.op, api::Op::Page) => match sign_in {
+            SignIn::BearerOnly => api::error(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "the data browser's page has a listener of its own: `edgekv serve` prints its address",
+            ),
+            SignIn::BasicOrBearer => page(),
+        },
+        Ok(found) => api::serve(m, req, found).await,
     }
 }
 

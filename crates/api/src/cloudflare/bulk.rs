@@ -5,18 +5,18 @@
 use super::envelope::{success, CfError};
 use super::values::parse_metadata;
 use super::{namespace_id, Call};
-use crate::body::{self, BodyError};
+use crate::rest::body;
 use crate::{blocking, Body};
 use base64::Engine;
 use edgekv_store::{Batch, BatchOp, Delete, Expiry, Put};
-use hyper::body::Incoming;
+
 use hyper::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// The largest bulk request body (100 MB).
-const MAX_BULK_BODY: usize = 100 * 1000 * 1000;
+const MAX_BULK_BODY: u64 = 100 * 1000 * 1000;
 
 /// One item of a bulk write body: `key`, `value` (text, or base64 when `base64` is true), and
 /// optional `expiration` (unix seconds), `expiration_ttl` (seconds) and `metadata` (any JSON).
@@ -31,18 +31,8 @@ pub struct WriteItem {
     metadata: Option<Value>,
 }
 
-async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, CfError> {
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BULK_BODY as u64) {
-        return Err(CfError::from_body(BodyError::TooLarge {
-            limit: MAX_BULK_BODY,
-        }));
-    }
-    let body = body::read_whole(req.into_body(), MAX_BULK_BODY)
+async fn read_json<T: DeserializeOwned>(req: Request<Body>) -> Result<T, CfError> {
+    let body = body::read_request(req, MAX_BULK_BODY)
         .await
         .map_err(CfError::from_body)?;
     serde_json::from_slice(&body)
@@ -92,7 +82,7 @@ fn bulk_result(count: usize) -> Response<Body> {
 pub async fn write(
     call: &Call<'_>,
     ns: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, CfError> {
     let id = namespace_id(ns)?;
     let items: Vec<WriteItem> = read_json(req).await?;
@@ -114,7 +104,7 @@ pub async fn write(
 pub async fn delete(
     call: &Call<'_>,
     ns: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, CfError> {
     let id = namespace_id(ns)?;
     let keys: Vec<String> = read_json(req).await?;
@@ -145,11 +135,7 @@ pub struct GetRequest {
     with_metadata: bool,
 }
 
-pub async fn get(
-    call: &Call<'_>,
-    ns: &str,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, CfError> {
+pub async fn get(call: &Call<'_>, ns: &str, req: Request<Body>) -> Result<Response<Body>, CfError> {
     let id = namespace_id(ns)?;
     let request: GetRequest = read_json(req).await?;
     let as_json = match request.kind.as_deref() {

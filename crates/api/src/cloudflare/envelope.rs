@@ -2,7 +2,7 @@
 //! errors: each store error becomes the status, code and message the real API (and Miniflare) use.
 //! Deterministic client errors are never 408/409/429/5xx, which the SDKs would retry.
 
-use crate::body::BodyError;
+use crate::rest::body::BodyError;
 use crate::{full, Body};
 use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
@@ -38,7 +38,7 @@ impl CfError {
     /// malformed (400).
     pub fn from_body(e: BodyError) -> Self {
         match e {
-            BodyError::TooLarge { limit } => CfError::new(
+            BodyError::TooLarge { limit, .. } => CfError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 10024,
                 format!("Request body exceeds the limit of {limit} bytes."),
@@ -156,6 +156,7 @@ fn rule_error(op: &str, v: &RuleViolation) -> CfError {
         ),
         Rule::NamespaceName if actual == 0 => CfError::bad_request(10019, "missing title"),
         Rule::NamespaceName => CfError::bad_request(10001, format!("title: must be at most {limit} bytes")),
+        Rule::ContentType => CfError::bad_request(10001, format!("{op}: '{}'", v.describe())),
     }
 }
 

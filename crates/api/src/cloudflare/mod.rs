@@ -14,14 +14,14 @@ pub use bulk::{decode_value, to_put, GetRequest, WriteItem};
 pub use values::read_multipart;
 
 use crate::credentials::constant_time_eq;
-use crate::route::{self, Route, Seg, Verb};
+use crate::rest::route::{self, Mount, Route, Seg, Unrouted, Verb};
 use crate::{Body, Credentials, Management};
 use envelope::{failure, CfError};
-use hyper::body::Incoming;
+
 use hyper::{HeaderMap, Request, Response, StatusCode};
 
 /// Serves one Cloudflare API request.
-pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(m: &Management, req: Request<Body>) -> Response<Body> {
     match serve(m, req).await {
         Ok(response) => response,
         Err(e) => failure(&e),
@@ -40,19 +40,32 @@ impl Call<'_> {
     }
 }
 
-async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>, CfError> {
+async fn serve(m: &Management, req: Request<Body>) -> Result<Response<Body>, CfError> {
     authenticate(m.credentials(), req.headers())?;
-    let target = route::target(req.uri()).to_string();
-    let segments = route::segments(req.uri().path())
-        .map_err(|_| CfError::bad_request(10001, "Could not URL-decode the request path"))?;
-    let rest = below_namespaces(&segments, &m.credentials().cloudflare_account_id)?;
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let (op, params) = route::find(ROUTES, req.method(), &rest).ok_or_else(CfError::no_route)?;
-    let call = Call { m, target };
-    let mut params = params.into_iter();
-    let ns = params.next().unwrap_or_default();
-    let key = params.next().unwrap_or_default();
-    match op {
+    let mut found =
+        route::dispatch(&MOUNT, ROUTES, req.method(), req.uri().path()).map_err(|e| match e {
+            Unrouted::BadPath(_) => {
+                CfError::bad_request(10001, "Could not URL-decode the request path")
+            }
+            Unrouted::NoRoute => CfError::no_route(),
+        })?;
+    let account = found.mount.first().map_or("", String::as_str);
+    if !constant_time_eq(
+        account.as_bytes(),
+        m.credentials().cloudflare_account_id.as_bytes(),
+    ) {
+        return Err(CfError::new(
+            StatusCode::FORBIDDEN,
+            10000,
+            "Authentication error",
+        ));
+    }
+    let call = Call {
+        m,
+        target: route::target(req.uri()).to_string(),
+    };
+    let (ns, key) = (found.param(), found.param());
+    match found.op {
         Op::ListNamespaces => namespaces::list(&call).await,
         Op::CreateNamespace => namespaces::create(&call, req).await,
         Op::GetNamespace => namespaces::get(&call, &ns).await,
@@ -69,9 +82,15 @@ async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>,
     }
 }
 
-/// The path every route is below (after `/client/v4`, which is optional): `{account}` is the
-/// configured account id.
-pub const PREFIX: &str = "/client/v4/accounts/{account}/storage/kv/namespaces";
+const ACCOUNT: Seg = Seg::Param("account");
+
+/// Where every route is: `.../accounts/{account}/storage/kv/namespaces`, below `/client/v4` or not;
+/// `{account}` must be the configured account id.
+#[rustfmt::skip]
+pub const MOUNT: Mount = Mount(&[
+    &[Seg::Lit("client"), Seg::Lit("v4"), Seg::Lit("accounts"), ACCOUNT, Seg::Lit("storage"), Seg::Lit("kv"), Seg::Lit("namespaces")],
+    &[Seg::Lit("accounts"), ACCOUNT, Seg::Lit("storage"), Seg::Lit("kv"), Seg::Lit("namespaces")],
+]);
 
 /// The operations of the API.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +113,7 @@ pub enum Op {
 const NS: Seg = Seg::Param("namespace_id");
 const KEY: Seg = Seg::Rest("key_name");
 
-/// Every route, below `PREFIX`. A key is everything after `values/` or `metadata/`.
+/// Every route, below `MOUNT`. A key is everything after `values/` or `metadata/`.
 #[rustfmt::skip]
 pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Get, pattern: &[], op: Op::ListNamespaces },
@@ -112,31 +131,6 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Delete, pattern: &[NS, Seg::Lit("bulk")], op: Op::BulkDelete },
     Route { verb: Verb::Post, pattern: &[NS, Seg::Lit("bulk"), Seg::Lit("get")], op: Op::BulkGet },
 ];
-
-/// The decoded segments after `namespaces`, once the account in the path is checked.
-fn below_namespaces<'s>(segments: &'s [String], account: &str) -> Result<&'s [String], CfError> {
-    let start = match segments.first().map(String::as_str) {
-        Some("client") => 2,
-        _ => 0,
-    };
-    let prefix = segments
-        .get(start..start + 5)
-        .ok_or_else(CfError::no_route)?;
-    if prefix[0] != "accounts" || prefix[2..] != ["storage", "kv", "namespaces"] {
-        return Err(CfError::no_route());
-    }
-    if !constant_time_eq(prefix[1].as_bytes(), account.as_bytes()) {
-        return Err(CfError::new(
-            StatusCode::FORBIDDEN,
-            10000,
-            "Authentication error",
-        ));
-    }
-    match &segments[start + 5..] {
-        [only] if only.is_empty() => Ok(&[]),
-        rest => Ok(rest),
-    }
-}
 
 /// Accepts `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key: <token>`.
 fn authenticate(credentials: &Credentials, headers: &HeaderMap) -> Result<(), CfError> {

@@ -3,17 +3,18 @@
 
 use super::envelope::{success, CfError};
 use super::{namespace_id, number, Call};
-use crate::{blocking, body, Body};
+use crate::rest::body;
+use crate::{blocking, Body};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespaceQuery, NamespaceUpdate, NewNamespace, Profile,
 };
-use hyper::body::Incoming;
+
 use hyper::{Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The largest namespace-management body read (a title is at most 512 bytes).
-const MAX_BODY: usize = 64 * 1024;
+const MAX_BODY: u64 = 64 * 1024;
 
 pub fn render(ns: &Namespace) -> Value {
     json!({"id": ns.id.simple().to_string(), "title": ns.name, "supports_url_encoding": true})
@@ -75,8 +76,8 @@ struct Title {
     title: Option<String>,
 }
 
-async fn read_title(req: Request<Incoming>) -> Result<String, CfError> {
-    let body = body::read_whole(req.into_body(), MAX_BODY)
+async fn read_title(req: Request<Body>) -> Result<String, CfError> {
+    let body = body::read_request(req, MAX_BODY)
         .await
         .map_err(CfError::from_body)?;
     let parsed: Title = serde_json::from_slice(&body)
@@ -87,7 +88,7 @@ async fn read_title(req: Request<Incoming>) -> Result<String, CfError> {
     }
 }
 
-pub async fn create(call: &Call<'_>, req: Request<Incoming>) -> Result<Response<Body>, CfError> {
+pub async fn create(call: &Call<'_>, req: Request<Body>) -> Result<Response<Body>, CfError> {
     let title = read_title(req).await?;
     let ns = blocking(call.m.store(), move |s| {
         s.create_namespace(NewNamespace::new(title, Profile::Cloudflare))
@@ -108,7 +109,7 @@ pub async fn get(call: &Call<'_>, ns: &str) -> Result<Response<Body>, CfError> {
 pub async fn rename(
     call: &Call<'_>,
     ns: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, CfError> {
     let id = namespace_id(ns)?;
     let title = read_title(req).await?;

@@ -7,7 +7,7 @@ use super::{namespace_id, number, Call};
 use crate::{blocking, full, Body};
 use edgekv_store::{Delete, Expiry, ListQuery, Put};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -20,7 +20,7 @@ pub async fn put(
     call: &Call<'_>,
     ns: &str,
     key: String,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, CfError> {
     let id = namespace_id(ns)?;
     let expiry = expiry(call)?;
@@ -50,7 +50,7 @@ fn expiry(call: &Call<'_>) -> Result<Expiry, CfError> {
 }
 
 /// The value (and metadata, for multipart) of a write.
-async fn read_value(req: Request<Incoming>) -> Result<(Vec<u8>, Option<String>), CfError> {
+async fn read_value(req: Request<Body>) -> Result<(Vec<u8>, Option<String>), CfError> {
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -66,7 +66,7 @@ async fn read_value(req: Request<Incoming>) -> Result<(Vec<u8>, Option<String>),
 
 /// Appends the body's frames to one buffer as they arrive (so the value is held once), refusing
 /// with 413 as soon as it passes the limit.
-async fn read_raw(mut body: Incoming, declared: Option<u64>) -> Result<Vec<u8>, CfError> {
+async fn read_raw(mut body: Body, declared: Option<u64>) -> Result<Vec<u8>, CfError> {
     let mut value = Vec::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(frame) = body.frame().await {
         let frame =
@@ -82,7 +82,7 @@ async fn read_raw(mut body: Incoming, declared: Option<u64>) -> Result<Vec<u8>, 
 }
 
 /// Refuses at once a body whose Content-Length is already over the limit; else the declared length.
-fn refuse_declared_oversize(req: &Request<Incoming>, limit: u64) -> Result<Option<u64>, CfError> {
+fn refuse_declared_oversize(req: &Request<Body>, limit: u64) -> Result<Option<u64>, CfError> {
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

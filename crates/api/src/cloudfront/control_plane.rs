@@ -5,7 +5,7 @@
 
 use super::arn;
 use super::errors::CfrError;
-use crate::route::{self, Route, Seg, Verb};
+use crate::rest::route::{self, Mount, Route, Seg, Verb};
 use crate::{blocking, full, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
@@ -26,13 +26,11 @@ pub async fn handle(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, CfrError> {
-    let segments = super::segments(parts)?;
-    let rest: Vec<&str> = segments.iter().skip(2).map(String::as_str).collect();
+    let mut found = route::dispatch(&MOUNT, ROUTES, &parts.method, parts.uri.path())
+        .map_err(super::unrouted)?;
     let target = route::target(&parts.uri);
-    let (op, params) = route::find(ROUTES, &parts.method, &rest)
-        .ok_or_else(|| CfrError::validation("Unknown operation"))?;
-    let name = params.into_iter().next().unwrap_or_default();
-    match op {
+    let name = found.param();
+    match found.op {
         Op::Create => create(m, &body).await,
         Op::List => list(m, target).await,
         Op::Describe => describe(m, &name).await,
@@ -41,8 +39,8 @@ pub async fn handle(
     }
 }
 
-/// The path every route is below.
-pub const PREFIX: &str = "/2020-05-31/key-value-store";
+/// Where every route is: `/2020-05-31/key-value-store`.
+pub const MOUNT: Mount = Mount(&[&[Seg::Lit("2020-05-31"), Seg::Lit("key-value-store")]]);
 
 /// The control plane's operations.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +54,7 @@ pub enum Op {
 
 const NAME: Seg = Seg::Param("Name");
 
-/// Every route, below `PREFIX`.
+/// Every route, below `MOUNT`.
 #[rustfmt::skip]
 pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Post, pattern: &[], op: Op::Create },

@@ -4,7 +4,7 @@
 
 use super::errors::CfrError;
 use super::{arn, epoch_seconds};
-use crate::route::{self, Route, Seg, Verb};
+use crate::rest::route::{self, Mount, Route, Seg, Verb};
 use crate::{blocking, full, Body, Management};
 use bytes::Bytes;
 use edgekv_store::{
@@ -23,18 +23,14 @@ pub async fn handle(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, CfrError> {
-    let segments = super::segments(parts)?;
-    let rest: Vec<&str> = segments.iter().skip(1).map(String::as_str).collect();
-    let Some((store_arn, rest)) = rest.split_first() else {
-        return Err(CfrError::validation("KvsARN is required"));
-    };
-    let id = store_id(m, store_arn)?;
-    ensure_cloudfront(m, id, store_arn).await?;
+    let mut found = route::dispatch(&MOUNT, ROUTES, &parts.method, parts.uri.path())
+        .map_err(super::unrouted)?;
+    let store_arn = found.param();
+    let id = store_id(m, &store_arn)?;
+    ensure_cloudfront(m, id, &store_arn).await?;
     let target = route::target(&parts.uri);
-    let (op, params) = route::find(ROUTES, &parts.method, rest)
-        .ok_or_else(|| CfrError::validation("Unknown operation"))?;
-    let key = params.into_iter().next().unwrap_or_default();
-    match op {
+    let key = found.param();
+    match found.op {
         Op::Describe => describe(m, id).await,
         Op::ListKeys => list(m, id, target).await,
         Op::UpdateKeys => update_keys(m, id, if_match(parts)?, &body).await,
@@ -44,8 +40,8 @@ pub async fn handle(
     }
 }
 
-/// The path every route is below: `{KvsARN}` is a store's ARN in this account.
-pub const PREFIX: &str = "/key-value-stores/{KvsARN}";
+/// Where every route is: `/key-value-stores`, then a store's ARN in this account.
+pub const MOUNT: Mount = Mount(&[&[Seg::Lit("key-value-stores")]]);
 
 /// The data plane's operations.
 #[derive(Debug, Clone, Copy)]
@@ -58,17 +54,20 @@ pub enum Op {
     DeleteKey,
 }
 
+const ARN: Seg = Seg::Param("KvsARN");
+const KEYS: Seg = Seg::Lit("keys");
 const KEY: Seg = Seg::Param("Key");
 
-/// Every route, below `PREFIX` (a key is one segment: SDKs percent-encode its slashes).
+/// Every route, below `MOUNT`: the store's ARN first, then (a key is one segment: SDKs
+/// percent-encode its slashes) the operation's path.
 #[rustfmt::skip]
 pub const ROUTES: &[Route<Op>] = &[
-    Route { verb: Verb::Get, pattern: &[], op: Op::Describe },
-    Route { verb: Verb::Get, pattern: &[Seg::Lit("keys")], op: Op::ListKeys },
-    Route { verb: Verb::Post, pattern: &[Seg::Lit("keys")], op: Op::UpdateKeys },
-    Route { verb: Verb::Get, pattern: &[Seg::Lit("keys"), KEY], op: Op::GetKey },
-    Route { verb: Verb::Put, pattern: &[Seg::Lit("keys"), KEY], op: Op::PutKey },
-    Route { verb: Verb::Delete, pattern: &[Seg::Lit("keys"), KEY], op: Op::DeleteKey },
+    Route { verb: Verb::Get, pattern: &[ARN], op: Op::Describe },
+    Route { verb: Verb::Get, pattern: &[ARN, KEYS], op: Op::ListKeys },
+    Route { verb: Verb::Post, pattern: &[ARN, KEYS], op: Op::UpdateKeys },
+    Route { verb: Verb::Get, pattern: &[ARN, KEYS, KEY], op: Op::GetKey },
+    Route { verb: Verb::Put, pattern: &[ARN, KEYS, KEY], op: Op::PutKey },
+    Route { verb: Verb::Delete, pattern: &[ARN, KEYS, KEY], op: Op::DeleteKey },
 ];
 
 /// The store id in an ARN of this account.

@@ -11,11 +11,12 @@ mod errors;
 pub(crate) mod sigv4;
 pub(crate) mod unverified;
 
-use crate::body::BodyError;
+use crate::rest::body::BodyError;
+use crate::rest::route::Unrouted;
 use crate::{Body, Management};
 use bytes::Bytes;
 use errors::CfrError;
-use hyper::body::Incoming;
+
 use hyper::{Request, Response, StatusCode};
 use sigv4::SignatureError;
 use unverified::Unread;
@@ -45,7 +46,7 @@ impl Plane {
 }
 
 /// Serves one CloudFront request.
-pub async fn handle(m: &Management, plane: Plane, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(m: &Management, plane: Plane, req: Request<Body>) -> Response<Body> {
     let respond = |e: CfrError| match plane {
         Plane::Data => e.json_response(),
         Plane::Control => e.xml_response(),
@@ -68,7 +69,7 @@ async fn authenticate(
     m: &Management,
     plane: Plane,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: Body,
 ) -> Result<Bytes, CfrError> {
     if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
@@ -155,10 +156,12 @@ fn unread(e: Unread) -> CfrError {
     }
 }
 
-/// The decoded path segments of a request.
-fn segments(parts: &http::request::Parts) -> Result<Vec<String>, CfrError> {
-    crate::route::segments(parts.uri.path())
-        .map_err(|_| CfrError::validation("The path is not valid percent-encoded UTF-8"))
+/// The error for a request no route of its plane names.
+fn unrouted(e: Unrouted) -> CfrError {
+    match e {
+        Unrouted::BadPath(_) => CfrError::validation("The path is not valid percent-encoded UTF-8"),
+        Unrouted::NoRoute => CfrError::validation("Unknown operation"),
+    }
 }
 
 /// The ARN of a store.

@@ -684,7 +684,7 @@ mod tests {
             let once: String = percent_encoding::percent_decode_str(uri)
                 .decode_utf8_lossy()
                 .into_owned();
-            crate::route::segments(&once).unwrap_or_default()
+            crate::rest::route::segments(&once).unwrap_or_default()
         }
 
         proptest! {
@@ -698,7 +698,7 @@ mod tests {
             #[test]
             fn the_signed_uri_determines_the_routed_segments(p in raw_path()) {
                 if let Ok(uri) = canonical_uri(&p) {
-                    prop_assert_eq!(routed_by(&uri), crate::route::segments(&p).unwrap_or_default());
+                    prop_assert_eq!(routed_by(&uri), crate::rest::route::segments(&p).unwrap_or_default());
                 }
             }
 

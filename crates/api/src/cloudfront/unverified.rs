@@ -6,7 +6,7 @@
 //! When the budget is spent, a request is refused rather than made to wait: a waiting request would
 //! keep the bytes it already holds, and requests waiting on each other's bytes could wait forever.
 
-use crate::body::BodyError;
+use crate::rest::body::BodyError;
 use crate::BoxError;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -69,7 +69,11 @@ impl BodyBudget {
                 continue;
             };
             if len + chunk.len() > max {
-                return Err(BodyError::TooLarge { limit: max }.into());
+                return Err(BodyError::TooLarge {
+                    limit: max as u64,
+                    length: (len + chunk.len()) as u64,
+                }
+                .into());
             }
             let more = u32::try_from(chunk.len())
                 .ok()
@@ -154,7 +158,7 @@ mod tests {
         let read = budget.read(chunked(&[b"abc", b"def"]), 5).await;
         assert!(matches!(
             read,
-            Err(Unread::Body(BodyError::TooLarge { limit: 5 }))
+            Err(Unread::Body(BodyError::TooLarge { limit: 5, .. }))
         ));
         assert_eq!(budget.available(), 100);
         let empty = budget.read(Full::new(Bytes::new()), 5).await.unwrap();

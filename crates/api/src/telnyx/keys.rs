@@ -5,15 +5,16 @@
 use super::errors::{json_response, TxError};
 use super::namespace_id;
 use super::namespaces::timestamp;
-use crate::body::{self, BodyError};
-use crate::{blocking, full, route, Body, Management};
+use crate::rest::body::{self, BodyError};
+use crate::rest::route;
+use crate::{blocking, full, Body, Management};
 use edgekv_store::{Delete, Expiry, ListQuery, Put};
-use hyper::body::Incoming;
+
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 /// The largest value (1 MiB); the body is refused as soon as it is known to be larger.
-const MAX_VALUE: usize = 1024 * 1024;
+const MAX_VALUE: u64 = 1024 * 1024;
 const MAX_LIST: u64 = 1000;
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -41,7 +42,7 @@ pub async fn put(
     id: &str,
     key: String,
     target: &str,
-    req: Request<Incoming>,
+    req: Request<Body>,
 ) -> Result<Response<Body>, TxError> {
     let id = namespace_id(id)?;
     let expiry = ttl(target)?;
@@ -52,16 +53,7 @@ pub async fn put(
         .filter(|v| !v.is_empty())
         .unwrap_or(DEFAULT_CONTENT_TYPE)
         .to_string();
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_VALUE) {
-        return Err(TxError::too_large(format!(
-            "The value is larger than {MAX_VALUE} bytes"
-        )));
-    }
-    let value = body::read_whole(req.into_body(), MAX_VALUE + 1)
+    let value = body::read_request(req, MAX_VALUE)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge { .. } => {

@@ -6,56 +6,47 @@ mod errors;
 mod keys;
 mod namespaces;
 
-use crate::route::{self, Route, Seg, Verb};
+use crate::rest::route::{self, Mount, Route, Seg, Unrouted, Verb};
 use crate::{Body, Management};
 use errors::TxError;
-use hyper::body::Incoming;
+
 use hyper::{Request, Response};
 
 /// Serves one Telnyx API request.
-pub async fn handle(m: &Management, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(m: &Management, req: Request<Body>) -> Response<Body> {
     match serve(m, req).await {
         Ok(response) => response,
         Err(e) => e.response(),
     }
 }
 
-async fn serve(m: &Management, req: Request<Incoming>) -> Result<Response<Body>, TxError> {
+async fn serve(m: &Management, req: Request<Body>) -> Result<Response<Body>, TxError> {
     if !m.credentials().bearer_ok(req.headers()) {
         return Err(TxError::unauthorized());
     }
     let target = route::target(req.uri()).to_string();
-    let segments = route::segments(req.uri().path())
-        .map_err(|_| TxError::bad_request("The path is not valid percent-encoded UTF-8", None))?;
-    // ["v2", "storage", "kvs", ...]
-    let rest: Vec<&str> = segments.iter().skip(3).map(String::as_str).collect();
-    let (op, params) = route::find(ROUTES, req.method(), &rest)
-        .ok_or_else(|| TxError::not_found("No such route"))?;
-    let mut params = params.into_iter();
-    let mut param = || params.next().unwrap_or_default();
-    match op {
+    let mut found =
+        route::dispatch(&MOUNT, ROUTES, req.method(), req.uri().path()).map_err(|e| match e {
+            Unrouted::BadPath(_) => {
+                TxError::bad_request("The path is not valid percent-encoded UTF-8", None)
+            }
+            Unrouted::NoRoute => TxError::not_found("No such route"),
+        })?;
+    let (id, key) = (found.param(), found.param());
+    match found.op {
         Op::CreateNamespace => namespaces::create(m, req).await,
         Op::ListNamespaces => namespaces::list(m, &target).await,
-        Op::GetNamespace => namespaces::get(m, &param()).await,
-        Op::DeleteNamespace => namespaces::delete(m, &param()).await,
-        Op::ListKeys => keys::list(m, &param(), &target).await,
-        Op::PutKey => {
-            let (id, key) = (param(), param());
-            keys::put(m, &id, key, &target, req).await
-        }
-        Op::GetKey => {
-            let (id, key) = (param(), param());
-            keys::get(m, &id, key).await
-        }
-        Op::DeleteKey => {
-            let (id, key) = (param(), param());
-            keys::delete(m, &id, key).await
-        }
+        Op::GetNamespace => namespaces::get(m, &id).await,
+        Op::DeleteNamespace => namespaces::delete(m, &id).await,
+        Op::ListKeys => keys::list(m, &id, &target).await,
+        Op::PutKey => keys::put(m, &id, key, &target, req).await,
+        Op::GetKey => keys::get(m, &id, key).await,
+        Op::DeleteKey => keys::delete(m, &id, key).await,
     }
 }
 
-/// The path every route is below.
-pub const PREFIX: &str = "/v2/storage/kvs";
+/// Where every route is: `/v2/storage/kvs`.
+pub const MOUNT: Mount = Mount(&[&[Seg::Lit("v2"), Seg::Lit("storage"), Seg::Lit("kvs")]]);
 
 /// The operations of the API.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +64,7 @@ pub enum Op {
 const ID: Seg = Seg::Param("namespace_id");
 const KEY: Seg = Seg::Rest("key");
 
-/// Every route, below `PREFIX`. Everything after `/keys/` is the key, raw slashes included.
+/// Every route, below `MOUNT`. Everything after `/keys/` is the key, raw slashes included.
 #[rustfmt::skip]
 pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Post, pattern: &[], op: Op::CreateNamespace },

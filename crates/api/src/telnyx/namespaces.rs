@@ -4,12 +4,13 @@
 
 use super::errors::{json_response, TxError};
 use super::namespace_id;
-use crate::body::{self, BodyError};
-use crate::{blocking, route, Body, Management};
+use crate::rest::body::{self, BodyError};
+use crate::rest::route;
+use crate::{blocking, Body, Management};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespaceQuery, NamespaceStatus, NewNamespace, Profile,
 };
-use hyper::body::Incoming;
+
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -52,11 +53,11 @@ struct CreateBody {
     name: Option<String>,
 }
 
-pub async fn create(m: &Management, req: Request<Incoming>) -> Result<Response<Body>, TxError> {
-    let body = body::read_whole(req.into_body(), 64 * 1024)
+pub async fn create(m: &Management, req: Request<Body>) -> Result<Response<Body>, TxError> {
+    let body = body::read_request(req, 64 * 1024)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge { limit } => {
+            BodyError::TooLarge { limit, .. } => {
                 TxError::too_large(format!("The request body is larger than {limit} bytes"))
             }
             BodyError::Incomplete(_) => {

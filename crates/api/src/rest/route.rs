@@ -1,55 +1,7 @@
-//! Which management API a raw request target belongs to, decided on the raw target before any
-//! decoding. Absolute-form targets (`http://host:port/path`, sent through proxies) are accepted.
-
-/// A management API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `/client/v4/accounts/{account}/storage/kv/namespaces...` (and the same without `/client/v4`).
-    Cloudflare,
-    /// `/key-value-stores/...` (rest-json data plane).
-    CloudfrontData,
-    /// `/2020-05-31/key-value-store...` (rest-xml control plane).
-    CloudfrontControl,
-    /// `/v2/storage/kvs...`.
-    Telnyx,
-    /// `/_edgekv...`: edgekv's own data browser.
-    Browser,
-}
-
-impl Dialect {
-    /// The API's product name, as messages to operators and guests name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Cloudflare => "Cloudflare Workers KV",
-            Dialect::CloudfrontData => "CloudFront KeyValueStore",
-            Dialect::CloudfrontControl => "CloudFront (key value store control plane)",
-            Dialect::Telnyx => "Telnyx Edge Compute KV",
-            Dialect::Browser => "edgekv data browser",
-        }
-    }
-
-    /// The dialect a raw request target (path and query as received) is for, if any.
-    pub fn of(raw_target: &str) -> Option<Dialect> {
-        let path = raw_path(raw_target);
-        let under = |prefix: &str| {
-            path.strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
-        };
-        if under("/v2/storage/kvs") {
-            Some(Dialect::Telnyx)
-        } else if under("/2020-05-31/key-value-store") {
-            Some(Dialect::CloudfrontControl)
-        } else if under("/key-value-stores") {
-            Some(Dialect::CloudfrontData)
-        } else if is_cloudflare(path) {
-            Some(Dialect::Cloudflare)
-        } else if under(crate::browser::PREFIX) {
-            Some(Dialect::Browser)
-        } else {
-            None
-        }
-    }
-}
+//! Routing a request within a dialect: where the dialect is mounted (`Mount`, matched on the raw
+//! path before any decoding, so the front door can tell which API a target is for), the decoded
+//! path segments below it, and the operation its route table names (`dispatch`). Also the raw
+//! target's parts: path (absolute-form targets, sent through proxies, are accepted) and query.
 
 /// The raw request target of a parsed URI: path and query as received (`/` when absent), without
 /// the scheme and authority of an absolute-form target.
@@ -233,14 +185,100 @@ pub fn example(prefix: &str, pattern: &[Seg], fill: impl Fn(&str) -> String) -> 
     target
 }
 
-fn is_cloudflare(path: &str) -> bool {
-    let path = path.strip_prefix("/client/v4").unwrap_or(path);
-    let mut segments = path.split('/').skip(1);
-    segments.next() == Some("accounts")
-        && segments.next().is_some_and(|account| !account.is_empty())
-        && segments.next() == Some("storage")
-        && segments.next() == Some("kv")
-        && segments.next() == Some("namespaces")
+/// Where a dialect's routes are: the path segments every one of them is below, in one or more
+/// spellings (Cloudflare's with and without `/client/v4`). Only `Lit` and `Param` segments.
+#[derive(Debug, Clone, Copy)]
+pub struct Mount(pub &'static [&'static [Seg]]);
+
+impl Mount {
+    /// Whether a raw path (as received, not decoded) is below this mount: the front door asks
+    /// this before anything is decoded. A `Param` takes any non-empty segment.
+    pub fn claims(&self, raw_path: &str) -> bool {
+        let raw: Vec<&str> = raw_path
+            .strip_prefix('/')
+            .unwrap_or(raw_path)
+            .split('/')
+            .collect();
+        self.0
+            .iter()
+            .any(|spelling| below(spelling, &raw).is_some())
+    }
+
+    /// The parameters the mount captured and the decoded segments below it, if `segments` (a
+    /// whole decoded path) are below it.
+    fn split<'s>(&self, segments: &'s [String]) -> Option<(Vec<String>, &'s [String])> {
+        self.0.iter().find_map(|spelling| {
+            let params = below(spelling, segments)?;
+            Some((params, &segments[spelling.len()..]))
+        })
+    }
+
+    /// A request target for the mount's first spelling, each parameter filled by `fill(name)`.
+    pub fn example(&self, fill: impl Fn(&str) -> String) -> String {
+        example("", self.0.first().copied().unwrap_or_default(), fill)
+    }
+}
+
+/// The parameters `spelling` captures at the start of `segments`, if they start with it.
+fn below<S: AsRef<str>>(spelling: &[Seg], segments: &[S]) -> Option<Vec<String>> {
+    let mut params = Vec::new();
+    for (seg, got) in spelling.iter().zip(segments) {
+        let got = got.as_ref();
+        match seg {
+            Seg::Lit(lit) if got == *lit => {}
+            Seg::Param(_) if !got.is_empty() => params.push(got.to_string()),
+            _ => return None,
+        }
+    }
+    (segments.len() >= spelling.len()).then_some(params)
+}
+
+/// A request's operation, as its dialect's route table names it.
+#[derive(Debug)]
+pub struct Dispatched<Op> {
+    /// The operation.
+    pub op: Op,
+    /// The parameters the mount captured (Cloudflare's account id), in order.
+    pub mount: Vec<String>,
+    /// The parameters the route captured, in pattern order.
+    pub params: std::vec::IntoIter<String>,
+}
+
+impl<Op> Dispatched<Op> {
+    /// The next parameter the route captured; empty once all are taken (the route table says how
+    /// many there are).
+    pub fn param(&mut self) -> String {
+        self.params.next().unwrap_or_default()
+    }
+}
+
+/// Why a request has no operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unrouted {
+    /// The path does not decode.
+    #[error(transparent)]
+    BadPath(#[from] PathError),
+    /// No route of the table matches the method and path.
+    #[error("no route for the method and path")]
+    NoRoute,
+}
+
+/// The operation of a request with `method` and raw `raw_path`, below `mount`, in `table`.
+pub fn dispatch<Op: Copy>(
+    mount: &Mount,
+    table: &[Route<Op>],
+    method: &hyper::Method,
+    raw_path: &str,
+) -> Result<Dispatched<Op>, Unrouted> {
+    let segments = segments(raw_path)?;
+    let (mount_params, below) = mount.split(&segments).ok_or(Unrouted::NoRoute)?;
+    let below: Vec<&str> = below.iter().map(String::as_str).collect();
+    let (op, params) = find(table, method, &below).ok_or(Unrouted::NoRoute)?;
+    Ok(Dispatched {
+        op,
+        mount: mount_params,
+        params: params.into_iter(),
+    })
 }
 
 #[cfg(test)]
@@ -249,49 +287,16 @@ mod tests {
 
     /// Found by the `route` fuzz target (tests/fuzz): for `GET http://host?x://y/v2/storage/kvs`
     /// hyper's target is `?x://y/v2/storage/kvs` and its path `/`, but `raw_path` read the query as
-    /// an absolute-form target and routed it to Telnyx; and `?q` had the empty path.
+    /// an absolute-form target (and so routed it to Telnyx); and `?q` had the empty path.
     #[test]
     fn raw_path_of_a_query_only_target_is_root() {
         assert_eq!(raw_path("?x://y/v2/storage/kvs"), "/");
-        assert_eq!(Dialect::of("?x://y/v2/storage/kvs"), None);
         assert_eq!(raw_path("?//st"), "/");
         assert_eq!(raw_path(""), "/");
         assert_eq!(raw_path("http://h?x://y/v2/storage/kvs"), "/");
         assert_eq!(raw_path("http://h#f/v2/storage/kvs"), "/");
         assert_eq!(raw_path("http://h/v2/storage/kvs?x=1"), "/v2/storage/kvs");
         assert_eq!(raw_path("/a://b?c"), "/a://b");
-    }
-
-    #[test]
-    fn routes_by_raw_prefix() {
-        let cf = "/client/v4/accounts/abc/storage/kv/namespaces/ns/values/a%2Fb";
-        assert_eq!(Dialect::of(cf), Some(Dialect::Cloudflare));
-        assert_eq!(
-            Dialect::of("/accounts/abc/storage/kv/namespaces"),
-            Some(Dialect::Cloudflare)
-        );
-        assert_eq!(
-            Dialect::of("/v2/storage/kvs?page[number]=1"),
-            Some(Dialect::Telnyx)
-        );
-        assert_eq!(Dialect::of("/v2/storage/kvsx"), None);
-        assert_eq!(
-            Dialect::of("/key-value-stores/arn%3Aaws/keys"),
-            Some(Dialect::CloudfrontData)
-        );
-        assert_eq!(
-            Dialect::of("/2020-05-31/key-value-store/x"),
-            Some(Dialect::CloudfrontControl)
-        );
-        assert_eq!(
-            Dialect::of("http://127.0.0.1:9/v2/storage/kvs/x"),
-            Some(Dialect::Telnyx)
-        );
-        assert_eq!(Dialect::of("/_edgekv/"), Some(Dialect::Browser));
-        assert_eq!(Dialect::of("/_edgekv?x"), Some(Dialect::Browser));
-        assert_eq!(Dialect::of("/_edgekvx"), None);
-        assert_eq!(Dialect::of("/kv/hello"), None);
-        assert_eq!(Dialect::of("/"), None);
     }
 
     #[test]
@@ -342,6 +347,60 @@ mod tests {
         assert_eq!(find(TABLE, &hyper::Method::PUT, &[]), None);
         let target = example("/p", TABLE[2].pattern, |name| format!("<{name}>"));
         assert_eq!(target, "/p/<id>/keys/<key>");
+    }
+
+    const CF: Mount = Mount(&[
+        &[
+            Seg::Lit("client"),
+            Seg::Lit("v4"),
+            Seg::Lit("accounts"),
+            Seg::Param("a"),
+        ],
+        &[Seg::Lit("accounts"), Seg::Param("a")],
+    ]);
+
+    #[test]
+    fn mounts_claim_raw_paths_in_any_spelling() {
+        assert!(CF.claims("/client/v4/accounts/x"));
+        assert!(CF.claims("/accounts/x/values/a%2Fb"));
+        assert!(!CF.claims("/accounts/"));
+        assert!(!CF.claims("/accounts"));
+        assert!(!CF.claims("/accountsx/x"));
+        assert!(!CF.claims("/client/v4/accounts%2Fx"));
+        assert!(!CF.claims("/"));
+    }
+
+    #[test]
+    fn dispatch_splits_the_mount_and_finds_the_route() {
+        const TABLE: &[Route<u8>] = &[
+            Route {
+                verb: Verb::Get,
+                pattern: &[],
+                op: 0,
+            },
+            Route {
+                verb: Verb::Get,
+                pattern: &[Seg::Lit("values"), Seg::Rest("key")],
+                op: 1,
+            },
+        ];
+        let get = hyper::Method::GET;
+        let mut found = dispatch(&CF, TABLE, &get, "/client/v4/accounts/x/values/a%2Fb/c").unwrap();
+        assert_eq!(
+            (found.op, found.mount.as_slice()),
+            (1, &["x".to_string()][..])
+        );
+        assert_eq!(found.param(), "a/b/c");
+        assert_eq!(found.param(), "");
+        assert_eq!(dispatch(&CF, TABLE, &get, "/accounts/x/").unwrap().op, 0);
+        assert_eq!(
+            dispatch(&CF, TABLE, &get, "/accounts/x/nope").unwrap_err(),
+            Unrouted::NoRoute
+        );
+        assert_eq!(
+            dispatch(&CF, TABLE, &get, "/accounts/x/values/%FF").unwrap_err(),
+            Unrouted::BadPath(PathError::NotUtf8)
+        );
     }
 
     #[test]
