@@ -148,15 +148,92 @@ def test_edgekv_kv_lists_and_reads_every_namespace(world):
             assert done.returncode == 0 and done.stdout.decode().strip() == name, done.stderr
 
 
-def test_each_namespace_keeps_its_profiles_rules_through_every_api(world):
+def test_every_way_in_writes_where_it_reads_under_the_namespaces_rules(world):
     """A value of 2 KiB: over CloudFront's 1 KiB, within the others' limits, whoever writes it."""
     server, ids = world
-    value = "x" * 2048
+    small, big = "small", "x" * 2048
     cf = f"{server.url}/client/v4/accounts/{CF_ACCOUNT_ID}/storage/kv/namespaces"
     tx = f"{server.url}/v2/storage/kvs"
-    for name, id in ids.items():
-        fits = not name.endswith("-cloudfront")
-        r = requests.put(f"{cf}/{id.replace('-', '')}/values/big", data=value, headers=BEARER)
-        assert (r.status_code == 200) == fits, (name, r.status_code, r.text)
-        r = requests.put(f"{tx}/{id}/keys/big2", data=value, headers=BEARER)
-        assert (r.status_code in (200, 201)) == fits, (name, r.status_code, r.text)
+    browser = f"{server.url}/_edgekv/api/namespaces"
+    _, data = aws_clients(server)
+
+    def by_cloudflare(name, key, value):
+        return requests.put(f"{cf}/{ids[name].replace('-', '')}/values/{key}", data=value, headers=BEARER).status_code == 200
+
+    def by_telnyx(name, key, value):
+        return requests.put(f"{tx}/{ids[name]}/keys/{key}", data=value, headers=BEARER).status_code in (200, 201)
+
+    def by_browser(name, key, value):
+        body = {"value": value, "encoding": "text"}
+        r = requests.put(f"{browser}/{ids[name]}/values/{key}", json=body, headers={**BEARER, "x-edgekv-browser": "1", "If-None-Match": "*"})
+        return r.status_code in (200, 201)
+
+    def by_kv(name, key, value):
+        return server.kv("put", "-n", name, key, value).returncode == 0
+
+    def by_guest(name, key, value):
+        if name not in BOUND:
+            return False
+        r = requests.put(f"{server.url}/kv/{key}", data=value, headers={"x-binding": name.removeprefix("bound-")})
+        return r.status_code == 201
+
+    def by_cloudfront(name, key, value):
+        arn = f"arn:aws:cloudfront::{AWS_ACCOUNT_ID}:key-value-store/{ids[name]}"
+        try:
+            etag = data.describe_key_value_store(KvsARN=arn)["ETag"]
+            data.put_key(KvsARN=arn, Key=key, Value=value, IfMatch=etag)
+        except (data.exceptions.ResourceNotFoundException, data.exceptions.ServiceQuotaExceededException):
+            return False
+        return data.get_key(KvsARN=arn, Key=key)["Value"] == value
+
+    writers = {"cloudflare": by_cloudflare, "telnyx": by_telnyx, "browser": by_browser, "kv": by_kv}
+    for name in ids:
+        for how, write in writers.items():
+            assert write(name, f"{how}-small", small), (how, name)
+            assert write(name, f"{how}-big", big) == (name not in CLOUDFRONT_ONLY), (how, name)
+        assert by_guest(name, "guest-small", small) == (name in BOUND), name
+        assert by_cloudfront(name, "cloudfront-small", small) == (name in CLOUDFRONT_ONLY), name
+        if name in BOUND:
+            assert by_guest(name, "guest-big", big) == (name not in CLOUDFRONT_ONLY), name
+        if name in CLOUDFRONT_ONLY:
+            assert not by_cloudfront(name, "cloudfront-big", big)
+
+
+def test_who_manages_which_namespace(edgekv):
+    """Get, rename and delete: Cloudflare, Telnyx (no rename) and `edgekv kv` any namespace,
+    CloudFront's control plane only `cloudfront` stores."""
+    server = edgekv()
+    control, _ = aws_clients(server)
+    for how in ("cf", "tx", "kv", "aws"):
+        for p in PROFILES:
+            assert server.kv("namespace", "create", f"{how}-{p}", "--profile", p).returncode == 0
+    ids = {row["name"]: row["id"] for row in kv_json(server, "namespace", "list", "--json")}
+    cf = f"{server.url}/client/v4/accounts/{CF_ACCOUNT_ID}/storage/kv/namespaces"
+    tx = f"{server.url}/v2/storage/kvs"
+    for p in PROFILES:
+        id = ids[f"cf-{p}"].replace("-", "")
+        assert requests.get(f"{cf}/{id}", headers=BEARER).json()["result"]["title"] == f"cf-{p}"
+        r = requests.put(f"{cf}/{id}", json={"title": f"cf-{p}-renamed"}, headers=BEARER)
+        assert r.json()["result"]["title"] == f"cf-{p}-renamed"
+        assert requests.delete(f"{cf}/{id}", headers=BEARER).status_code == 200
+
+        id = ids[f"tx-{p}"]
+        assert requests.get(f"{tx}/{id}", headers=BEARER).json()["data"]["name"] == f"tx-{p}"
+        assert requests.delete(f"{tx}/{id}", headers=BEARER).status_code == 200
+
+        assert server.kv("namespace", "rename", ids[f"kv-{p}"], f"kv-{p}-renamed").returncode == 0
+        assert server.kv("namespace", "delete", f"kv-{p}-renamed").returncode == 0
+
+        name = f"aws-{p}"
+        if p != "cloudfront":
+            with pytest.raises(control.exceptions.EntityNotFound):
+                control.describe_key_value_store(Name=name)
+            with pytest.raises(control.exceptions.EntityNotFound):
+                control.update_key_value_store(Name=name, Comment="c", IfMatch="any")
+            with pytest.raises(control.exceptions.EntityNotFound):
+                control.delete_key_value_store(Name=name, IfMatch="any")
+            continue
+        etag = control.describe_key_value_store(Name=name)["ETag"]
+        etag = control.update_key_value_store(Name=name, Comment="c", IfMatch=etag)["ETag"]
+        control.delete_key_value_store(Name=name, IfMatch=etag)
+    assert {row["name"] for row in kv_json(server, "namespace", "list", "--json")} == {"aws-cloudflare", "aws-telnyx"}
