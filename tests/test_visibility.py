@@ -1,17 +1,19 @@
-"""Which namespaces each way in lists and reads, as the README's "Who sees which namespace" states it:
-one namespace of each profile created through each API (Cloudflare, Telnyx, CloudFront's control
-plane), one of each profile declared in the config and bound to a guest, then every way in (the
-Cloudflare and Telnyx APIs, CloudFront's control and data planes, the data browser's API, a guest,
-`edgekv kv`) asked to list them all and read a key from each."""
+"""What each way in lists, reads, writes and manages, as the README's "Who sees which namespace" table
+states it: one namespace of each profile created through each API (Cloudflare, Telnyx, CloudFront's
+control plane) and one of each profile declared in the config and bound to a guest; then every way
+in (the Cloudflare and Telnyx APIs, CloudFront's control and data planes, the data browser's API, a
+guest, `edgekv kv`) lists them, reads and writes a key in each (a value over CloudFront's 1 KiB
+tells that the namespace's rules apply, whoever writes), and gets, renames and deletes namespaces."""
 
 import json
+import os
 
 import boto3
 import pytest
 import requests
 from botocore.config import Config
 
-from conftest import API_TOKEN, AWS_ACCOUNT_ID, AWS_KEY_ID, AWS_SECRET, CF_ACCOUNT_ID, guest
+from conftest import API_TOKEN, AWS_ACCOUNT_ID, AWS_KEY_ID, AWS_SECRET, CF_ACCOUNT_ID, CREDENTIALS_ENV, Server, guest
 
 PROFILES = ("cloudflare", "cloudfront", "telnyx")
 BEARER = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -20,19 +22,16 @@ BEARER = {"Authorization": f"Bearer {API_TOKEN}"}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A server with six namespaces, each holding `k` = its own name: `bound-<profile>` (declared in
-    the config, granted to the guest) and `api-<profile>` (created through that profile's API)."""
-    import os
-
-    from conftest import CREDENTIALS_ENV, Server
-
+    the config, granted to the guest) and `api-<profile>` (created through that profile's API).
+    One server for the module (conftest's `edgekv` fixture is per test): the tests only read it, or
+    write keys other than `k`."""
     tmp = tmp_path_factory.mktemp("visibility")
     declared = "".join(
         f'[[namespaces]]\nbinding = "{p}"\nname = "bound-{p}"\nprofile = "{p}"\n\n' for p in PROFILES
     )
     config = tmp / "edgekv.toml"
-    config.write_text(
-        declared + f'[[apps]]\nroute = "/"\ncomponent = "{guest("rust-kv-api")}"\nbindings = {list(PROFILES)!r}\n'.replace("'", '"')
-    )
+    bindings = ", ".join(f'"{p}"' for p in PROFILES)
+    config.write_text(declared + f'[[apps]]\nroute = "/"\ncomponent = "{guest("rust-kv-api")}"\nbindings = [{bindings}]\n')
     env = {**os.environ, **CREDENTIALS_ENV}
     env.pop("RUST_BACKTRACE", None)
     server = Server(tmp / "data", ["--config", str(config)], env)
