@@ -24,7 +24,7 @@ enum CheckedOp {
 
 pub(crate) struct Change<'t> {
     tx: &'t mut dyn WriteTx,
-    ns: NamespaceRow,
+    namespace: NamespaceRow,
     profile: Profile,
     limits: Limits,
     now_ms: i64,
@@ -37,11 +37,11 @@ impl<'t> Change<'t> {
     /// Loads a ready namespace for changing its entries.
     pub fn begin(tx: &'t mut dyn WriteTx, seq: i64, now_ms: i64) -> Result<Change<'t>> {
         let change = Change::begin_any_status(tx, seq, now_ms)?;
-        if change.ns.status != NamespaceStatus::Ready.as_str() {
-            let ns = &change.ns;
+        if change.namespace.status != NamespaceStatus::Ready.as_str() {
+            let namespace = &change.namespace;
             return Err(StoreError::NamespaceNotReady {
-                id: ns.id.to_string(),
-                status: ns.status.clone(),
+                id: namespace.id.to_string(),
+                status: namespace.status.clone(),
             });
         }
         Ok(change)
@@ -50,15 +50,15 @@ impl<'t> Change<'t> {
     /// Loads a namespace for writing, whatever its status, and drops its expired rows so its
     /// counters are exact.
     pub fn begin_any_status(tx: &'t mut dyn WriteTx, seq: i64, now_ms: i64) -> Result<Change<'t>> {
-        let ns = tx
+        let namespace = tx
             .namespace(NamespaceKey::Seq(seq))?
             .ok_or_else(|| StoreError::NamespaceNotFound(seq.to_string()))?;
-        let (profile, _, overrides) = parse_row(&ns)?;
-        let limits = effective_limits(profile, ns.ttl_enabled, &overrides);
+        let (profile, _, overrides) = parse_row(&namespace)?;
+        let limits = effective_limits(profile, namespace.ttl_enabled, &overrides);
         let (purged, bytes) = tx.purge_expired(seq, now_ms)?;
         let mut change = Change {
             tx,
-            ns,
+            namespace,
             profile,
             limits,
             now_ms,
@@ -66,8 +66,8 @@ impl<'t> Change<'t> {
             existed: false,
             purged,
         };
-        change.ns.item_count = change.ns.item_count.saturating_sub(purged);
-        change.ns.total_bytes = change.ns.total_bytes.saturating_sub(bytes);
+        change.namespace.item_count = change.namespace.item_count.saturating_sub(purged);
+        change.namespace.total_bytes = change.namespace.total_bytes.saturating_sub(bytes);
         Ok(change)
     }
 
@@ -110,14 +110,14 @@ impl<'t> Change<'t> {
             }
         }
         if grew {
-            self.limits.check_store_size(self.ns.total_bytes)?;
+            self.limits.check_store_size(self.namespace.total_bytes)?;
         }
         Ok(())
     }
 
     /// Fails with `Conflict` unless `if_match` is absent or the current namespace ETag.
     pub fn check_if_match(&self, if_match: Option<&str>) -> Result<()> {
-        let current = Etag::namespace(&self.ns.id, self.ns.version);
+        let current = Etag::namespace(&self.namespace.id, self.namespace.version);
         match if_match {
             Some(sent) if !current.matches(sent) => Err(StoreError::Conflict {
                 current: Some(current),
@@ -148,8 +148,8 @@ impl<'t> Change<'t> {
 
     /// Checks an entry precondition against the stored entry; returns that entry's size if it exists.
     fn check_entry(&self, key: &str, precondition: &Precondition) -> Result<Option<u64>> {
-        let head = self.tx.entry_head(self.ns.seq, key)?;
-        let current = head.map(|h| Etag::entry(&self.ns.id, h.version));
+        let head = self.tx.entry_head(self.namespace.seq, key)?;
+        let current = head.map(|h| Etag::entry(&self.namespace.id, h.version));
         let holds = match precondition {
             Precondition::EntryEtag(sent) => current.as_ref().is_some_and(|c| c.matches(sent)),
             Precondition::Absent => head.is_none(),
@@ -175,14 +175,14 @@ impl<'t> Change<'t> {
             metadata,
             content_type: put.content_type,
             expires_at_ms,
-            version: self.ns.version + 1,
+            version: self.namespace.version + 1,
             modified_at_ms: self.now_ms,
         };
-        self.tx.upsert_entry(self.ns.seq, &row)?;
-        self.ns.total_bytes = self.ns.total_bytes - old_size.unwrap_or(0) + new_size;
+        self.tx.upsert_entry(self.namespace.seq, &row)?;
+        self.namespace.total_bytes = self.namespace.total_bytes - old_size.unwrap_or(0) + new_size;
         match old_size {
             Some(_) => self.existed = true,
-            None => self.ns.item_count += 1,
+            None => self.namespace.item_count += 1,
         }
         self.changed = true;
         Ok(())
@@ -195,9 +195,9 @@ impl<'t> Change<'t> {
                 MissingKeys::Fail => Err(StoreError::KeyNotFound(delete.key)),
             };
         };
-        self.tx.delete_entry(self.ns.seq, &delete.key)?;
-        self.ns.item_count -= 1;
-        self.ns.total_bytes -= old_size;
+        self.tx.delete_entry(self.namespace.seq, &delete.key)?;
+        self.namespace.item_count -= 1;
+        self.namespace.total_bytes -= old_size;
         self.existed = true;
         self.changed = true;
         Ok(())
@@ -205,58 +205,59 @@ impl<'t> Change<'t> {
 
     /// Renames the namespace or changes its comment or status, raising its version.
     pub fn update(mut self, update: NamespaceUpdate, now_ms: i64) -> Result<NamespaceRow> {
-        if let Some(name) = update.name.filter(|n| *n != self.ns.name) {
+        if let Some(name) = update.name.filter(|n| *n != self.namespace.name) {
             self.profile.check_namespace_name(&name)?;
             if self.tx.namespace(NamespaceKey::Name(&name))?.is_some() {
                 return Err(StoreError::NamespaceExists(name));
             }
-            self.ns.name = name;
+            self.namespace.name = name;
         }
         if let Some(comment) = update.comment {
-            self.ns.comment = comment;
+            self.namespace.comment = comment;
         }
         if let Some(status) = update.status {
-            self.ns.status = status.as_str().to_string();
+            self.namespace.status = status.as_str().to_string();
         }
         if let Some(ttl_enabled) = update.ttl_enabled {
-            self.ns.ttl_enabled = ttl_enabled;
+            self.namespace.ttl_enabled = ttl_enabled;
         }
         if let Some(overrides) = update.overrides {
-            self.ns.overrides = serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into());
+            self.namespace.overrides =
+                serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into());
         }
-        self.ns.version += 1;
-        self.ns.modified_at_ms = now_ms;
-        self.tx.update_namespace(&self.ns)?;
-        Ok(self.ns)
+        self.namespace.version += 1;
+        self.namespace.modified_at_ms = now_ms;
+        self.tx.update_namespace(&self.namespace)?;
+        Ok(self.namespace)
     }
 
     /// Deletes the namespace with all its entries.
     pub fn delete_namespace(self) -> Result<()> {
-        Ok(self.tx.delete_namespace(self.ns.seq)?)
+        Ok(self.tx.delete_namespace(self.namespace.seq)?)
     }
 
     /// Saves the counters after `begin`'s purge, without a new version (expiry is not a mutation).
     pub fn save_counters(self) -> Result<()> {
-        Ok(self.tx.update_namespace(&self.ns)?)
+        Ok(self.tx.update_namespace(&self.namespace)?)
     }
 
     /// Raises the namespace version (once, and only if something changed) and saves its counters.
     pub fn finish(mut self) -> Result<WriteOutcome> {
         if self.changed {
-            self.ns.version += 1;
-            self.ns.modified_at_ms = self.now_ms;
+            self.namespace.version += 1;
+            self.namespace.modified_at_ms = self.now_ms;
         }
-        self.tx.update_namespace(&self.ns)?;
+        self.tx.update_namespace(&self.namespace)?;
         let etag = self
             .changed
-            .then(|| Etag::entry(&self.ns.id, self.ns.version));
+            .then(|| Etag::entry(&self.namespace.id, self.namespace.version));
         Ok(WriteOutcome {
             existed: self.existed,
             etag,
-            namespace_etag: Etag::namespace(&self.ns.id, self.ns.version),
+            namespace_etag: Etag::namespace(&self.namespace.id, self.namespace.version),
             stats: Stats {
-                item_count: self.ns.item_count,
-                total_bytes: self.ns.total_bytes,
+                item_count: self.namespace.item_count,
+                total_bytes: self.namespace.total_bytes,
             },
         })
     }
@@ -286,9 +287,9 @@ fn op_bytes(op: &BatchOp) -> u64 {
 }
 
 /// Parses the typed columns of a namespace row.
-pub(crate) fn parse_row(ns: &NamespaceRow) -> Result<(Profile, NamespaceStatus, LimitOverrides)> {
-    let (profile, overrides) = parse_rules(&ns.id, &ns.profile, &ns.overrides)?;
-    let status = ns.status.parse().map_err(corrupt)?;
+pub(crate) fn parse_row(row: &NamespaceRow) -> Result<(Profile, NamespaceStatus, LimitOverrides)> {
+    let (profile, overrides) = parse_rules(&row.id, &row.profile, &row.overrides)?;
+    let status = row.status.parse().map_err(corrupt)?;
     Ok((profile, status, overrides))
 }
 

@@ -272,8 +272,7 @@ impl Store {
 
     /// Several entries at once (`None` for a missing key), within the profile's bulk-get bound.
     pub fn get_many(&self, id: &Uuid, keys: &[String]) -> Result<Vec<Option<Entry>>> {
-        let ns = self.namespace(&id.to_string())?;
-        ns.limits().check_bulk_get(keys.len())?;
+        self.limits(id)?.check_bulk_get(keys.len())?;
         let seq = self.seq(id)?;
         let now = self.now_ms();
         let rows: Vec<Option<EntryRow>> = self.read(|tx| {
@@ -324,14 +323,14 @@ impl Store {
 
     /// One page of live keys in UTF-8 byte order.
     pub fn list(&self, id: &Uuid, query: &ListQuery) -> Result<KeyPage> {
-        let ns = self.namespace(&id.to_string())?;
-        if ns.status != NamespaceStatus::Ready {
+        let namespace = self.namespace(&id.to_string())?;
+        if namespace.status != NamespaceStatus::Ready {
             return Err(StoreError::NamespaceNotReady {
                 id: id.to_string(),
-                status: ns.status.to_string(),
+                status: namespace.status.to_string(),
             });
         }
-        let limits = ns.limits();
+        let limits = namespace.limits();
         let limit = query.limit.unwrap_or(limits.max_list_limit);
         limits.check_list_limit(limit)?;
         limits.check_prefix(&query.prefix)?;
@@ -516,14 +515,14 @@ fn ready_lookup(id: &Uuid, lookup: Option<EntryLookup>) -> Result<EntryLookup> {
     Ok(lookup)
 }
 
-/// Why `key` is not in namespace `ns`: the rule it breaks (no write could have stored it), else
+/// Why `key` is not in `namespace`: the rule it breaks (no write could have stored it), else
 /// `KeyNotFound`. Told from the lookup itself, so a read of a missing key costs what a hit does.
-fn missing(id: &Uuid, ns: &LookupNamespace, key: &str) -> StoreError {
-    let (profile, overrides) = match parse_rules(id, &ns.profile, &ns.overrides) {
+fn missing(id: &Uuid, namespace: &LookupNamespace, key: &str) -> StoreError {
+    let (profile, overrides) = match parse_rules(id, &namespace.profile, &namespace.overrides) {
         Ok(rules) => rules,
         Err(e) => return e,
     };
-    let limits = effective_limits(profile, ns.ttl_enabled, &overrides);
+    let limits = effective_limits(profile, namespace.ttl_enabled, &overrides);
     match profile
         .check_key_shape(key, &limits)
         .and_then(|()| limits.check_key_size(key))
