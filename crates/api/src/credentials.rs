@@ -23,15 +23,18 @@ pub struct Credentials {
 impl Credentials {
     /// Whether the headers carry `Authorization: Bearer <api_token>`.
     pub fn bearer_ok(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .is_some_and(|token| self.api_token.matches(token.trim().as_bytes()))
+        authorization(headers).is_some_and(|(scheme, token)| {
+            scheme == "bearer" && self.api_token.matches(token.as_bytes())
+        })
     }
+}
+
+/// The scheme (lower-cased: schemes are case-insensitive) and the credentials (trimmed) of a
+/// request's `Authorization` header, when it has one that is text.
+pub fn authorization(headers: &HeaderMap) -> Option<(String, &str)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+    Some((scheme.to_ascii_lowercase(), credentials.trim()))
 }
 
 /// A secret credential that a client can present: never empty, so no check can pass on an empty
@@ -207,5 +210,29 @@ mod tests {
         assert!(!credentials.bearer_ok(&with("Bearer  ")));
         assert!(!credentials.bearer_ok(&with("Bearer")));
         assert!(!credentials.bearer_ok(&HeaderMap::new()));
+    }
+
+    /// Authentication schemes are case-insensitive (RFC 9110, 11.1): every spelling of Bearer is
+    /// read the same way, and only the scheme is; the token is compared exactly.
+    #[test]
+    fn the_scheme_is_read_in_any_case_and_the_token_exactly() {
+        let credentials = Credentials {
+            api_token: Secret::new("Tok").unwrap(),
+            cloudflare_account_id: String::new(),
+            aws_access_key_id: String::new(),
+            aws_secret_access_key: Secret::new("s").unwrap(),
+            aws_account_id: String::new(),
+        };
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        for accepted in ["Bearer Tok", "bearer Tok", "BEARER Tok", "Bearer  Tok "] {
+            assert!(credentials.bearer_ok(&with(accepted)), "{accepted:?}");
+        }
+        for refused in ["Bearer tok", "Basic Tok", "BearerTok", "Tok"] {
+            assert!(!credentials.bearer_ok(&with(refused)), "{refused:?}");
+        }
     }
 }
