@@ -93,11 +93,16 @@ fn yes() -> bool {
 fn root_route() -> String {
     "/".into()
 }
+/// An app's deadline per request when the config gives none.
+pub const DEFAULT_DEADLINE_SECS: u64 = 30;
+/// An app's memory cap when the config gives none.
+pub const DEFAULT_MEMORY_MB: u64 = 128;
+
 fn default_deadline() -> u64 {
-    30
+    DEFAULT_DEADLINE_SECS
 }
 fn default_memory() -> u64 {
-    128
+    DEFAULT_MEMORY_MB
 }
 
 impl Config {
@@ -131,19 +136,22 @@ impl Config {
                 route: "/".into(),
                 component,
                 bindings: vec!["default".into()],
-                deadline_secs: default_deadline(),
-                memory_mb: default_memory(),
+                deadline_secs: DEFAULT_DEADLINE_SECS,
+                memory_mb: DEFAULT_MEMORY_MB,
             }],
         }
     }
 
     fn check(&self) -> Result<()> {
-        for (i, ns) in self.namespaces.iter().enumerate() {
+        for (i, namespace) in self.namespaces.iter().enumerate() {
             if self.namespaces[..i]
                 .iter()
-                .any(|other| other.binding == ns.binding)
+                .any(|other| other.binding == namespace.binding)
             {
-                bail!("namespace binding {:?} is declared twice", ns.binding);
+                bail!(
+                    "namespace binding {:?} is declared twice",
+                    namespace.binding
+                );
             }
         }
         for app in &self.apps {
@@ -179,7 +187,8 @@ mod tests {
     /// The config file `edgekv serve --help` shows is one `edgekv serve` accepts.
     #[test]
     fn the_help_shows_a_valid_config_file() {
-        let block: Vec<&str> = crate::serve::SERVE_HELP
+        let help = crate::settings::serve_help();
+        let block: Vec<&str> = help
             .lines()
             .skip_while(|l| *l != "Config file (edgekv.toml):")
             .skip(1)

@@ -9,6 +9,7 @@ mod front_door;
 mod kv;
 mod reload;
 mod serve;
+mod settings;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -30,8 +31,8 @@ const EXAMPLES: &str = "Examples:
 #[derive(Subcommand)]
 enum Command {
     /// Serve a guest component (or the apps of a config file) and the management APIs.
-    #[command(after_help = serve::SERVE_HELP)]
-    Serve(serve::ServeArgs),
+    #[command(after_help = settings::serve_help())]
+    Serve(settings::ServeArgs),
     /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs).
     ///
     /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).

@@ -110,14 +110,14 @@ fn guests_dir() -> PathBuf {
 /// A store with one Cloudflare namespace bound as `default`, holding a 1 KiB value at `bench`.
 fn seeded_store(dir: &Path) -> (Store, Grants) {
     let store = Store::open(&dir.join("kv.sqlite3"), StoreOptions::default()).expect("store");
-    let ns = store
+    let namespace = store
         .create_namespace(NewNamespace::new("default", Profile::Cloudflare))
         .expect("namespace");
     store
-        .put(&ns.id, Put::new("bench", vec![b'x'; 1024]))
+        .put(&namespace.id, Put::new("bench", vec![b'x'; 1024]))
         .expect("seed value");
     let mut grants = Grants::new();
-    grants.grant("default", Some(ns.id));
+    grants.grant("default", Some(namespace.id));
     (store, grants)
 }
 

@@ -1,6 +1,7 @@
 //! The compiled-component cache: machine code for a component, stored in the cache directory under
-//! the SHA-256 of the component bytes and the engine's compatibility hash, so a restart or a second
-//! app with the same component does not recompile.
+//! the SHA-256 of the component bytes and the engine's compatibility hash, so a restart, a second
+//! app with the same component or the next build of edgekv (when it compiles the same way) does
+//! not recompile.
 //!
 //! Deserialising an entry turns its bytes into code that runs unchecked, so only entries this cache
 //! wrote are deserialised: each starts with an HMAC-SHA256 tag over its name and its bytes, keyed
@@ -129,14 +130,32 @@ fn tagger(key: &Key, name: &str, serialized: &[u8]) -> Hmac<Sha256> {
 
 /// The file name of the entry for a component's `bytes` compiled by `engine`.
 fn entry_name(engine: &Engine, bytes: &[u8]) -> String {
-    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine
-        .precompile_compatibility_hash()
-        .hash(&mut engine_hash);
-    let mut digest = Sha256::new();
-    digest.update(bytes);
-    digest.update(engine_hash.finish().to_le_bytes());
-    format!("{}.cwasm", hex::encode(digest.finalize()))
+    name_for(bytes, &engine.precompile_compatibility_hash())
+}
+
+/// The file name of the entry for `bytes` compiled by an engine whose compatibility hash is
+/// `compatibility`: SHA-256 over both, so every build of edgekv that compiles the same way names
+/// an entry the same (`std`'s `DefaultHasher` may change between Rust releases).
+fn name_for(bytes: &[u8], compatibility: &impl Hash) -> String {
+    let mut digest = Sha256Hasher(Sha256::new());
+    digest.0.update((bytes.len() as u64).to_le_bytes());
+    digest.0.update(bytes);
+    compatibility.hash(&mut digest);
+    format!("{}.cwasm", hex::encode(digest.0.finalize()))
+}
+
+/// Feeds what a `Hash` value writes into SHA-256 (as wasmtime's own cache does).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Never called: the digest is read with `finalize`.
+    fn finish(&self) -> u64 {
+        unreachable!("Sha256Hasher is read with finalize, not finish")
+    }
 }
 
 /// The cache's key: read from `dir`, or made there if it has none yet.
@@ -236,6 +255,24 @@ mod tests {
             load(&self.engine, &wasm, Some(&cache)).unwrap();
             cache.join(entry_name(&self.engine, &component(label)))
         }
+    }
+
+    /// What an engine's compatibility hash writes, fixed.
+    struct Compatibility;
+
+    impl Hash for Compatibility {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            state.write(b"wasmtime 48 x86_64 cranelift");
+        }
+    }
+
+    /// Entry names are a stable digest: a cache written by one build is found by the next.
+    #[test]
+    fn an_entry_name_is_the_same_in_every_build() {
+        assert_eq!(
+            name_for(&component("a"), &Compatibility),
+            "5cbd63760af435bcefec7b0219b4ab99c7c28d53f9d93e44c0f5d09825d371ce.cwasm"
+        );
     }
 
     #[test]

@@ -108,8 +108,9 @@ pub fn add_to_linker<T: Send + 'static>(
 type Reply<T> = wasmtime::Result<Result<T, KvError>>;
 
 impl KvView<'_> {
-    fn id(&self, ns: &Resource<NamespaceHandle>) -> wasmtime::Result<Uuid> {
-        Ok(self.table.get(ns)?.id)
+    /// The namespace behind a handle the guest holds.
+    fn namespace_id(&self, handle: &Resource<NamespaceHandle>) -> wasmtime::Result<Uuid> {
+        Ok(self.table.get(handle)?.id)
     }
 
     /// Runs a store read inline. A WAL-mode reader never waits for the writer, so a point read or
@@ -146,8 +147,8 @@ impl wit::HostNamespace for KvView<'_> {
         Ok(Ok(self.table.push(NamespaceHandle { id })?))
     }
 
-    fn get(&mut self, ns: Resource<NamespaceHandle>, key: String) -> Reply<Option<wit::Entry>> {
-        let id = self.id(&ns)?;
+    fn get(&mut self, handle: Resource<NamespaceHandle>, key: String) -> Reply<Option<wit::Entry>> {
+        let id = self.namespace_id(&handle)?;
         let found = self.read(|s| match s.get(&id, &key) {
             Ok(entry) => Ok(Some(entry)),
             Err(StoreError::KeyNotFound(_)) => Ok(None),
@@ -166,12 +167,12 @@ impl wit::HostNamespace for KvView<'_> {
 
     async fn put(
         &mut self,
-        ns: Resource<NamespaceHandle>,
+        handle: Resource<NamespaceHandle>,
         key: String,
         value: Vec<u8>,
         options: wit::PutOptions,
     ) -> Reply<wit::PutResult> {
-        let id = self.id(&ns)?;
+        let id = self.namespace_id(&handle)?;
         let put = Put {
             key,
             value,
@@ -197,11 +198,11 @@ impl wit::HostNamespace for KvView<'_> {
 
     async fn delete(
         &mut self,
-        ns: Resource<NamespaceHandle>,
+        handle: Resource<NamespaceHandle>,
         key: String,
         if_match: Option<String>,
     ) -> Reply<bool> {
-        let id = self.id(&ns)?;
+        let id = self.namespace_id(&handle)?;
         let precondition = if_match.map_or(Precondition::None, Precondition::EntryEtag);
         let out = self
             .call(move |s| s.delete(&id, Delete { key, precondition }))
@@ -211,12 +212,12 @@ impl wit::HostNamespace for KvView<'_> {
 
     fn list(
         &mut self,
-        ns: Resource<NamespaceHandle>,
+        handle: Resource<NamespaceHandle>,
         prefix: String,
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Reply<wit::KeyPage> {
-        let id = self.id(&ns)?;
+        let id = self.namespace_id(&handle)?;
         let query = ListQuery {
             prefix,
             cursor,
@@ -238,8 +239,8 @@ impl wit::HostNamespace for KvView<'_> {
         }))
     }
 
-    fn drop(&mut self, ns: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
-        self.table.delete(ns)?;
+    fn drop(&mut self, handle: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
         Ok(())
     }
 }

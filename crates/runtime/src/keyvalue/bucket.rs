@@ -1,5 +1,5 @@
-//! The operations on an open bucket that both `wasi:keyvalue` versions share: get, exists, set,
-//! delete, one page of keys, and the batch calls. Reads run inline (a WAL reader never waits for the
+//! An open bucket, as both `wasi:keyvalue` versions hold it in the guest's resource table, and the
+//! operations on it they share: get, exists, set, delete, one page of keys, and the batch calls. Reads run inline (a WAL reader never waits for the
 //! writer); writes run on the blocking pool and wait for their commit, as in `edgekv:kv/store`.
 //!
 //! Every write replaces the whole entry: the standard interfaces have no metadata, content type or
@@ -8,6 +8,7 @@
 //! all or nothing (stronger than the standard asks), within the profile's batch bounds; `get-many`
 //! is one bulk read within the profile's bulk-get bound (100 keys for cloudflare).
 
+use super::cursor::{DraftCursors, ListCursor};
 use super::Failure;
 use crate::abandon::Abandoned;
 use crate::kv::{self, KvCtx};
@@ -15,36 +16,40 @@ use edgekv_store::{
     Batch, BatchOp, Delete, Entry, ListQuery, MissingKeys, Put, Store, StoreError, Uuid,
 };
 
-/// One page of keys in key order, and the store's opaque cursor for the next (`None` on the last).
+/// One page of keys in key order, and the cursor for the next in the version's cursor type (`None`
+/// on the last).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub struct Page<C> {
     pub keys: Vec<String>,
-    pub cursor: Option<String>,
+    pub cursor: Option<C>,
 }
 
 /// What `get-many` answers: the pair at each key asked, in order, `None` where there is no entry.
 pub type Pairs = Vec<Option<(String, Vec<u8>)>>;
 
-/// The namespace behind an open bucket of either version, the store it lives in, and whether the
-/// request that opened it was abandoned (then its writes are refused).
+/// A bucket a guest opened, of either version: the namespace behind the binding it was opened
+/// with, the store it lives in, and whether the request that opened it was abandoned (then its
+/// writes are refused).
 #[derive(Clone)]
-pub struct Namespace {
+pub struct Bucket {
     store: Store,
-    id: Uuid,
+    namespace_id: Uuid,
     abandoned: Abandoned,
 }
 
-impl Namespace {
-    pub fn new(ctx: &KvCtx, id: Uuid) -> Namespace {
-        Namespace {
+impl Bucket {
+    /// The bucket of namespace `namespace_id`, for the request `ctx` serves.
+    pub fn new(ctx: &KvCtx, namespace_id: Uuid) -> Bucket {
+        Bucket {
             store: ctx.store.clone(),
-            id,
+            namespace_id,
             abandoned: ctx.abandoned.clone(),
         }
     }
 
-    pub fn id(&self) -> Uuid {
-        self.id
+    /// The namespace behind the bucket.
+    pub fn namespace_id(&self) -> Uuid {
+        self.namespace_id
     }
 
     /// Runs a store read inline.
@@ -52,7 +57,7 @@ impl Namespace {
         &self,
         f: impl FnOnce(&Store, &Uuid) -> edgekv_store::Result<T>,
     ) -> Result<T, Failure> {
-        f(&self.store, &self.id).map_err(Failure::from)
+        f(&self.store, &self.namespace_id).map_err(Failure::from)
     }
 
     /// Runs `f` (which writes) on the blocking pool and waits for its commit, unless the request
@@ -62,13 +67,13 @@ impl Namespace {
         self,
         f: impl FnOnce(&Store, &Uuid) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
-        let Namespace {
+        let Bucket {
             store,
-            id,
+            namespace_id,
             abandoned,
         } = self;
         let other = |message| Failure::other("other", message);
-        kv::write(store, abandoned, move |s| f(s, &id), other).await
+        kv::write(store, abandoned, move |s| f(s, &namespace_id), other).await
     }
 
     /// The live entry at `key`, or `None`.
@@ -100,17 +105,26 @@ impl Namespace {
             .await
     }
 
-    /// One page of keys after `cursor` (a store list cursor), as many as the profile's page maximum.
-    pub fn list(&self, cursor: Option<String>) -> Result<Page, Failure> {
+    /// One page of keys after `cursor` (in the version's cursor type `C`; the draft's numbers are
+    /// in `cursors`), as many as the profile's page maximum.
+    pub fn list<C: ListCursor>(
+        &self,
+        cursor: Option<C>,
+        cursors: &DraftCursors,
+    ) -> Result<Page<C>, Failure> {
+        let after = C::resolve(cursor, &self.namespace_id, cursors)
+            .map_err(|e| Failure::other("other", e))?;
         let query = ListQuery {
             prefix: String::new(),
-            cursor,
+            cursor: after,
             limit: None,
         };
         let page = self.read(|s, id| s.list(id, &query))?;
         Ok(Page {
             keys: page.keys.into_iter().map(|k| k.key).collect(),
-            cursor: page.cursor,
+            cursor: page
+                .cursor
+                .map(|next| C::remember(next, self.namespace_id, cursors)),
         })
     }
 
@@ -165,23 +179,32 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_requests_writes_are_refused_and_write_nothing() {
-        let (_dir, store, id) = super::super::temp_namespace("abandoned");
+        let (_dir, store, namespace_id) = super::super::temp_namespace("abandoned");
         let ctx = KvCtx {
             store: store.clone(),
             grants: Default::default(),
             abandoned: Abandoned::default(),
         };
-        let ns = Namespace::new(&ctx, id);
-        ns.clone()
+        let bucket = Bucket::new(&ctx, namespace_id);
+        bucket
+            .clone()
             .set("before".into(), b"1".to_vec())
             .await
             .expect("set");
         ctx.abandoned.set();
-        assert!(ns.clone().set("after".into(), b"2".to_vec()).await.is_err());
-        assert!(ns.clone().delete("before".into()).await.is_err());
-        assert!(ns.clone().increment::<u64>("n".into(), 1).await.is_err());
-        assert_eq!(ns.get("before").expect("get"), Some(b"1".to_vec()));
-        assert_eq!(ns.get("after").expect("get"), None);
-        assert_eq!(ns.get("n").expect("get"), None);
+        assert!(bucket
+            .clone()
+            .set("after".into(), b"2".to_vec())
+            .await
+            .is_err());
+        assert!(bucket.clone().delete("before".into()).await.is_err());
+        assert!(bucket
+            .clone()
+            .increment::<u64>("n".into(), 1)
+            .await
+            .is_err());
+        assert_eq!(bucket.get("before").expect("get"), Some(b"1".to_vec()));
+        assert_eq!(bucket.get("after").expect("get"), None);
+        assert_eq!(bucket.get("n").expect("get"), None);
     }
 }

@@ -6,7 +6,7 @@
 //! precondition. If anything wrote the key in between, nothing is written and the caller gets a
 //! fresh handle read at the latest version, for the retry the standard asks for.
 
-use super::bucket::Namespace;
+use super::bucket::Bucket;
 use super::Failure;
 use edgekv_store::{Precondition, Put, StoreError, Uuid};
 
@@ -14,7 +14,7 @@ use edgekv_store::{Precondition, Put, StoreError, Uuid};
 /// that was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cas {
-    namespace: Uuid,
+    namespace_id: Uuid,
     key: String,
     /// The value read, `None` when the key was absent.
     current: Option<Vec<u8>>,
@@ -24,8 +24,8 @@ pub struct Cas {
 
 impl Cas {
     /// The namespace the handle was read from.
-    pub fn namespace(&self) -> Uuid {
-        self.namespace
+    pub fn namespace_id(&self) -> Uuid {
+        self.namespace_id
     }
 
     /// The value read when the handle was made.
@@ -51,7 +51,7 @@ pub enum Swap {
     Stale(Cas),
 }
 
-impl Namespace {
+impl Bucket {
     /// Reads `key` into a new handle.
     pub fn cas(&self, key: String) -> Result<Cas, Failure> {
         let (current, etag) = match self.entry(&key)? {
@@ -59,7 +59,7 @@ impl Namespace {
             None => (None, None),
         };
         Ok(Cas {
-            namespace: self.id(),
+            namespace_id: self.namespace_id(),
             key,
             current,
             etag,
@@ -68,7 +68,7 @@ impl Namespace {
 
     /// Writes `value` if the key is still at the version `cas` read.
     pub async fn swap(self, cas: Cas, value: Vec<u8>) -> Result<Swap, Failure> {
-        if cas.namespace != self.id() {
+        if cas.namespace_id != self.namespace_id() {
             return Err(Failure::other(
                 "other",
                 "the compare-and-swap handle belongs to another bucket",
@@ -97,51 +97,69 @@ impl Namespace {
 mod tests {
     use super::*;
 
-    fn namespace() -> (tempfile::TempDir, Namespace) {
-        let (dir, store, id) = super::super::temp_namespace("cas");
+    fn bucket() -> (tempfile::TempDir, Bucket) {
+        let (dir, store, namespace_id) = super::super::temp_namespace("cas");
         let ctx = crate::kv::KvCtx {
             store,
             grants: Default::default(),
             abandoned: Default::default(),
         };
-        (dir, Namespace::new(&ctx, id))
+        (dir, Bucket::new(&ctx, namespace_id))
     }
 
     #[tokio::test]
     async fn swap_succeeds_once_and_a_stale_handle_fails_without_writing() {
-        let (_dir, ns) = namespace();
-        let first = ns.cas("k".into()).expect("cas");
-        let racer = ns.cas("k".into()).expect("cas");
+        let (_dir, bucket) = bucket();
+        let first = bucket.cas("k".into()).expect("cas");
+        let racer = bucket.cas("k".into()).expect("cas");
         assert_eq!(first.current(), None);
-        let swapped = ns.clone().swap(first, b"one".to_vec()).await.expect("swap");
+        let swapped = bucket
+            .clone()
+            .swap(first, b"one".to_vec())
+            .await
+            .expect("swap");
         assert!(matches!(swapped, Swap::Done));
         // The racer read the key absent: its create-only swap must fail and change nothing.
-        let Swap::Stale(fresh) = ns.clone().swap(racer, b"two".to_vec()).await.expect("swap")
+        let Swap::Stale(fresh) = bucket
+            .clone()
+            .swap(racer, b"two".to_vec())
+            .await
+            .expect("swap")
         else {
             panic!("a stale swap succeeded");
         };
-        assert_eq!(ns.get("k").expect("get"), Some(b"one".to_vec()));
+        assert_eq!(bucket.get("k").expect("get"), Some(b"one".to_vec()));
         assert_eq!(fresh.current(), Some(&b"one"[..]));
-        let swapped = ns.clone().swap(fresh, b"two".to_vec()).await.expect("swap");
+        let swapped = bucket
+            .clone()
+            .swap(fresh, b"two".to_vec())
+            .await
+            .expect("swap");
         assert!(matches!(swapped, Swap::Done));
-        assert_eq!(ns.get("k").expect("get"), Some(b"two".to_vec()));
+        assert_eq!(bucket.get("k").expect("get"), Some(b"two".to_vec()));
     }
 
     #[tokio::test]
     async fn a_deleted_then_recreated_key_is_not_the_version_read() {
-        let (_dir, ns) = namespace();
-        ns.clone()
+        let (_dir, bucket) = bucket();
+        bucket
+            .clone()
             .set("k".into(), b"a".to_vec())
             .await
             .expect("set");
-        let handle = ns.cas("k".into()).expect("cas");
-        ns.clone().delete("k".into()).await.expect("delete");
-        ns.clone()
+        let handle = bucket.cas("k".into()).expect("cas");
+        bucket.clone().delete("k".into()).await.expect("delete");
+        bucket
+            .clone()
             .set("k".into(), b"a".to_vec())
             .await
             .expect("set");
-        let swapped = ns.clone().swap(handle, b"b".to_vec()).await.expect("swap");
+        let swapped = bucket
+            .clone()
+            .swap(handle, b"b".to_vec())
+            .await
+            .expect("swap");
         assert!(matches!(swapped, Swap::Stale(_)));
-        assert_eq!(ns.get("k").expect("get"), Some(b"a".to_vec()));
+        assert_eq!(bucket.get("k").expect("get"), Some(b"a".to_vec()));
     }
 }

@@ -17,7 +17,7 @@
 //! each increment applies exactly once whatever is written concurrently. The written entry has no
 //! metadata, content type or expiry, like every `wasi:keyvalue` write.
 
-use super::bucket::Namespace;
+use super::bucket::Bucket;
 use super::Failure;
 use edgekv_store::{Precondition, Put, Store, StoreError, Uuid};
 use std::fmt;
@@ -90,7 +90,7 @@ pub fn next<T: CounterValue>(stored: Option<&[u8]>, delta: i128) -> Result<T, Co
         })
 }
 
-impl Namespace {
+impl Bucket {
     /// Adds `delta` to the counter at `key` atomically; returns the new value.
     pub async fn increment<T: CounterValue>(self, key: String, delta: i128) -> Result<T, Failure> {
         self.write(move |store, id| increment(store, id, &key, delta))

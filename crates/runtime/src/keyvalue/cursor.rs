@@ -1,5 +1,6 @@
-//! The numeric list cursor of `wasi:keyvalue@0.2.0-draft` (`option<u64>`), over the store's keyset
-//! cursors.
+//! The list cursors of both `wasi:keyvalue` versions ([`ListCursor`]): `0.2.0-draft2` hands guests
+//! the store's own opaque keyset cursor (a string), `0.2.0-draft` a number (`option<u64>`) from the
+//! app's table of store cursors ([`DraftCursors`]).
 //!
 //! # Scheme
 //!
@@ -21,6 +22,49 @@
 use edgekv_store::Uuid;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+/// A list cursor as one `wasi:keyvalue` version hands it to guests.
+pub trait ListCursor: Sized {
+    /// The store cursor to list namespace `namespace_id` from (`None`: the first page).
+    fn resolve(
+        cursor: Option<Self>,
+        namespace_id: &Uuid,
+        cursors: &DraftCursors,
+    ) -> Result<Option<String>, CursorError>;
+
+    /// The guest's cursor for `next`, the store cursor of the page after this one.
+    fn remember(next: String, namespace_id: Uuid, cursors: &DraftCursors) -> Self;
+}
+
+/// `0.2.0-draft2`: the store's cursor itself.
+impl ListCursor for String {
+    fn resolve(
+        cursor: Option<String>,
+        _: &Uuid,
+        _: &DraftCursors,
+    ) -> Result<Option<String>, CursorError> {
+        Ok(cursor)
+    }
+
+    fn remember(next: String, _: Uuid, _: &DraftCursors) -> String {
+        next
+    }
+}
+
+/// `0.2.0-draft`: the store cursor's number in the app's table.
+impl ListCursor for u64 {
+    fn resolve(
+        cursor: Option<u64>,
+        namespace_id: &Uuid,
+        cursors: &DraftCursors,
+    ) -> Result<Option<String>, CursorError> {
+        cursors.resolve(namespace_id, cursor)
+    }
+
+    fn remember(next: String, namespace_id: Uuid, cursors: &DraftCursors) -> u64 {
+        cursors.remember(namespace_id, next)
+    }
+}
 
 /// Why a numeric cursor could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,20 +107,25 @@ impl DraftCursors {
         }
     }
 
-    /// Numbers the store cursor `cursor` of namespace `ns`, evicting the oldest when full.
-    pub fn remember(&self, ns: Uuid, cursor: String) -> u64 {
+    /// Numbers the store cursor `cursor` of namespace `namespace_id`, evicting the oldest when full.
+    pub fn remember(&self, namespace_id: Uuid, cursor: String) -> u64 {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         table.last += 1;
         let number = table.last;
-        table.cursors.insert(number, (ns, cursor));
+        table.cursors.insert(number, (namespace_id, cursor));
         while table.cursors.len() > self.capacity {
             table.cursors.pop_first();
         }
         number
     }
 
-    /// The store cursor to list `ns` from: `None` for the first page (`None` or `0`).
-    pub fn resolve(&self, ns: &Uuid, number: Option<u64>) -> Result<Option<String>, CursorError> {
+    /// The store cursor to list namespace `namespace_id` from: `None` for the first page (`None`
+    /// or `0`).
+    pub fn resolve(
+        &self,
+        namespace_id: &Uuid,
+        number: Option<u64>,
+    ) -> Result<Option<String>, CursorError> {
         let number = match number {
             None | Some(0) => return Ok(None),
             Some(n) => n,
@@ -84,7 +133,7 @@ impl DraftCursors {
         let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         match table.cursors.get(&number) {
             None => Err(CursorError::Unknown(number)),
-            Some((owner, _)) if owner != ns => Err(CursorError::OtherBucket(number)),
+            Some((owner, _)) if owner != namespace_id => Err(CursorError::OtherBucket(number)),
             Some((_, cursor)) => Ok(Some(cursor.clone())),
         }
     }
@@ -97,39 +146,57 @@ mod tests {
     #[test]
     fn none_and_zero_start_at_the_first_page() {
         let cursors = DraftCursors::default();
-        let ns = Uuid::new_v4();
-        assert_eq!(cursors.resolve(&ns, None), Ok(None));
-        assert_eq!(cursors.resolve(&ns, Some(0)), Ok(None));
+        let namespace_id = Uuid::new_v4();
+        assert_eq!(cursors.resolve(&namespace_id, None), Ok(None));
+        assert_eq!(cursors.resolve(&namespace_id, Some(0)), Ok(None));
     }
 
     #[test]
     fn numbers_resolve_to_their_store_cursor_and_can_be_reused() {
         let cursors = DraftCursors::default();
-        let ns = Uuid::new_v4();
-        let a = cursors.remember(ns, "YQ".into());
-        let b = cursors.remember(ns, "Yg".into());
+        let namespace_id = Uuid::new_v4();
+        let a = cursors.remember(namespace_id, "YQ".into());
+        let b = cursors.remember(namespace_id, "Yg".into());
         assert!(a >= 1 && b > a);
-        assert_eq!(cursors.resolve(&ns, Some(a)), Ok(Some("YQ".into())));
-        assert_eq!(cursors.resolve(&ns, Some(b)), Ok(Some("Yg".into())));
-        assert_eq!(cursors.resolve(&ns, Some(a)), Ok(Some("YQ".into())));
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(a)),
+            Ok(Some("YQ".into()))
+        );
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(b)),
+            Ok(Some("Yg".into()))
+        );
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(a)),
+            Ok(Some("YQ".into()))
+        );
     }
 
     #[test]
     fn unknown_foreign_and_evicted_numbers_are_refused() {
         let cursors = DraftCursors::with_capacity(2);
-        let (ns, other) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(cursors.resolve(&ns, Some(7)), Err(CursorError::Unknown(7)));
-        let a = cursors.remember(ns, "a".into());
+        let (namespace_id, other) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(7)),
+            Err(CursorError::Unknown(7))
+        );
+        let a = cursors.remember(namespace_id, "a".into());
         assert_eq!(
             cursors.resolve(&other, Some(a)),
             Err(CursorError::OtherBucket(a))
         );
-        let b = cursors.remember(ns, "b".into());
+        let b = cursors.remember(namespace_id, "b".into());
         let c = cursors.remember(other, "c".into());
-        assert_eq!(cursors.resolve(&ns, Some(a)), Err(CursorError::Unknown(a)));
-        assert_eq!(cursors.resolve(&ns, Some(b)), Ok(Some("b".into())));
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(a)),
+            Err(CursorError::Unknown(a))
+        );
+        assert_eq!(
+            cursors.resolve(&namespace_id, Some(b)),
+            Ok(Some("b".into()))
+        );
         assert_eq!(cursors.resolve(&other, Some(c)), Ok(Some("c".into())));
-        let d = cursors.remember(ns, "d".into());
+        let d = cursors.remember(namespace_id, "d".into());
         assert!(d > c, "numbers are never reused");
     }
 }

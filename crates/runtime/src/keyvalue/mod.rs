@@ -5,7 +5,9 @@
 //! granted bindings as `edgekv:kv/store`.
 //!
 //! This module owns what the two versions share: the view the host traits are implemented for,
-//! opening a bucket by binding name, and turning store failures into the standard `error` variant:
+//! opening a bucket by binding name, the host of every call whose shape is the same in both
+//! versions (`shared_host!`, expanded once over each version's generated bindings), and turning
+//! store failures into the standard `error` variant:
 //!
 //! - `open(identifier)`: `identifier` is a binding name. Not granted to the app: `access-denied`;
 //!   granted but no namespace configured behind it: `no-such-store`.
@@ -17,7 +19,112 @@
 //!
 //! The operations themselves are in [`bucket`] (single keys, listing, batches), [`counter`]
 //! (`increment` and the counter encoding), [`cas`] (compare-and-swap, `0.2.0-draft2` only) and
-//! [`cursor`] (the `0.2.0-draft` numeric list cursor).
+//! [`cursor`] (each version's list cursor). What differs between the versions (the list cursor's
+//! type, `increment`'s range, compare-and-swap) is in [`draft`] and [`draft2`].
+
+/// The host of what both `wasi:keyvalue` versions share, for the version module it is expanded in,
+/// whose generated `store`, `atomics` and `batch` modules must be in scope there: `add_to_linker`,
+/// `Reply`, `Handle` and `to_error` (this version's result, a guest's bucket handle, and its
+/// `error` variant), `store::Host` (`open`), `store::HostBucket` (with `$cursor` as the version's
+/// [`ListCursor`](cursor::ListCursor)) and `batch::Host`. The version module implements `atomics`
+/// itself.
+macro_rules! shared_host {
+    (list_cursor: $cursor:ty) => {
+        /// Links this version's `store`, `atomics` and `batch` into `linker`.
+        pub fn add_to_linker<T: Send + 'static>(
+            linker: &mut wasmtime::component::Linker<T>,
+            view: fn(&mut T) -> super::KeyValueView<'_>,
+        ) -> wasmtime::Result<()> {
+            store::add_to_linker::<T, super::KeyValueData>(linker, view)?;
+            atomics::add_to_linker::<T, super::KeyValueData>(linker, view)?;
+            batch::add_to_linker::<T, super::KeyValueData>(linker, view)
+        }
+
+        /// A call's answer: a trap, or this version's result.
+        type Reply<T> = wasmtime::Result<Result<T, store::Error>>;
+
+        /// A guest's handle on a bucket it opened.
+        type Handle = wasmtime::component::Resource<super::Bucket>;
+
+        /// This version's `error` variant for `failure`.
+        fn to_error(failure: super::Failure) -> store::Error {
+            match failure {
+                super::Failure::NoSuchStore => store::Error::NoSuchStore,
+                super::Failure::AccessDenied => store::Error::AccessDenied,
+                super::Failure::Other(message) => store::Error::Other(message),
+            }
+        }
+
+        impl store::Host for super::KeyValueView<'_> {
+            fn open(&mut self, identifier: String) -> Reply<Handle> {
+                match self.open_bucket(&identifier) {
+                    Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
+                    Err(failure) => Ok(Err(to_error(failure))),
+                }
+            }
+        }
+
+        impl store::HostBucket for super::KeyValueView<'_> {
+            fn get(&mut self, bucket: Handle, key: String) -> Reply<Option<Vec<u8>>> {
+                Ok(self.table.get(&bucket)?.get(&key).map_err(to_error))
+            }
+
+            async fn set(&mut self, bucket: Handle, key: String, value: Vec<u8>) -> Reply<()> {
+                let bucket = self.bucket(&bucket)?;
+                Ok(bucket.set(key, value).await.map_err(to_error))
+            }
+
+            async fn delete(&mut self, bucket: Handle, key: String) -> Reply<()> {
+                let bucket = self.bucket(&bucket)?;
+                Ok(bucket.delete(key).await.map_err(to_error))
+            }
+
+            fn exists(&mut self, bucket: Handle, key: String) -> Reply<bool> {
+                Ok(self.table.get(&bucket)?.exists(&key).map_err(to_error))
+            }
+
+            /// One page in key order, after this version's kind of cursor.
+            fn list_keys(
+                &mut self,
+                bucket: Handle,
+                cursor: Option<$cursor>,
+            ) -> Reply<store::KeyResponse> {
+                let page = self.table.get(&bucket)?.list(cursor, self.cursors);
+                Ok(page
+                    .map(|page| store::KeyResponse {
+                        keys: page.keys,
+                        cursor: page.cursor,
+                    })
+                    .map_err(to_error))
+            }
+
+            fn drop(&mut self, bucket: Handle) -> wasmtime::Result<()> {
+                self.table.delete(bucket)?;
+                Ok(())
+            }
+        }
+
+        impl batch::Host for super::KeyValueView<'_> {
+            fn get_many(&mut self, bucket: Handle, keys: Vec<String>) -> Reply<super::Pairs> {
+                Ok(self.table.get(&bucket)?.get_many(keys).map_err(to_error))
+            }
+
+            async fn set_many(
+                &mut self,
+                bucket: Handle,
+                key_values: Vec<(String, Vec<u8>)>,
+            ) -> Reply<()> {
+                let bucket = self.bucket(&bucket)?;
+                Ok(bucket.set_many(key_values).await.map_err(to_error))
+            }
+
+            async fn delete_many(&mut self, bucket: Handle, keys: Vec<String>) -> Reply<()> {
+                let bucket = self.bucket(&bucket)?;
+                Ok(bucket.delete_many(keys).await.map_err(to_error))
+            }
+        }
+    };
+}
 
 mod bucket;
 mod cas;
@@ -30,9 +137,10 @@ pub use cursor::DraftCursors;
 
 use crate::kv::edgekv::kv::store::Error as KvError;
 use crate::kv::{to_wit_error, KvCtx};
-use edgekv_store::{StoreError, Uuid};
+use bucket::{Bucket, Pairs};
+use edgekv_store::StoreError;
 use std::fmt;
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 /// What the generated host traits of both versions are implemented for: the instance's resource
 /// table, its KV state (store and grants), and the app's table of `0.2.0-draft` list cursors.
@@ -100,18 +208,26 @@ impl From<StoreError> for Failure {
 }
 
 impl KeyValueView<'_> {
-    /// The namespace behind `identifier` (a binding name), under the app's grants.
-    fn open_binding(&self, identifier: &str) -> Result<Uuid, Failure> {
-        self.ctx.grants.open(identifier).map_err(|e| match e {
-            KvError::NoSuchStore => Failure::NoSuchStore,
-            _ => Failure::AccessDenied,
-        })
+    /// The bucket of the namespace behind `identifier` (a binding name), under the app's grants.
+    fn open_bucket(&self, identifier: &str) -> Result<Bucket, Failure> {
+        match self.ctx.grants.open(identifier) {
+            Ok(namespace_id) => Ok(Bucket::new(self.ctx, namespace_id)),
+            Err(KvError::NoSuchStore) => Err(Failure::NoSuchStore),
+            Err(_) => Err(Failure::AccessDenied),
+        }
+    }
+
+    /// The open bucket behind `handle`, for a write (which owns what it needs).
+    fn bucket(&self, handle: &Resource<Bucket>) -> wasmtime::Result<Bucket> {
+        Ok(self.table.get(handle)?.clone())
     }
 }
 
 /// A store in a temporary directory (no sweeper) with one Cloudflare namespace, `name`.
 #[cfg(test)]
-pub(crate) fn temp_namespace(name: &str) -> (tempfile::TempDir, edgekv_store::Store, Uuid) {
+pub(crate) fn temp_namespace(
+    name: &str,
+) -> (tempfile::TempDir, edgekv_store::Store, edgekv_store::Uuid) {
     use edgekv_store::{NewNamespace, Profile, Store, StoreOptions};
     let dir = tempfile::tempdir().expect("temp dir");
     let options = StoreOptions {
@@ -119,10 +235,10 @@ pub(crate) fn temp_namespace(name: &str) -> (tempfile::TempDir, edgekv_store::St
         ..StoreOptions::default()
     };
     let store = Store::open(&dir.path().join("kv.sqlite3"), options).expect("open store");
-    let ns = store
+    let namespace = store
         .create_namespace(NewNamespace::new(name, Profile::Cloudflare))
         .expect("namespace");
-    (dir, store, ns.id)
+    (dir, store, namespace.id)
 }
 
 #[cfg(test)]

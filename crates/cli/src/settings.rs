@@ -1,0 +1,376 @@
+//! What `edgekv serve` is told to do: its flags ([`ServeArgs`]), the config file's `[server]`
+//! table, and the defaults, resolved once into [`Settings`]. A flag wins over the config file, the
+//! config file over the default. Each default is written once, as a constant here, and `--help`
+//! quotes that constant.
+
+use crate::config::{self, AppConfig, Config, NamespaceConfig};
+use crate::credentials::CredentialArgs;
+use anyhow::{bail, Result};
+use clap::Args;
+use edgekv_store::Durability;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where guests and the management APIs are served.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8787));
+/// Where the data lives, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = ".edgekv";
+/// The compiled-component cache's directory inside the data dir.
+pub const CACHE_DIR_NAME: &str = "cache";
+/// How hard each commit works to survive a crash, as `--durability` and the config file spell it.
+pub const DEFAULT_DURABILITY: &str = "normal";
+/// The connections the main listener serves at once, and the admin listener as many again.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The connections the browser's own listener serves at once: a person or two and their tabs.
+pub const BROWSER_CONNECTIONS: usize = 64;
+/// Guest instances that may run at once.
+pub const DEFAULT_MAX_INSTANCES: u32 = 128;
+/// Seconds a client may take to send a request's headers.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
+/// Seconds from a request's headers to the start of its response.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+/// Seconds a response may wait for its client to read more of it.
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
+
+/// The command line of `edgekv serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A wasi:http component to serve at `/`, with one cloudflare namespace bound as `default`.
+    pub app: Option<PathBuf>,
+    /// A config file declaring namespaces, apps and listeners (format below).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    #[arg(long, help = format!(
+        "Address for guests and the management APIs [default: {DEFAULT_LISTEN}]"
+    ))]
+    pub listen: Option<SocketAddr>,
+    /// Serve the management APIs on this address instead of the main one, with the data browser
+    /// unless --browser-listen names another; no guest is served there.
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Serve the data browser on this address, which serves nothing else [default: the admin
+    /// listener with --admin-listen, else the port after --listen's (a free one when that is
+    /// taken or --listen's port is 0)].
+    #[arg(long, value_name = "ADDR")]
+    pub browser_listen: Option<SocketAddr>,
+    #[arg(long, help = format!(
+        "Where the data lives (kv.sqlite3, compiled-component cache, credentials) \
+         [default: {DEFAULT_DATA_DIR}]"
+    ))]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, env = "EDGEKV_CACHE_DIR", value_name = "DIR", help = format!(
+        "Where compiled components are cached, by content hash \
+         [default: <data-dir>/{CACHE_DIR_NAME}]. Several servers may share one"
+    ))]
+    pub cache_dir: Option<PathBuf>,
+    /// Let guests call this server's own management APIs through outgoing HTTP (refused by default:
+    /// guest routes are public, the management APIs hold the operator's credentials).
+    #[arg(long)]
+    pub allow_guest_management: bool,
+    /// Reload an app when its component file changes (in-flight requests finish on the old one;
+    /// a component that fails to load leaves the old one serving).
+    #[arg(long)]
+    pub watch: bool,
+    #[arg(long, help = format!(
+        "`normal` survives the process being killed; `full` also survives power loss (fsync per \
+         commit) [default: {DEFAULT_DURABILITY}]"
+    ))]
+    pub durability: Option<Durability>,
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_name = "N", help = format!(
+        "The most connections the main listener serves at once, and the admin listener as many \
+         again (a budget of its own); more wait to be accepted. The browser's listener has its \
+         own budget of {BROWSER_CONNECTIONS}"
+    ))]
+    pub max_connections: usize,
+    /// Guest instances that may run at once (their memory, tables and stacks are reserved at
+    /// start-up); more requests wait for one to finish.
+    #[arg(long, default_value_t = DEFAULT_MAX_INSTANCES, value_name = "N")]
+    pub max_instances: u32,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, default_value_t = DEFAULT_HEADER_TIMEOUT_SECS, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Seconds a request may take from its headers to the start of its response, receiving its
+    /// body included; past it the client gets 408 and the connection closes.
+    #[arg(long, default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS, value_name = "SECS")]
+    pub request_timeout: u64,
+    /// Seconds a response may wait for its client to read more of it; past it the connection
+    /// closes and a guest still writing the response is cancelled (its instance freed).
+    #[arg(long, default_value_t = DEFAULT_WRITE_TIMEOUT_SECS, value_name = "SECS")]
+    pub write_timeout: u64,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// What `edgekv serve` runs with, every choice made.
+#[derive(Debug)]
+pub struct Settings {
+    /// The namespaces to make sure exist, with their profiles and limits.
+    pub namespaces: Vec<NamespaceConfig>,
+    /// The apps to serve.
+    pub apps: Vec<AppConfig>,
+    /// Where the data lives.
+    pub data_dir: PathBuf,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+    /// How hard each commit works to survive a crash.
+    pub durability: Durability,
+    /// The main listener's address: guests, and the management APIs without an admin listener.
+    pub listen: SocketAddr,
+    /// The admin listener's address, if any: the management APIs and (by default) the browser.
+    pub admin_listen: Option<SocketAddr>,
+    /// The browser's own listener's address, if one was asked for.
+    pub browser_listen: Option<SocketAddr>,
+    /// Whether guests may call this server's management APIs.
+    pub allow_guest_management: bool,
+    /// Whether apps reload when their component file changes.
+    pub watch: bool,
+    /// Connections the main listener serves at once (the admin listener as many again); at least 1.
+    pub max_connections: usize,
+    /// Guest instances that may run at once; at least 1.
+    pub max_instances: u32,
+    /// How long a client may take to send a request's headers; at least a second.
+    pub header_timeout: Duration,
+    /// How long a request may take to the start of its response; at least a second.
+    pub request_timeout: Duration,
+    /// How long a response may wait for its client to read; at least a second.
+    pub write_timeout: Duration,
+    /// The management credentials given (flags or variables); the rest are made or read later.
+    pub credentials: CredentialArgs,
+}
+
+impl Settings {
+    /// Reads the config file the flags name (or makes the config of the one app they name) and
+    /// resolves the settings from both.
+    pub fn resolve(args: ServeArgs) -> Result<Settings> {
+        let config = match (&args.config, &args.app) {
+            (Some(path), None) => Config::load(path)?,
+            (Some(_), Some(_)) => bail!("give either APP.wasm or --config, not both"),
+            (None, Some(app)) => Config::single_app(app.clone()),
+            (None, None) => Config::default(),
+        };
+        Settings::from_sources(args, config)
+    }
+
+    /// Each setting from the flag, else the config file, else its default.
+    fn from_sources(args: ServeArgs, config: Config) -> Result<Settings> {
+        let server = config.server;
+        let data_dir = args
+            .data_dir
+            .or(server.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let durability = match args.durability {
+            Some(durability) => durability,
+            None => server
+                .durability
+                .as_deref()
+                .unwrap_or(DEFAULT_DURABILITY)
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+        };
+        let seconds = |secs: u64| Duration::from_secs(secs.max(1));
+        Ok(Settings {
+            namespaces: config.namespaces,
+            apps: config.apps,
+            cache_dir: args
+                .cache_dir
+                .unwrap_or_else(|| data_dir.join(CACHE_DIR_NAME)),
+            data_dir,
+            durability,
+            listen: args.listen.or(server.listen).unwrap_or(DEFAULT_LISTEN),
+            admin_listen: args.admin_listen.or(server.admin_listen),
+            browser_listen: args.browser_listen.or(server.browser_listen),
+            allow_guest_management: args.allow_guest_management,
+            watch: args.watch,
+            max_connections: args.max_connections.max(1),
+            max_instances: args.max_instances.max(1),
+            header_timeout: seconds(args.header_timeout),
+            request_timeout: seconds(args.request_timeout),
+            write_timeout: seconds(args.write_timeout),
+            credentials: args.credentials,
+        })
+    }
+}
+
+/// Shown after `edgekv serve --help`.
+pub fn serve_help() -> String {
+    let deadline = config::DEFAULT_DEADLINE_SECS;
+    let memory = config::DEFAULT_MEMORY_MB;
+    format!(
+        "Examples:
+  edgekv serve app.wasm
+  edgekv serve --config edgekv.toml --data-dir /tmp/kv
+  EDGEKV_API_TOKEN=secret edgekv serve app.wasm --admin-listen 127.0.0.1:8788
+
+Listeners: --listen serves the guests, and the management APIs unless --admin-listen gives them
+their own. The data browser (sign in with the API token as the password) is never served where
+guests are: it is on the admin listener when there is one, else on --browser-listen (by default
+the port after --listen's). On a listener that serves guests, /_edgekv/api/ takes only
+`Authorization: Bearer <token>`. Each listener has a connection budget of its own, so clients of
+one cannot lock out another: --max-connections each for the main and admin listeners, {BROWSER_CONNECTIONS} for the
+browser's.
+
+Config file (edgekv.toml):
+  [server]
+  listen = \"{DEFAULT_LISTEN}\"
+  # admin_listen = \"127.0.0.1:8788\"    # management APIs and the data browser, no guests
+  # browser_listen = \"127.0.0.1:8789\"  # the data browser alone [default: admin_listen, if
+                                      # set, else the port after listen's]
+  data_dir = \"{DEFAULT_DATA_DIR}\"
+  durability = \"{DEFAULT_DURABILITY}\"      # or \"full\"
+  [[namespaces]]
+  binding = \"default\"        # the name apps open it by
+  profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
+  ttl = true                 # false: writes with an expiry are refused
+  limits = {{ max_value_bytes = 1048576 }}
+  [[apps]]
+  route = \"/\"
+  component = \"app.wasm\"
+  bindings = [\"default\"]     # granted namespaces; others are access-denied
+  deadline_secs = {deadline}
+  memory_mb = {memory}
+
+Management credentials come from the flags or EDGEKV_* variables above. A blank one (set but empty,
+as when a CI secret did not expand) is refused at start, never taken as \"no credential\". Unset
+ones are generated when first needed into <data-dir>/credentials.json (mode 0600) and printed
+once; a secret that was given is never printed. A credentials file that cannot be read or parsed
+stops the start (move it away to generate new credentials). The data dir and its database are
+created readable by their owner only (0700, 0600)."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// `edgekv serve`'s flags alone.
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn settings(flags: &[&str], config_file: &str) -> Result<Settings> {
+        let args = Serve::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))
+            .expect("the flags parse")
+            .args;
+        let config: Config = toml::from_str(config_file).expect("the config file parses");
+        Settings::from_sources(args, config)
+    }
+
+    const SERVER_TABLE: &str = r#"
+        [server]
+        listen = "127.0.0.1:9000"
+        admin_listen = "127.0.0.1:9001"
+        browser_listen = "127.0.0.1:9002"
+        data_dir = "from-config"
+        durability = "full"
+    "#;
+
+    #[test]
+    fn a_flag_wins_over_the_config_file() {
+        let flags = [
+            "--listen=127.0.0.1:7000",
+            "--admin-listen=127.0.0.1:7001",
+            "--browser-listen=127.0.0.1:7002",
+            "--data-dir=from-flag",
+            "--durability=normal",
+        ];
+        let settings = settings(&flags, SERVER_TABLE).expect("settings");
+        assert_eq!(settings.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(
+            settings.admin_listen,
+            Some("127.0.0.1:7001".parse().unwrap())
+        );
+        assert_eq!(
+            settings.browser_listen,
+            Some("127.0.0.1:7002".parse().unwrap())
+        );
+        assert_eq!(settings.data_dir, PathBuf::from("from-flag"));
+        assert_eq!(settings.durability, Durability::Normal);
+    }
+
+    #[test]
+    fn the_config_file_wins_over_the_default() {
+        let settings = settings(&[], SERVER_TABLE).expect("settings");
+        assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(
+            settings.admin_listen,
+            Some("127.0.0.1:9001".parse().unwrap())
+        );
+        assert_eq!(
+            settings.browser_listen,
+            Some("127.0.0.1:9002".parse().unwrap())
+        );
+        assert_eq!(settings.data_dir, PathBuf::from("from-config"));
+        assert_eq!(settings.durability, Durability::Full);
+    }
+
+    #[test]
+    fn without_flag_or_config_the_default_applies() {
+        let settings = settings(&[], "").expect("settings");
+        assert_eq!(settings.listen, DEFAULT_LISTEN);
+        assert_eq!(settings.admin_listen, None);
+        assert_eq!(settings.browser_listen, None);
+        assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(settings.durability, Durability::Normal);
+        assert_eq!(settings.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(
+            settings.header_timeout,
+            Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS)
+        );
+    }
+
+    #[test]
+    fn the_cache_follows_the_data_dir_unless_given() {
+        let settings_of = |flags: &[&str]| settings(flags, SERVER_TABLE).expect("settings");
+        let from_config = PathBuf::from("from-config").join(CACHE_DIR_NAME);
+        assert_eq!(settings_of(&[]).cache_dir, from_config);
+        let from_flag = PathBuf::from("from-flag").join(CACHE_DIR_NAME);
+        assert_eq!(settings_of(&["--data-dir=from-flag"]).cache_dir, from_flag);
+        let given = settings_of(&["--cache-dir=elsewhere"]).cache_dir;
+        assert_eq!(given, PathBuf::from("elsewhere"));
+    }
+
+    #[test]
+    fn a_durability_the_config_file_misspells_stops_the_start() {
+        let file = "[server]\ndurability = \"fsync\"";
+        assert!(settings(&[], file).is_err());
+        let settings = settings(&["--durability=full"], file).expect("the flag wins");
+        assert_eq!(settings.durability, Durability::Full);
+    }
+
+    #[test]
+    fn zero_budgets_and_timeouts_are_raised_to_one() {
+        let flags = [
+            "--max-connections=0",
+            "--max-instances=0",
+            "--header-timeout=0",
+        ];
+        let settings = settings(&flags, "").expect("settings");
+        assert_eq!(settings.max_connections, 1);
+        assert_eq!(settings.max_instances, 1);
+        assert_eq!(settings.header_timeout, Duration::from_secs(1));
+    }
+
+    /// `--help` quotes the defaults the settings apply.
+    #[test]
+    fn the_help_quotes_the_defaults() {
+        use clap::CommandFactory;
+        let help = Serve::command().render_help().to_string();
+        for default in [
+            format!("[default: {DEFAULT_LISTEN}]"),
+            format!("[default: {DEFAULT_DATA_DIR}]"),
+            format!("[default: <data-dir>/{CACHE_DIR_NAME}]"),
+            format!("[default: {DEFAULT_DURABILITY}]"),
+            format!("[default: {DEFAULT_MAX_CONNECTIONS}]"),
+            format!("[default: {DEFAULT_MAX_INSTANCES}]"),
+            format!("[default: {DEFAULT_REQUEST_TIMEOUT_SECS}]"),
+        ] {
+            assert!(help.contains(&default), "{default} is not in:\n{help}");
+        }
+        let parsed: Durability = DEFAULT_DURABILITY.parse().expect("a durability");
+        assert_eq!(parsed, Durability::Normal);
+    }
+}
