@@ -397,27 +397,38 @@ async fn the_edit_body_cap_follows_the_namespace_value_limit() {
     );
 }
 
-/// With no `limit`, a page is the browser's screenful or the namespace's largest page, whichever
-/// is smaller (CloudFront stores list at most 50).
+/// With no `limit`, a page is the browser's screenful; any page is at most the namespace's
+/// largest (CloudFront stores list at most 50, one lowered in its overrides fewer).
 #[tokio::test]
-async fn the_default_page_is_at_most_the_namespace_largest() {
+async fn a_page_is_at_most_the_namespace_largest() {
     let h = Harness::new();
     let cloudfront = namespace(&h, "cfr", Profile::Cloudfront, LimitOverrides::default());
     let cloudflare = namespace(&h, "cf", Profile::Cloudflare, LimitOverrides::default());
+    let lowered = namespace(
+        &h,
+        "lowered",
+        Profile::Cloudflare,
+        LimitOverrides {
+            max_list_limit: Some(20),
+            ..LimitOverrides::default()
+        },
+    );
     for i in 0..120 {
-        for id in [&cloudfront, &cloudflare] {
+        for id in [&cloudfront, &cloudflare, &lowered] {
             h.store.put(id, Put::new(format!("k{i:03}"), "v")).unwrap();
         }
     }
-    assert_eq!(default_page(&h, cloudfront).await, 50);
-    assert_eq!(default_page(&h, cloudflare).await, 100);
+    assert_eq!(page(&h, cloudfront, "").await, 50);
+    assert_eq!(page(&h, cloudflare, "").await, 100);
+    assert_eq!(page(&h, cloudflare, "?limit=7").await, 7);
+    // What the page itself asks for.
+    assert_eq!(page(&h, lowered, "?limit=50").await, 20);
 }
 
-/// How many keys a listing of `id` without a `limit` answers.
-async fn default_page(h: &Harness, id: Uuid) -> usize {
-    let answer = h
-        .call("GET", &format!("{API}/{id}/keys"), &bearer(), "")
-        .await;
+/// How many keys a listing of `id` with `query` answers.
+async fn page(h: &Harness, id: Uuid, query: &str) -> usize {
+    let target = format!("{API}/{id}/keys{query}");
+    let answer = h.call("GET", &target, &bearer(), "").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     answer.json()["keys"].as_array().map_or(0, Vec::len)
 }

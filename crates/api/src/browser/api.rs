@@ -10,7 +10,8 @@
 //!
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`. The namespace's limits decide: an edit body is capped from them (read before
-//! the body), and a key page is at most the namespace's largest.
+//! the body), and a key page is at most the namespace's largest (a larger `limit` is taken as
+//! that, so the page's own page size works on every namespace).
 
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
@@ -26,8 +27,9 @@ use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The keys a page lists when the page asks for no `limit` (or the namespace's largest page, if
-/// smaller): the browser's own convention, a screenful, not a KV rule.
+/// The keys a page lists when the page asks for no `limit`: the browser's own convention, a
+/// screenful, not a KV rule. Like any `limit`, it is taken as the namespace's largest page when
+/// that is smaller.
 const PAGE_SIZE: u64 = 100;
 
 /// What an edit body may hold beyond its value, metadata and content type (each capped by the
@@ -48,11 +50,17 @@ fn edit_body_limit(limits: &Limits) -> u64 {
 /// The browser API's operations.
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
+    /// `GET /_edgekv/`: the page.
     Page,
+    /// `GET api/namespaces`.
     Namespaces,
+    /// `GET api/namespaces/{namespace}/keys`.
     Keys,
+    /// `GET api/namespaces/{namespace}/values/{key}`.
     GetEntry,
+    /// `PUT api/namespaces/{namespace}/values/{key}`.
     PutEntry,
+    /// `DELETE api/namespaces/{namespace}/values/{key}`.
     DeleteEntry,
 }
 
@@ -116,7 +124,7 @@ fn describe(namespace: &Namespace) -> Value {
     })
 }
 
-/// The page size a key listing asks for, if any (the store refuses one outside its bounds).
+/// The page size a key listing asks for, if any (the store refuses 0).
 fn requested_limit(target: &str) -> Result<Option<u64>, Failure> {
     route::query_param(target, "limit")
         .map(|raw| {
@@ -141,7 +149,7 @@ async fn keys(store: &Store, namespace: &str, target: &str) -> Result<Response<B
         let query = ListQuery {
             prefix,
             cursor,
-            limit: Some(requested.unwrap_or(PAGE_SIZE.min(largest))),
+            limit: Some(requested.unwrap_or(PAGE_SIZE).min(largest)),
         };
         s.list(&namespace_id, &query)
     })

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 /// The content type of a value put without one, and of a value read that has none.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
+/// The expiry a put asks for: `ttl_secs` as sent (its bounds are the namespace's, which the store
+/// checks), or none; the `ttl` parameter is refused, as the API does.
 fn ttl(target: &str) -> Result<Expiry, TxError> {
     if route::query_param(target, "ttl").is_some() {
         return Err(TxError::unprocessable(
@@ -31,7 +33,7 @@ fn ttl(target: &str) -> Result<Expiry, TxError> {
         Some(raw) => match raw.trim().parse::<u64>() {
             Ok(secs) => Ok(Expiry::TtlSecs(secs)),
             Err(_) => Err(TxError::unprocessable(
-                format!("ttl_secs must be an integer from 1 to 9223372036, got {raw:?}"),
+                format!("ttl_secs must be a whole number of seconds, got {raw:?}"),
                 "ttl_secs",
             )),
         },

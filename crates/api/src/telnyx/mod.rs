@@ -51,13 +51,21 @@ pub const MOUNT: Mount = Mount(&[&[Seg::Lit("v2"), Seg::Lit("storage"), Seg::Lit
 /// The operations of the API.
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
+    /// `POST /`: CreateKvNamespace.
     CreateNamespace,
+    /// `GET /`: ListKvNamespaces.
     ListNamespaces,
+    /// `GET /{namespace_id}`: GetKvNamespace.
     GetNamespace,
+    /// `DELETE /{namespace_id}`: DeleteKvNamespace.
     DeleteNamespace,
+    /// `GET /{namespace_id}/keys`: ListKvKeys.
     ListKeys,
+    /// `PUT /{namespace_id}/keys/{key}`: PutKvKey.
     PutKey,
+    /// `GET /{namespace_id}/keys/{key}`: GetKvKey.
     GetKey,
+    /// `DELETE /{namespace_id}/keys/{key}`: DeleteKvKey.
     DeleteKey,
 }
 
