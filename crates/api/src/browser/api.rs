@@ -242,9 +242,13 @@ async fn put(
     key: String,
     req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
-    let namespace_id = namespace_id(store, namespace).await?;
+    let namespace = namespace.to_string();
+    let (namespace_id, limits) = blocking(store, move |s| {
+        let found = s.namespace(&namespace)?;
+        Ok((found.id, s.limits(&found.id)?))
+    })
+    .await?;
     let precondition = write_precondition(&req, true)?;
-    let limits = blocking(store, move |s| s.limits(&namespace_id)).await?;
     let body = body::read_request(req, edit_body_limit(&limits))
         .await
         .map_err(|e| edit_body_error(e, &limits))?;
