@@ -24,6 +24,20 @@ profile = "telnyx"
 ttl = false
 """
 
+LIMITS_CONFIG = """
+[[namespaces]]
+binding = "big"
+name = "raised"
+profile = "telnyx"
+limits = { max_value_bytes = 2097152 }
+
+[[namespaces]]
+binding = "small"
+name = "lowered"
+profile = "telnyx"
+limits = { max_value_bytes = 1000 }
+"""
+
 
 @pytest.fixture
 def server(edgekv):
@@ -124,6 +138,31 @@ def test_value_size_limit(server, ns):
     r = raw(server, "PUT", f"/{ns}/keys/over", data=b"x" * (1024 * 1024 + 1))
     assert r.status_code == 413
     assert raw(server, "GET", f"/{ns}/keys/over").status_code == 404
+
+
+def test_value_limits_are_the_namespace_s_own(edgekv):
+    server = edgekv(config=LIMITS_CONFIG)
+    tx = Telnyx(api_key=API_TOKEN, base_url=f"{server.url}/v2", max_retries=0)
+    ids = {n.name: n.id for n in tx.storage.kvs.list()}
+    raised, lowered = ids["raised"], ids["lowered"]
+    assert raw(server, "PUT", f"/{raised}/keys/k", data=b"x" * (2 * 1024 * 1024)).status_code == 201
+    r = raw(server, "PUT", f"/{raised}/keys/over", data=b"x" * (2 * 1024 * 1024 + 1))
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["detail"] == "The value is 2097153 bytes, over the limit of 2097152 bytes"
+    assert raw(server, "PUT", f"/{lowered}/keys/k", data=b"x" * 1000).status_code == 201
+    r = raw(server, "PUT", f"/{lowered}/keys/over", data=b"x" * 1001)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["detail"] == "The value is 1001 bytes, over the limit of 1000 bytes"
+    assert raw(server, "GET", f"/{lowered}/keys/over").status_code == 404
+
+
+def test_a_content_type_the_store_refuses_is_400_and_stores_nothing(server, ns):
+    r = raw(server, "PUT", f"/{ns}/keys/typed", data=b"v", headers={"Content-Type": "a" * 300})
+    assert r.status_code == 400
+    error = r.json()["errors"][0]
+    assert error["code"] == "10015" and error["source"] == {"header": "Content-Type"}
+    assert "256 bytes" in error["detail"], error
+    assert raw(server, "GET", f"/{ns}/keys/typed").status_code == 404
 
 
 def test_ttl_expires_keys(tx, server, ns):

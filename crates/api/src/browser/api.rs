@@ -9,33 +9,58 @@
 //! - `DELETE namespaces/{id}/values/{key}` with `If-Match: <etag>`.
 //!
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
-//! `current_etag`.
+//! `current_etag`. The namespace's limits decide: an edit body is capped from them (read before
+//! the body), and a key page is at most the namespace's largest (a larger `limit` is taken as
+//! that, so the page's own page size works on every namespace).
 
 use crate::rest::body::{self, BodyError};
+use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
-use crate::{blocking, full, Body, Management};
+use crate::{blocking, Body, Management};
 use base64::Engine as _;
 use edgekv_store::{
-    Delete, Entry, Expiry, ListQuery, Namespace, NamespaceQuery, Precondition, Put, RuleFamily,
-    Store, StoreError, Uuid,
+    Delete, Entry, Expiry, Limits, ListQuery, Namespace, NamespaceQuery, Precondition, Put, Rule,
+    RuleFamily, Store, StoreError, Uuid,
 };
 
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The largest edit body: a 25 MiB value in base64, with room for the rest.
-const MAX_EDIT_BODY: u64 = 36 << 20;
+/// The keys a page lists when the page asks for no `limit`: the browser's own convention, a
+/// screenful, not a KV rule. Like any `limit`, it is taken as the namespace's largest page when
+/// that is smaller.
+const PAGE_SIZE: u64 = 100;
+
+/// What an edit body may hold beyond its value, metadata and content type (each capped by the
+/// namespace's limits): the field names, `encoding`, `expires_at_ms` and JSON punctuation and
+/// whitespace. A framing allowance of the browser's JSON, not a KV rule.
+const EDIT_FRAMING_BYTES: u64 = 64 * 1024;
+
+/// The largest edit body of a namespace with `limits`: its largest value in base64 (the longer of
+/// the two encodings for most values), its largest metadata and content type, and the framing.
+fn edit_body_limit(limits: &Limits) -> u64 {
+    let value_in_base64 = limits.max_value_bytes.div_ceil(3).saturating_mul(4);
+    value_in_base64
+        .saturating_add(limits.max_metadata_bytes)
+        .saturating_add(limits.max_content_type_bytes)
+        .saturating_add(EDIT_FRAMING_BYTES)
+}
 
 /// The browser API's operations.
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
+    /// `GET /_edgekv/`: the page.
     Page,
+    /// `GET api/namespaces`.
     Namespaces,
+    /// `GET api/namespaces/{namespace}/keys`.
     Keys,
+    /// `GET api/namespaces/{namespace}/values/{key}`.
     GetEntry,
+    /// `PUT api/namespaces/{namespace}/values/{key}`.
     PutEntry,
+    /// `DELETE api/namespaces/{namespace}/values/{key}`.
     DeleteEntry,
 }
 
@@ -61,7 +86,7 @@ pub async fn serve(
 ) -> Response<Body> {
     let store = m.store();
     let target = route::target(req.uri()).to_string();
-    let (ns, key) = (found.param(), found.param());
+    let (namespace, key) = (found.param(), found.param());
     let result = match found.op {
         Op::Page => Err(Failure::new(
             StatusCode::NOT_FOUND,
@@ -69,10 +94,10 @@ pub async fn serve(
             "not an API route",
         )),
         Op::Namespaces => namespaces(store).await,
-        Op::Keys => keys(store, &ns, &target).await,
-        Op::GetEntry => entry(store, &ns, key).await,
-        Op::PutEntry => put(store, &ns, key, req).await,
-        Op::DeleteEntry => delete(store, &ns, key, &req).await,
+        Op::Keys => keys(store, &namespace, &target).await,
+        Op::GetEntry => entry(store, &namespace, key).await,
+        Op::PutEntry => put(store, &namespace, key, req).await,
+        Op::DeleteEntry => delete(store, &namespace, key, &req).await,
     };
     result.unwrap_or_else(|f| f.response())
 }
@@ -84,39 +109,51 @@ async fn namespaces(store: &Store) -> Result<Response<Body>, Failure> {
     };
     let page = blocking(store, move |s| s.list_namespaces(&query)).await?;
     let list: Vec<Value> = page.namespaces.iter().map(describe).collect();
-    Ok(ok(json!({ "namespaces": list })))
+    ok(json!({ "namespaces": list }))
 }
 
-fn describe(ns: &Namespace) -> Value {
+fn describe(namespace: &Namespace) -> Value {
     json!({
-        "id": ns.id.to_string(),
-        "name": ns.name,
-        "profile": ns.profile.as_str(),
-        "ttl_enabled": ns.ttl_enabled,
-        "item_count": ns.item_count,
-        "total_bytes": ns.total_bytes,
-        "version": ns.version,
+        "id": namespace.id.to_string(),
+        "name": namespace.name,
+        "profile": namespace.profile.as_str(),
+        "ttl_enabled": namespace.ttl_enabled,
+        "item_count": namespace.item_count,
+        "total_bytes": namespace.total_bytes,
+        "version": namespace.version,
     })
 }
 
-async fn keys(store: &Store, ns: &str, target: &str) -> Result<Response<Body>, Failure> {
-    let id = namespace_id(store, ns).await?;
-    let limit = match route::query_param(target, "limit") {
-        None => Some(100),
-        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                "limit must be a whole number",
-            )
-        })?),
-    };
-    let query = ListQuery {
-        prefix: route::query_param(target, "prefix").unwrap_or_default(),
-        cursor: route::query_param(target, "cursor").filter(|c| !c.is_empty()),
-        limit,
-    };
-    let page = blocking(store, move |s| s.list(&id, &query)).await?;
+/// The page size a key listing asks for, if any (the store refuses 0).
+fn requested_limit(target: &str) -> Result<Option<u64>, Failure> {
+    route::query_param(target, "limit")
+        .map(|raw| {
+            raw.parse::<u64>().map_err(|_| {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    "limit must be a whole number",
+                )
+            })
+        })
+        .transpose()
+}
+
+async fn keys(store: &Store, namespace: &str, target: &str) -> Result<Response<Body>, Failure> {
+    let namespace_id = namespace_id(store, namespace).await?;
+    let requested = requested_limit(target)?;
+    let prefix = route::query_param(target, "prefix").unwrap_or_default();
+    let cursor = route::query_param(target, "cursor").filter(|c| !c.is_empty());
+    let page = blocking(store, move |s| {
+        let largest = s.limits(&namespace_id)?.max_list_limit;
+        let query = ListQuery {
+            prefix,
+            cursor,
+            limit: Some(requested.unwrap_or(PAGE_SIZE).min(largest)),
+        };
+        s.list(&namespace_id, &query)
+    })
+    .await?;
     let keys: Vec<Value> = page
         .keys
         .iter()
@@ -130,13 +167,13 @@ async fn keys(store: &Store, ns: &str, target: &str) -> Result<Response<Body>, F
             })
         })
         .collect();
-    Ok(ok(json!({ "keys": keys, "cursor": page.cursor })))
+    ok(json!({ "keys": keys, "cursor": page.cursor }))
 }
 
-async fn entry(store: &Store, ns: &str, key: String) -> Result<Response<Body>, Failure> {
-    let id = namespace_id(store, ns).await?;
-    let entry = blocking(store, move |s| s.get(&id, &key)).await?;
-    Ok(ok(entry_json(&entry)))
+async fn entry(store: &Store, namespace: &str, key: String) -> Result<Response<Body>, Failure> {
+    let namespace_id = namespace_id(store, namespace).await?;
+    let entry = blocking(store, move |s| s.get(&namespace_id, &key)).await?;
+    ok(entry_json(&entry))
 }
 
 fn entry_json(e: &Entry) -> Value {
@@ -179,28 +216,42 @@ enum Encoding {
     Base64,
 }
 
+/// The failure for an edit body that could not be read, quoting the limit that applied.
+fn edit_body_error(e: BodyError, limits: &Limits) -> Failure {
+    match e {
+        BodyError::TooLarge { limit, .. } => Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "the edit body is over {limit} bytes, the most an edit of this namespace needs \
+                 (a value of up to {} bytes in base64, with its metadata and content type)",
+                limits.max_value_bytes
+            ),
+        ),
+        BodyError::Incomplete(_) => Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "the edit body did not arrive whole",
+        ),
+    }
+}
+
 async fn put(
     store: &Store,
-    ns: &str,
+    namespace: &str,
     key: String,
     req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
-    let id = namespace_id(store, ns).await?;
+    let namespace = namespace.to_string();
+    let (namespace_id, limits) = blocking(store, move |s| {
+        let found = s.namespace(&namespace)?;
+        Ok((found.id, s.limits(&found.id)?))
+    })
+    .await?;
     let precondition = write_precondition(&req, true)?;
-    let body = body::read_request(req, MAX_EDIT_BODY)
+    let body = body::read_request(req, edit_body_limit(&limits))
         .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "the edit body is over 36 MiB",
-            ),
-            BodyError::Incomplete(_) => Failure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                "the edit body did not arrive whole",
-            ),
-        })?;
+        .map_err(|e| edit_body_error(e, &limits))?;
     let edit: Edit = serde_json::from_slice(&body).map_err(|e| {
         Failure::new(
             StatusCode::BAD_REQUEST,
@@ -233,29 +284,28 @@ async fn put(
             .map_or(Expiry::Never, |ms| Expiry::AtUnixSecs(ms / 1000)),
         precondition,
     };
-    let out = blocking(store, move |s| s.put(&id, put)).await?;
+    let out = blocking(store, move |s| s.put(&namespace_id, put)).await?;
     let etag = out.etag.map(|e| e.as_str().to_string());
     let status = if out.existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok(json_response(
-        status,
-        json!({ "etag": etag, "created": !out.existed }),
-    ))
+    let body = json!({ "etag": etag, "created": !out.existed });
+    Ok(reply::json(Response::builder().status(status), &body)?)
 }
 
 async fn delete(
     store: &Store,
-    ns: &str,
+    namespace: &str,
     key: String,
     req: &Request<Body>,
 ) -> Result<Response<Body>, Failure> {
-    let id = namespace_id(store, ns).await?;
+    let namespace_id = namespace_id(store, namespace).await?;
     let precondition = write_precondition(req, false)?;
-    let out = blocking(store, move |s| s.delete(&id, Delete { key, precondition })).await?;
-    Ok(ok(json!({ "deleted": out.existed })))
+    let delete = Delete { key, precondition };
+    let out = blocking(store, move |s| s.delete(&namespace_id, delete)).await?;
+    ok(json!({ "deleted": out.existed }))
 }
 
 /// The precondition of a browser write: it must name the ETag it read (`If-Match`), or, for a
@@ -278,26 +328,19 @@ fn write_precondition(req: &Request<Body>, create_allowed: bool) -> Result<Preco
     }
 }
 
-async fn namespace_id(store: &Store, ns: &str) -> Result<Uuid, Failure> {
-    let ns = ns.to_string();
-    let namespace = blocking(store, move |s| s.namespace(&ns)).await?;
-    Ok(namespace.id)
+/// The id of the namespace a path names, by id or by name.
+async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid, Failure> {
+    let namespace = namespace.to_string();
+    let found = blocking(store, move |s| s.namespace(&namespace)).await?;
+    Ok(found.id)
 }
 
-fn ok(body: Value) -> Response<Body> {
-    json_response(StatusCode::OK, body)
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response<Body> {
-    let mut response = Response::new(full(body.to_string()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-        .headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
-    response
+/// A 200 with `body` (the browser's hardening headers are added to every response by `handle`).
+fn ok(body: Value) -> Result<Response<Body>, Failure> {
+    Ok(reply::json(
+        Response::builder().status(StatusCode::OK),
+        &body,
+    )?)
 }
 
 /// An error response of the browser API.
@@ -306,7 +349,7 @@ pub fn error(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
 }
 
 /// A failed browser API call.
-struct Failure {
+pub(crate) struct Failure {
     status: StatusCode,
     body: Value,
 }
@@ -319,8 +362,23 @@ impl Failure {
         }
     }
 
-    fn response(self) -> Response<Body> {
-        json_response(self.status, self.body)
+    /// The failure as the browser API sends it.
+    pub(crate) fn response(self) -> Response<Body> {
+        reply::or_500(reply::json(
+            Response::builder().status(self.status),
+            &self.body,
+        ))
+    }
+}
+
+/// A response that could not be built (already logged by `reply`) is the server's fault.
+impl From<Unbuilt> for Failure {
+    fn from(_: Unbuilt) -> Self {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the response could not be built",
+        )
     }
 }
 
@@ -340,19 +398,30 @@ impl From<StoreError> for Failure {
                     body: json!({ "error": "conflict", "message": message, "current_etag": current }),
                 };
             }
-            StoreError::Rule(v) => match v.rule.family() {
-                RuleFamily::Key => (StatusCode::BAD_REQUEST, "invalid-key"),
-                RuleFamily::Value => (StatusCode::PAYLOAD_TOO_LARGE, "value-too-large"),
-                RuleFamily::Metadata => (StatusCode::PAYLOAD_TOO_LARGE, "metadata-too-large"),
-                RuleFamily::Expiry => (StatusCode::BAD_REQUEST, "invalid-expiration"),
-                RuleFamily::Quota => (StatusCode::PAYLOAD_TOO_LARGE, "quota-exceeded"),
-                RuleFamily::Request => (StatusCode::BAD_REQUEST, "invalid-request"),
-            },
+            StoreError::Rule(v) => rule_kind(v.rule),
             StoreError::InvalidCursor => (StatusCode::BAD_REQUEST, "invalid-cursor"),
             StoreError::NamespaceNotReady { .. } => (StatusCode::CONFLICT, "namespace-not-ready"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            StoreError::NamespaceExists(_) => (StatusCode::CONFLICT, "namespace-exists"),
+            StoreError::Storage(_) | StoreError::Closed => {
+                tracing::error!("data browser: the store failed: {e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         };
         Failure::new(status, kind, message)
+    }
+}
+
+/// The status and kind of a broken rule: by the part of the request it constrains, and content
+/// types (the one request-shape rule an edit can break by itself) by name.
+fn rule_kind(rule: Rule) -> (StatusCode, &'static str) {
+    match (rule, rule.family()) {
+        (Rule::ContentType, _) => (StatusCode::BAD_REQUEST, "invalid-content-type"),
+        (_, RuleFamily::Key) => (StatusCode::BAD_REQUEST, "invalid-key"),
+        (_, RuleFamily::Value) => (StatusCode::PAYLOAD_TOO_LARGE, "value-too-large"),
+        (_, RuleFamily::Metadata) => (StatusCode::PAYLOAD_TOO_LARGE, "metadata-too-large"),
+        (_, RuleFamily::Expiry) => (StatusCode::BAD_REQUEST, "invalid-expiration"),
+        (_, RuleFamily::Quota) => (StatusCode::PAYLOAD_TOO_LARGE, "quota-exceeded"),
+        (_, RuleFamily::Request) => (StatusCode::BAD_REQUEST, "invalid-request"),
     }
 }
 
@@ -381,5 +450,51 @@ mod tests {
             (missing.status, missing.body["error"].as_str()),
             (StatusCode::NOT_FOUND, Some("not-found"))
         );
+    }
+
+    #[test]
+    fn every_rule_has_a_kind_and_words() {
+        for rule in crate::rest::every_rule() {
+            let failure = Failure::from(StoreError::Rule(edgekv_store::RuleViolation {
+                rule,
+                limit: 1,
+                actual: 2,
+            }));
+            assert!(
+                failure.status.is_client_error(),
+                "{rule:?}: {}",
+                failure.status
+            );
+            let message = failure.body["message"].as_str().unwrap_or_default();
+            assert!(
+                !message.is_empty() && !message.contains(rule.name()),
+                "{rule:?}"
+            );
+        }
+        let content_type = Failure::from(StoreError::Rule(edgekv_store::RuleViolation {
+            rule: Rule::ContentType,
+            limit: 256,
+            actual: 300,
+        }));
+        assert_eq!(
+            (content_type.status, content_type.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid-content-type"))
+        );
+    }
+
+    #[test]
+    fn the_edit_body_limit_follows_the_namespace_value_limit() {
+        let mut limits = edgekv_store::Profile::Cloudflare.limits();
+        let framing = 1024 + 256 + EDIT_FRAMING_BYTES;
+        assert_eq!(edit_body_limit(&limits), 34_952_536 + framing);
+        limits.max_value_bytes = 3;
+        assert_eq!(edit_body_limit(&limits), 4 + framing);
+    }
+
+    #[test]
+    fn an_unbuilt_response_is_a_500() {
+        let failure = Failure::from(Unbuilt);
+        assert_eq!(failure.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(failure.body["error"], "internal");
     }
 }

@@ -15,8 +15,9 @@
 pub(crate) mod api;
 
 use crate::credentials::Secret;
+use crate::rest::reply;
 use crate::rest::route::{self, Mount, Seg, Unrouted};
-use crate::{full, Body, Management, Surfaces};
+use crate::{Body, Management, Surfaces};
 use base64::Engine as _;
 
 use hyper::header::{
@@ -141,17 +142,12 @@ fn basic_password(encoded: &str) -> Option<Vec<u8>> {
     Some(decoded[colon + 1..].to_vec())
 }
 
+/// The page, under its own policy.
 fn page() -> Response<Body> {
-    let mut response = Response::new(full(PAGE));
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(csp) = HeaderValue::from_str(page_csp()) {
-        headers.insert(CONTENT_SECURITY_POLICY, csp);
-    }
-    response
+    let builder = Response::builder()
+        .header(CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(CONTENT_SECURITY_POLICY, page_csp());
+    reply::bytes(builder, PAGE).unwrap_or_else(|unbuilt| api::Failure::from(unbuilt).response())
 }
 
 /// The page's policy: its one inline script (by hash) and inline styles run, it talks only to

@@ -1,23 +1,26 @@
 //! Key operations: put (raw body stored verbatim with its Content-Type, 201 created / 200 updated,
 //! `ttl_secs`), get (raw bytes with the stored Content-Type, whatever the Accept header), delete
-//! (idempotent) and list (prefix, limit capped at 1000, cursor; `meta.cursor` absent on the last page).
+//! (idempotent) and list (prefix, limit, cursor; `meta.cursor` absent on the last page). The
+//! namespace's limits decide: a put's body is capped at its value limit (read before the body),
+//! and a list `limit` above its largest page is taken as that page, as the API documents.
 
-use super::errors::{json_response, TxError};
-use super::namespace_id;
+use super::errors::TxError;
 use super::namespaces::timestamp;
+use super::parse_namespace_id;
 use crate::rest::body::{self, BodyError};
-use crate::rest::route;
-use crate::{blocking, full, Body, Management};
-use edgekv_store::{Delete, Expiry, ListQuery, Put};
+use crate::rest::{reply, route};
+use crate::{blocking, Body, Management};
+use edgekv_store::{Delete, Expiry, ListQuery, Put, Rule, RuleViolation, StoreError};
 
-use hyper::{Request, Response, StatusCode};
+use hyper::header::CONTENT_TYPE;
+use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-/// The largest value (1 MiB); the body is refused as soon as it is known to be larger.
-const MAX_VALUE: u64 = 1024 * 1024;
-const MAX_LIST: u64 = 1000;
+/// The content type of a value put without one, and of a value read that has none.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
+/// The expiry a put asks for: `ttl_secs` as sent (its bounds are the namespace's, which the store
+/// checks), or none; the `ttl` parameter is refused, as the API does.
 fn ttl(target: &str) -> Result<Expiry, TxError> {
     if route::query_param(target, "ttl").is_some() {
         return Err(TxError::unprocessable(
@@ -30,39 +33,50 @@ fn ttl(target: &str) -> Result<Expiry, TxError> {
         Some(raw) => match raw.trim().parse::<u64>() {
             Ok(secs) => Ok(Expiry::TtlSecs(secs)),
             Err(_) => Err(TxError::unprocessable(
-                format!("ttl_secs must be an integer from 1 to 9223372036, got {raw:?}"),
+                format!("ttl_secs must be a whole number of seconds, got {raw:?}"),
                 "ttl_secs",
             )),
         },
     }
 }
 
+/// The content type a put stores: its `Content-Type` as sent (the store decides whether it is one
+/// it keeps), or the default when there is none or it is empty.
+fn content_type(headers: &HeaderMap) -> String {
+    match headers.get(CONTENT_TYPE) {
+        Some(value) if !value.is_empty() => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        _ => DEFAULT_CONTENT_TYPE.to_string(),
+    }
+}
+
+/// The error for a put's body that could not be read: one over the value limit breaks the value
+/// rule, and is answered as the store answers that rule.
+fn value_body_error(e: BodyError) -> TxError {
+    match e {
+        BodyError::TooLarge { limit, length } => TxError::from(StoreError::Rule(RuleViolation {
+            rule: Rule::ValueTooLarge,
+            limit,
+            actual: length,
+        })),
+        BodyError::Incomplete(_) => TxError::incomplete_body(),
+    }
+}
+
+/// `PUT /{namespace_id}/keys/{key}`.
 pub async fn put(
     m: &Management,
-    id: &str,
+    namespace_id: &str,
     key: String,
     target: &str,
     req: Request<Body>,
 ) -> Result<Response<Body>, TxError> {
-    let id = namespace_id(id)?;
+    let namespace_id = parse_namespace_id(namespace_id)?;
     let expiry = ttl(target)?;
-    let content_type = req
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or(DEFAULT_CONTENT_TYPE)
-        .to_string();
-    let value = body::read_request(req, MAX_VALUE)
+    let content_type = content_type(req.headers());
+    let limits = blocking(m.store(), move |s| s.limits(&namespace_id)).await?;
+    let value = body::read_request(req, limits.max_value_bytes)
         .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => {
-                TxError::too_large(format!("The value is larger than {MAX_VALUE} bytes"))
-            }
-            BodyError::Incomplete(_) => {
-                TxError::bad_request("The request body did not arrive whole", None)
-            }
-        })?;
+        .map_err(value_body_error)?;
     let put = Put {
         key,
         value: Vec::from(value),
@@ -70,72 +84,85 @@ pub async fn put(
         expiry,
         ..Put::default()
     };
-    let out = blocking(m.store(), move |s| s.put(&id, put))
-        .await
-        .map_err(TxError::from_store)?;
-    let status = if out.existed {
+    let out = blocking(m.store(), move |s| s.put(&namespace_id, put)).await?;
+    Ok(reply::empty(if out.existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
-    };
-    Ok(Response::builder()
-        .status(status)
-        .body(full(""))
-        .unwrap_or_else(|_| Response::new(full(""))))
+    }))
 }
 
-pub async fn get(m: &Management, id: &str, key: String) -> Result<Response<Body>, TxError> {
-    let id = namespace_id(id)?;
-    let entry = blocking(m.store(), move |s| s.get(&id, &key))
-        .await
-        .map_err(TxError::from_store)?;
-    let content_type = entry
-        .content_type
-        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
-    Ok(Response::builder()
+/// `GET /{namespace_id}/keys/{key}`.
+pub async fn get(
+    m: &Management,
+    namespace_id: &str,
+    key: String,
+) -> Result<Response<Body>, TxError> {
+    let namespace_id = parse_namespace_id(namespace_id)?;
+    let entry = blocking(m.store(), move |s| s.get(&namespace_id, &key)).await?;
+    value_response(entry.content_type.as_deref(), entry.value)
+}
+
+/// A value as the API answers a get: its bytes, under its stored content type. A content type
+/// that is not a header value (stored by an older edgekv, before the store kept to header values)
+/// cannot be sent: a 500, not an empty 200.
+fn value_response(content_type: Option<&str>, value: Vec<u8>) -> Result<Response<Body>, TxError> {
+    let builder = Response::builder()
         .status(StatusCode::OK)
-        .header("content-type", content_type)
-        .body(full(entry.value))
-        .unwrap_or_else(|_| Response::new(full(""))))
+        .header(CONTENT_TYPE, content_type.unwrap_or(DEFAULT_CONTENT_TYPE));
+    Ok(reply::bytes(builder, value)?)
 }
 
-pub async fn delete(m: &Management, id: &str, key: String) -> Result<Response<Body>, TxError> {
-    let id = namespace_id(id)?;
+/// `DELETE /{namespace_id}/keys/{key}`: 200 whether or not the key existed.
+pub async fn delete(
+    m: &Management,
+    namespace_id: &str,
+    key: String,
+) -> Result<Response<Body>, TxError> {
+    let namespace_id = parse_namespace_id(namespace_id)?;
     let delete = Delete {
         key,
         ..Delete::default()
     };
-    blocking(m.store(), move |s| s.delete(&id, delete))
-        .await
-        .map_err(TxError::from_store)?;
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .body(full(""))
-        .unwrap_or_else(|_| Response::new(full(""))))
+    blocking(m.store(), move |s| s.delete(&namespace_id, delete)).await?;
+    Ok(reply::empty(StatusCode::OK))
 }
 
-pub async fn list(m: &Management, id: &str, target: &str) -> Result<Response<Body>, TxError> {
-    let id = namespace_id(id)?;
-    let limit = match route::query_param(target, "limit") {
-        None => MAX_LIST,
-        Some(raw) => match raw.trim().parse::<i64>() {
-            Ok(n) if n >= 1 => (n as u64).min(MAX_LIST),
-            _ => {
-                return Err(TxError::bad_request(
+/// The page size a list asks for, if any: an integer (0 is the store's to refuse); one above the
+/// namespace's largest page is taken as that page when the store is asked.
+fn requested_limit(target: &str) -> Result<Option<u64>, TxError> {
+    route::query_param(target, "limit")
+        .map(|raw| {
+            raw.trim().parse::<u64>().map_err(|_| {
+                TxError::bad_request(
                     "limit must be a positive integer",
                     Some(json!({"parameter": "limit"})),
-                ))
-            }
-        },
-    };
-    let query = ListQuery {
-        prefix: route::query_param(target, "prefix").unwrap_or_default(),
-        cursor: route::query_param(target, "cursor").filter(|c| !c.is_empty()),
-        limit: Some(limit),
-    };
-    let page = blocking(m.store(), move |s| s.list(&id, &query))
-        .await
-        .map_err(TxError::from_store)?;
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `GET /{namespace_id}/keys?prefix=&limit=&cursor=`.
+pub async fn list(
+    m: &Management,
+    namespace_id: &str,
+    target: &str,
+) -> Result<Response<Body>, TxError> {
+    let namespace_id = parse_namespace_id(namespace_id)?;
+    let requested = requested_limit(target)?;
+    let prefix = route::query_param(target, "prefix").unwrap_or_default();
+    let cursor = route::query_param(target, "cursor").filter(|c| !c.is_empty());
+    let page = blocking(m.store(), move |s| {
+        let largest = s.limits(&namespace_id)?.max_list_limit;
+        let query = ListQuery {
+            prefix,
+            cursor,
+            limit: requested.map(|limit| limit.min(largest)),
+        };
+        s.list(&namespace_id, &query)
+    })
+    .await?;
     let data: Vec<Value> = page
         .keys
         .iter()
@@ -145,8 +172,50 @@ pub async fn list(m: &Management, id: &str, target: &str) -> Result<Response<Bod
     if let Some(cursor) = page.cursor {
         meta["cursor"] = json!(cursor);
     }
-    Ok(json_response(
-        StatusCode::OK,
-        json!({"record_type": "storage_kv_key", "data": data, "meta": meta}),
-    ))
+    let body = json!({"record_type": "storage_kv_key", "data": data, "meta": meta});
+    Ok(reply::json(
+        Response::builder().status(StatusCode::OK),
+        &body,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(content_type: Option<&str>) -> Result<Response<Body>, TxError> {
+        value_response(content_type, b"value".to_vec())
+    }
+
+    #[test]
+    fn a_value_is_sent_under_its_content_type() {
+        let response = entry(Some("text/plain")).unwrap();
+        assert_eq!(response.headers()[CONTENT_TYPE], "text/plain");
+        let response = entry(None).unwrap();
+        assert_eq!(response.headers()[CONTENT_TYPE], DEFAULT_CONTENT_TYPE);
+    }
+
+    /// A row an older edgekv wrote, with a content type that is no header value: a 500 in the
+    /// Telnyx shape, never a 200 with an empty body.
+    #[test]
+    fn a_stored_content_type_that_is_no_header_value_is_a_500() {
+        let e = entry(Some("text/plain\r\nx-injected: 1")).unwrap_err();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "10000")
+        );
+    }
+
+    #[test]
+    fn a_body_over_the_value_limit_is_the_value_rule_quoting_that_limit() {
+        let e = value_body_error(BodyError::TooLarge {
+            limit: 2048,
+            length: 2049,
+        });
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            e.detail,
+            "The value is 2049 bytes, over the limit of 2048 bytes"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The Telnyx Edge Compute KV API under `/v2/storage/kvs`: bearer auth, routing to the 8 operations
 //! (everything after `/keys/` is the key, so `/` may come raw or percent-encoded), and Telnyx's error
-//! shape `{"errors":[{code, title, detail, source, meta}]}`.
+//! shape `{"errors":[{code, title, detail, source, meta}]}` (`errors`).
 
 mod errors;
 mod keys;
@@ -32,16 +32,16 @@ async fn serve(m: &Management, req: Request<Body>) -> Result<Response<Body>, TxE
             }
             Unrouted::NoRoute => TxError::not_found("No such route"),
         })?;
-    let (id, key) = (found.param(), found.param());
+    let (namespace_id, key) = (found.param(), found.param());
     match found.op {
         Op::CreateNamespace => namespaces::create(m, req).await,
         Op::ListNamespaces => namespaces::list(m, &target).await,
-        Op::GetNamespace => namespaces::get(m, &id).await,
-        Op::DeleteNamespace => namespaces::delete(m, &id).await,
-        Op::ListKeys => keys::list(m, &id, &target).await,
-        Op::PutKey => keys::put(m, &id, key, &target, req).await,
-        Op::GetKey => keys::get(m, &id, key).await,
-        Op::DeleteKey => keys::delete(m, &id, key).await,
+        Op::GetNamespace => namespaces::get(m, &namespace_id).await,
+        Op::DeleteNamespace => namespaces::delete(m, &namespace_id).await,
+        Op::ListKeys => keys::list(m, &namespace_id, &target).await,
+        Op::PutKey => keys::put(m, &namespace_id, key, &target, req).await,
+        Op::GetKey => keys::get(m, &namespace_id, key).await,
+        Op::DeleteKey => keys::delete(m, &namespace_id, key).await,
     }
 }
 
@@ -51,13 +51,21 @@ pub const MOUNT: Mount = Mount(&[&[Seg::Lit("v2"), Seg::Lit("storage"), Seg::Lit
 /// The operations of the API.
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
+    /// `POST /`: CreateKvNamespace.
     CreateNamespace,
+    /// `GET /`: ListKvNamespaces.
     ListNamespaces,
+    /// `GET /{namespace_id}`: GetKvNamespace.
     GetNamespace,
+    /// `DELETE /{namespace_id}`: DeleteKvNamespace.
     DeleteNamespace,
+    /// `GET /{namespace_id}/keys`: ListKvKeys.
     ListKeys,
+    /// `PUT /{namespace_id}/keys/{key}`: PutKvKey.
     PutKey,
+    /// `GET /{namespace_id}/keys/{key}`: GetKvKey.
     GetKey,
+    /// `DELETE /{namespace_id}/keys/{key}`: DeleteKvKey.
     DeleteKey,
 }
 
@@ -78,6 +86,6 @@ pub const ROUTES: &[Route<Op>] = &[
 ];
 
 /// A namespace id in a path: a UUID.
-fn namespace_id(id: &str) -> Result<edgekv_store::Uuid, TxError> {
-    edgekv_store::Uuid::try_parse(id).map_err(|_| TxError::invalid_id())
+fn parse_namespace_id(namespace_id: &str) -> Result<edgekv_store::Uuid, TxError> {
+    edgekv_store::Uuid::try_parse(namespace_id).map_err(|_| TxError::invalid_id())
 }
