@@ -14,15 +14,15 @@
 
 pub(crate) mod api;
 
-use crate::credentials::Secret;
+use crate::credentials::{authorization, Secret};
 use crate::rest::reply;
 use crate::rest::route::{self, Mount, Seg, Unrouted};
 use crate::{Body, Management, Surfaces};
 use base64::Engine as _;
 
 use hyper::header::{
-    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
@@ -97,13 +97,12 @@ impl SignIn {
 
     /// Whether `headers` carry the API token in a form this sign-in takes.
     fn accepts(self, token: &Secret, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        let Some((scheme, credentials)) = authorization(headers) else {
             return false;
         };
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        let presented = match scheme.to_ascii_lowercase().as_str() {
-            "bearer" => rest.trim().as_bytes().to_vec(),
-            "basic" if self == SignIn::BasicOrBearer => match basic_password(rest.trim()) {
+        let presented = match scheme.as_str() {
+            "bearer" => credentials.as_bytes().to_vec(),
+            "basic" if self == SignIn::BasicOrBearer => match basic_password(credentials) {
                 Some(password) => password,
                 None => return false,
             },
