@@ -2,8 +2,10 @@
 //! errors: each store error becomes the status, code and message the real API (and Miniflare) use.
 //! Deterministic client errors are never 408/409/429/5xx, which the SDKs would retry.
 
+use super::bulk_json::ItemError;
 use crate::rest::body::BodyError;
-use crate::{full, Body};
+use crate::rest::reply::{self, Unbuilt};
+use crate::Body;
 use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -34,8 +36,8 @@ impl CfError {
         CfError::new(StatusCode::NOT_FOUND, 7003, "No route for the URI")
     }
 
-    /// The error for a request body that could not be read whole: too large (413) or cut short or
-    /// malformed (400).
+    /// The error for a request body that could not be read whole: larger than `limit` allows
+    /// (413, quoting the limit), or cut short or malformed (400).
     pub fn from_body(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge { limit, .. } => CfError::new(
@@ -43,10 +45,24 @@ impl CfError {
                 10024,
                 format!("Request body exceeds the limit of {limit} bytes."),
             ),
-            BodyError::Incomplete(_) => {
-                CfError::bad_request(10001, "The request body did not arrive whole.")
-            }
+            BodyError::Incomplete(_) => CfError::incomplete(),
         }
+    }
+
+    /// The error for a body that is itself bounded by `rule` (a raw value, a bulk request): too
+    /// large is answered as the store answers a violation of that rule during `op`, so there is
+    /// one wording for it.
+    pub fn from_body_rule(op: &str, rule: Rule, e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit, length } => {
+                rule_error(op, &RuleViolation { rule, limit, actual: length })
+            }
+            BodyError::Incomplete(_) => CfError::incomplete(),
+        }
+    }
+
+    fn incomplete() -> Self {
+        CfError::bad_request(10001, "The request body did not arrive whole.")
     }
 
     /// The error for a store error during `op` (e.g. `get`, `put`, `list keys`).
@@ -169,13 +185,35 @@ pub fn metadata_too_large(length: u64, limit: u64) -> CfError {
     )
 }
 
+/// A bulk item that cannot become a write (Cloudflare's "malformed value").
+impl From<ItemError> for CfError {
+    fn from(e: ItemError) -> Self {
+        match e {
+            ItemError::Base64 { key } => {
+                CfError::bad_request(10012, format!("Malformed base64 value for key {key:?}"))
+            }
+        }
+    }
+}
+
+/// A response that could not be built (its cause is logged where it failed) is a 500.
+impl From<Unbuilt> for CfError {
+    fn from(_: Unbuilt) -> Self {
+        CfError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            10001,
+            "The response could not be built.",
+        )
+    }
+}
+
 /// `{"success": true, ..., "result": result}` with `result_info` when given.
-pub fn success(result: Value, result_info: Option<Value>) -> Response<Body> {
+pub fn success(result: Value, result_info: Option<Value>) -> Result<Response<Body>, CfError> {
     let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
     if let Some(info) = result_info {
         body["result_info"] = info;
     }
-    json_response(StatusCode::OK, &body)
+    Ok(reply::json(Response::builder(), &body)?)
 }
 
 /// The enveloped error.
@@ -186,15 +224,7 @@ pub fn failure(e: &CfError) -> Response<Body> {
         "messages": [],
         "result": null,
     });
-    json_response(e.status, &body)
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(full(body.to_string()))
-        .unwrap_or_else(|_| Response::new(full("{}")))
+    reply::or_500(reply::json(Response::builder().status(e.status), &body))
 }
 
 #[cfg(test)]
