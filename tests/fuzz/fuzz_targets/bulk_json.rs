@@ -1,7 +1,7 @@
 //! The Cloudflare dialect's bulk JSON bodies: `PUT /bulk` items (`bulk_json::Item`, also what
 //! `edgekv kv import` reads) through `Item::into_put`, the key list of `POST /bulk/delete` (and
-//! `DELETE /bulk`), the `POST /bulk/get` request and `decode_value`; then what the store does first with a bulk put (expiry resolution, metadata
-//! compaction) under the Cloudflare profile.
+//! `DELETE /bulk`), the `POST /bulk/get` request and `decode_value`; then what the store does
+//! first with a bulk put (expiry resolution, metadata compaction) under the Cloudflare profile.
 //!
 //! Input: a request body, parsed the way `read_json` does (`serde_json::from_slice`).
 //!
