@@ -231,7 +231,7 @@ pub fn failure(e: &CfError) -> Response<Body> {
 mod tests {
     use super::*;
 
-    const RULES: [Rule; 21] = [
+    const RULES: [Rule; 22] = [
         Rule::KeyEmpty,
         Rule::KeyDotSegment,
         Rule::KeyTooLong,
@@ -253,7 +253,85 @@ mod tests {
         Rule::BulkGetTooManyKeys,
         Rule::ListLimit,
         Rule::NamespaceName,
+        Rule::ContentType,
     ];
+
+    /// Fails to compile when the store gains a rule, until `RULES` (and so every test that
+    /// iterates it) names it too.
+    #[allow(dead_code)]
+    fn every_rule_is_in_rules(rule: Rule) {
+        match rule {
+            Rule::KeyEmpty
+            | Rule::KeyDotSegment
+            | Rule::KeyTooLong
+            | Rule::KeyTooLarge
+            | Rule::KeyCharset
+            | Rule::KeyReserved
+            | Rule::ValueTooLarge
+            | Rule::MetadataTooLarge
+            | Rule::MetadataNotJson
+            | Rule::ExpiryUnsupported
+            | Rule::TtlTooShort
+            | Rule::TtlTooLong
+            | Rule::ExpirationInPast
+            | Rule::ExpirationTooSoon
+            | Rule::ExpirationTooLate
+            | Rule::StoreFull
+            | Rule::BatchTooManyItems
+            | Rule::BatchTooLarge
+            | Rule::BulkGetTooManyKeys
+            | Rule::ListLimit
+            | Rule::NamespaceName
+            | Rule::ContentType => {}
+        }
+    }
+
+    #[test]
+    fn every_rule_has_a_cloudflare_code_and_a_message_that_quotes_its_limit() {
+        for rule in RULES {
+            let e = violation(rule, 7777, 8888);
+            assert!(e.code >= 10001 && !e.message.is_empty(), "{rule:?}: {e:?}");
+            let sized = !matches!(
+                rule,
+                Rule::KeyEmpty
+                    | Rule::KeyDotSegment
+                    | Rule::KeyCharset
+                    | Rule::KeyReserved
+                    | Rule::MetadataNotJson
+                    | Rule::ExpiryUnsupported
+                    | Rule::ExpirationInPast
+            );
+            assert!(
+                !sized || e.message.contains("7777"),
+                "{rule:?} does not quote its limit: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_built_is_an_enveloped_500() {
+        let builder = Response::builder().header("expiration", "1\r\nx: y");
+        let e = CfError::from(reply::bytes(builder, "v").unwrap_err());
+        assert_eq!((e.status, e.code), (StatusCode::INTERNAL_SERVER_ERROR, 10001));
+        let response = failure(&e);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn a_body_over_its_rule_reads_as_that_rule() {
+        let e = CfError::from_body_rule(
+            "put",
+            Rule::ValueTooLarge,
+            BodyError::TooLarge {
+                limit: 10,
+                length: 11,
+            },
+        );
+        assert_eq!(e, violation(Rule::ValueTooLarge, 10, 11));
+        assert_eq!(e.message, "Value length of 11 exceeds limit of 10.");
+    }
 
     fn violation(rule: Rule, limit: u64, actual: u64) -> CfError {
         CfError::from_store(
