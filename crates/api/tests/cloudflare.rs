@@ -69,7 +69,10 @@ fn result(answer: &Answer) -> Value {
 /// The (status, code, message) of an enveloped error.
 fn error(answer: &Answer) -> (u16, u64, String) {
     let body = answer.json();
-    assert_eq!((&body["success"], &body["result"]), (&json!(false), &Value::Null));
+    assert_eq!(
+        (&body["success"], &body["result"]),
+        (&json!(false), &Value::Null)
+    );
     let first = &body["errors"][0];
     (
         answer.status.as_u16(),
@@ -83,12 +86,17 @@ fn multipart(value: &[u8], metadata: Option<&str>) -> (Vec<(&'static str, String
     body.extend_from_slice(value);
     if let Some(metadata) = metadata {
         body.extend_from_slice(
-            format!("\r\n--XyZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{metadata}")
-                .as_bytes(),
+            format!(
+                "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{metadata}"
+            )
+            .as_bytes(),
         );
     }
     body.extend_from_slice(b"\r\n--XyZ--\r\n");
-    let headers = vec![("content-type", "multipart/form-data; boundary=XyZ".to_string())];
+    let headers = vec![(
+        "content-type",
+        "multipart/form-data; boundary=XyZ".to_string(),
+    )];
     (headers, body)
 }
 
@@ -97,9 +105,18 @@ async fn namespace_routes_answer_their_documented_shapes() {
     let h = Harness::new();
     let created = result(&call(&h, "POST", "", r#"{"title": "first"}"#).await);
     let id = created["id"].as_str().unwrap().to_string();
-    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
-    assert_eq!(created, json!({"id": id, "title": "first", "supports_url_encoding": true}));
-    assert_eq!(result(&call(&h, "GET", &format!("/{id}"), "").await), created);
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(
+        created,
+        json!({"id": id, "title": "first", "supports_url_encoding": true})
+    );
+    assert_eq!(
+        result(&call(&h, "GET", &format!("/{id}"), "").await),
+        created
+    );
     let renamed = result(&call(&h, "PUT", &format!("/{id}"), r#"{"title": "second"}"#).await);
     assert_eq!(renamed["title"], "second");
 
@@ -109,9 +126,15 @@ async fn namespace_routes_answer_their_documented_shapes() {
         listed.json()["result_info"],
         json!({"count": 1, "page": 1, "per_page": 1, "total_count": 1})
     );
-    assert_eq!(result(&call(&h, "GET", "?page=2&per_page=1", "").await), json!([]));
+    assert_eq!(
+        result(&call(&h, "GET", "?page=2&per_page=1", "").await),
+        json!([])
+    );
 
-    assert_eq!(result(&call(&h, "DELETE", &format!("/{id}"), "").await), json!({}));
+    assert_eq!(
+        result(&call(&h, "DELETE", &format!("/{id}"), "").await),
+        json!({})
+    );
     let gone = call(&h, "GET", &format!("/{id}"), "").await;
     assert_eq!(error(&gone).0, 404);
 }
@@ -120,7 +143,13 @@ async fn namespace_routes_answer_their_documented_shapes() {
 async fn value_routes_answer_their_documented_shapes() {
     let h = Harness::new();
     let id = namespace(&h, "values", LimitOverrides::default());
-    let put = call(&h, "PUT", &format!("/{id}/values/a%2Fb?expiration_ttl=120.0"), "raw").await;
+    let put = call(
+        &h,
+        "PUT",
+        &format!("/{id}/values/a%2Fb?expiration_ttl=120.0"),
+        "raw",
+    )
+    .await;
     assert_eq!(result(&put), json!({}));
     let got = call(&h, "GET", &format!("/{id}/values/a%2Fb"), "").await;
     assert_eq!((got.status, &got.body[..]), (StatusCode::OK, &b"raw"[..]));
@@ -141,11 +170,20 @@ async fn value_routes_answer_their_documented_shapes() {
         result(&listed),
         json!([{"name": "a/b", "expiration": expiration}, {"name": "m", "metadata": {"a": [1, 2]}}])
     );
-    assert_eq!(listed.json()["result_info"], json!({"count": 2, "cursor": ""}));
+    assert_eq!(
+        listed.json()["result_info"],
+        json!({"count": 2, "cursor": ""})
+    );
     let paged = call(&h, "GET", &format!("/{id}/keys?limit=10&prefix=m"), "").await;
-    assert_eq!(result(&paged), json!([{"name": "m", "metadata": {"a": [1, 2]}}]));
+    assert_eq!(
+        result(&paged),
+        json!([{"name": "m", "metadata": {"a": [1, 2]}}])
+    );
 
-    assert_eq!(result(&call(&h, "DELETE", &format!("/{id}/values/m"), "").await), json!({}));
+    assert_eq!(
+        result(&call(&h, "DELETE", &format!("/{id}/values/m"), "").await),
+        json!({})
+    );
     let again = call(&h, "DELETE", &format!("/{id}/values/m"), "").await;
     assert_eq!(result(&again), json!({}), "deleting a missing key succeeds");
     let missing = call(&h, "GET", &format!("/{id}/values/m"), "").await;
@@ -163,20 +201,39 @@ async fn bulk_routes_answer_their_documented_shapes() {
         {"key": "bin", "value": "AP8=", "base64": true},
     ]);
     let written = call(&h, "PUT", &format!("/{id}/bulk"), items.to_string()).await;
-    assert_eq!(result(&written), json!({"successful_key_count": 3, "unsuccessful_keys": []}));
-    assert_eq!(h.store.get(&id.parse().unwrap(), "bin").unwrap().value, [0, 255]);
+    assert_eq!(
+        result(&written),
+        json!({"successful_key_count": 3, "unsuccessful_keys": []})
+    );
+    assert_eq!(
+        h.store.get(&id.parse().unwrap(), "bin").unwrap().value,
+        [0, 255]
+    );
 
     let bulk_get = format!("/{id}/bulk/get");
     let get = |body: Value| call(&h, "POST", &bulk_get, body.to_string());
     let texts = get(json!({"keys": ["text", "nope"]})).await;
-    assert_eq!(result(&texts), json!({"values": {"text": "hello", "nope": null}}));
+    assert_eq!(
+        result(&texts),
+        json!({"values": {"text": "hello", "nope": null}})
+    );
     let with_meta = get(json!({"keys": ["json"], "type": "json", "withMetadata": true})).await;
     let item = &result(&with_meta)["values"]["json"];
-    assert_eq!((&item["value"], &item["metadata"]), (&json!({"a": 1}), &json!({"m": true})));
+    assert_eq!(
+        (&item["value"], &item["metadata"]),
+        (&json!({"a": 1}), &json!({"m": true}))
+    );
     let ttl_won = item["expiration"].as_u64().unwrap();
-    assert!((now_secs() + 500..=now_secs() + 600).contains(&ttl_won), "{ttl_won}");
+    assert!(
+        (now_secs() + 500..=now_secs() + 600).contains(&ttl_won),
+        "{ttl_won}"
+    );
     let text = get(json!({"keys": ["text"], "withMetadata": true})).await;
-    assert_eq!(result(&text)["values"]["text"]["expiration"], json!(at), "truncated");
+    assert_eq!(
+        result(&text)["values"]["text"]["expiration"],
+        json!(at),
+        "truncated"
+    );
 
     let deleted = call(&h, "POST", &format!("/{id}/bulk/delete"), r#"["text"]"#).await;
     assert_eq!(result(&deleted)["successful_key_count"], 1);
@@ -192,62 +249,241 @@ async fn store_errors_read_as_cloudflare_errors() {
     let id = namespace(&h, "errors", LimitOverrides::default());
     let absent = "0".repeat(32);
     let cases = [
-        ("GET", format!("/{absent}/values/k"), "", (404, 10013, "get: 'namespace not found'")),
-        ("PUT", format!("/{absent}/values/k"), "v", (404, 10013, "put: 'namespace not found'")),
-        ("PUT", format!("/{absent}/bulk"), "[]", (404, 10013, "bulk put: 'namespace not found'")),
-        ("GET", format!("/{absent}/keys"), "", (404, 10013, "list keys: 'namespace not found'")),
-        ("GET", "/not-hex".to_string(), "", (404, 10013, "namespace not found")),
-        ("GET", format!("/{id}/metadata/k"), "", (404, 10009, "get: 'key not found'")),
-        ("GET", format!("/{id}/keys?cursor=%25%25"), "", (400, 10041, "Invalid \"list keys\" cursor")),
-        ("POST", String::new(), r#"{"title":"errors"}"#, (400, 10014, "a namespace with this account ID and title already exists")),
-        ("POST", String::new(), r#"{"title":""}"#, (400, 10019, "missing title")),
-        ("GET", format!("/{id}/nowhere"), "", (404, 7003, "No route for the URI")),
+        (
+            "GET",
+            format!("/{absent}/values/k"),
+            "",
+            (404, 10013, "get: 'namespace not found'"),
+        ),
+        (
+            "PUT",
+            format!("/{absent}/values/k"),
+            "v",
+            (404, 10013, "put: 'namespace not found'"),
+        ),
+        (
+            "PUT",
+            format!("/{absent}/bulk"),
+            "[]",
+            (404, 10013, "bulk put: 'namespace not found'"),
+        ),
+        (
+            "GET",
+            format!("/{absent}/keys"),
+            "",
+            (404, 10013, "list keys: 'namespace not found'"),
+        ),
+        (
+            "GET",
+            "/not-hex".to_string(),
+            "",
+            (404, 10013, "namespace not found"),
+        ),
+        (
+            "GET",
+            format!("/{id}/metadata/k"),
+            "",
+            (404, 10009, "get: 'key not found'"),
+        ),
+        (
+            "GET",
+            format!("/{id}/keys?cursor=%25%25"),
+            "",
+            (400, 10041, "Invalid \"list keys\" cursor"),
+        ),
+        (
+            "POST",
+            String::new(),
+            r#"{"title":"errors"}"#,
+            (
+                400,
+                10014,
+                "a namespace with this account ID and title already exists",
+            ),
+        ),
+        (
+            "POST",
+            String::new(),
+            r#"{"title":""}"#,
+            (400, 10019, "missing title"),
+        ),
+        (
+            "GET",
+            format!("/{id}/nowhere"),
+            "",
+            (404, 7003, "No route for the URI"),
+        ),
         ("PUT", format!("/{id}/bulk"), "{", (400, 10001, "")),
     ];
     for (method, path, body, (status, code, message)) in cases {
         let (got_status, got_code, got_message) = error(&call(&h, method, &path, body).await);
-        assert_eq!((got_status, got_code), (status, code), "{method} {path}: {got_message}");
-        assert!(got_message.starts_with(message), "{method} {path}: {got_message}");
+        assert_eq!(
+            (got_status, got_code),
+            (status, code),
+            "{method} {path}: {got_message}"
+        );
+        assert!(
+            got_message.starts_with(message),
+            "{method} {path}: {got_message}"
+        );
     }
 }
+
+/// A request (method, path, extra headers, body) and the error it gets (status, code, message).
+type RuleCase = (
+    &'static str,
+    String,
+    Vec<(&'static str, String)>,
+    Vec<u8>,
+    (u16, u64, String),
+);
 
 /// Each rule a REST client can break, with the message Cloudflare (or Miniflare) words it in.
 #[tokio::test]
 async fn rules_read_as_cloudflare_errors() {
     let h = Harness::new();
-    let id = namespace(&h, "rules", LimitOverrides { max_store_bytes: Some(64), ..LimitOverrides::default() });
+    let id = namespace(
+        &h,
+        "rules",
+        LimitOverrides {
+            max_store_bytes: Some(64),
+            ..LimitOverrides::default()
+        },
+    );
     let long = "k".repeat(513);
     let (meta_headers, not_json) = multipart(b"v", Some("{nope"));
     let (_, big_meta) = multipart(b"v", Some(&format!("{{\"m\":\"{}\"}}", "x".repeat(1100))));
-    let items = |n: usize| Value::Array((0..n).map(|i| json!({"key": format!("k{i}"), "value": "v"})).collect()).to_string();
-    let keys = |n: usize| json!({"keys": (0..n).map(|i| format!("k{i}")).collect::<Vec<_>>()}).to_string();
-    let cases: Vec<(&str, String, Vec<(&'static str, String)>, Vec<u8>, (u16, u64, String))> = vec![
-        ("PUT", format!("/{id}/values/{long}"), vec![], b"v".to_vec(),
-            (414, 10030, "UTF-8 encoded length of 513 exceeds key length limit of 512.".into())),
-        ("PUT", format!("/{id}/values/%2E%2E"), vec![], b"v".to_vec(),
-            (400, 10023, "Illegal key name. Please use a different name.".into())),
-        ("PUT", format!("/{id}/values/k"), meta_headers.clone(), not_json,
-            (400, 10047, "Invalid metadata JSON".into())),
-        ("PUT", format!("/{id}/values/k"), meta_headers, big_meta,
-            (413, 10024, "Metadata length of 1108 exceeds limit of 1024.".into())),
-        ("PUT", format!("/{id}/values/k?expiration_ttl=30"), vec![], b"v".to_vec(),
-            (400, 10034, "Invalid expiration_ttl of 30. Expiration TTL must be at least 60.".into())),
-        ("PUT", format!("/{id}/values/k"), vec![], vec![b'v'; 100],
-            (413, 10024, "put: 'namespace size of 101 bytes would exceed its limit of 64 bytes'".into())),
-        ("PUT", format!("/{id}/bulk"), vec![], items(10_001).into_bytes(),
-            (400, 10012, "bulk put: 'received 10001 key/value pairs, but max allowed per request is: 10000'".into())),
-        ("POST", format!("/{id}/bulk/get"), vec![], keys(101).into_bytes(),
-            (400, 10001, "You can request a maximum of 100 keys".into())),
-        ("GET", format!("/{id}/keys?limit=1001"), vec![], vec![],
-            (400, 10028, "Invalid key_count_limit of 1001. Please specify an integer no greater than 1000.".into())),
-        ("GET", format!("/{id}/keys?limit=9"), vec![], vec![],
-            (400, 10028, "Invalid key_count_limit of 9. Please specify an integer no less than 10.".into())),
-        ("POST", String::new(), vec![], json!({"title": "t".repeat(513)}).to_string().into_bytes(),
-            (400, 10001, "title: must be at most 512 bytes".into())),
+    let items = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
+                .collect(),
+        )
+        .to_string()
+    };
+    let keys =
+        |n: usize| json!({"keys": (0..n).map(|i| format!("k{i}")).collect::<Vec<_>>()}).to_string();
+    let cases: Vec<RuleCase> = vec![
+        (
+            "PUT",
+            format!("/{id}/values/{long}"),
+            vec![],
+            b"v".to_vec(),
+            (
+                414,
+                10030,
+                "UTF-8 encoded length of 513 exceeds key length limit of 512.".into(),
+            ),
+        ),
+        (
+            "PUT",
+            format!("/{id}/values/%2E%2E"),
+            vec![],
+            b"v".to_vec(),
+            (
+                400,
+                10023,
+                "Illegal key name. Please use a different name.".into(),
+            ),
+        ),
+        (
+            "PUT",
+            format!("/{id}/values/k"),
+            meta_headers.clone(),
+            not_json,
+            (400, 10047, "Invalid metadata JSON".into()),
+        ),
+        (
+            "PUT",
+            format!("/{id}/values/k"),
+            meta_headers,
+            big_meta,
+            (
+                413,
+                10024,
+                "Metadata length of 1108 exceeds limit of 1024.".into(),
+            ),
+        ),
+        (
+            "PUT",
+            format!("/{id}/values/k?expiration_ttl=30"),
+            vec![],
+            b"v".to_vec(),
+            (
+                400,
+                10034,
+                "Invalid expiration_ttl of 30. Expiration TTL must be at least 60.".into(),
+            ),
+        ),
+        (
+            "PUT",
+            format!("/{id}/values/k"),
+            vec![],
+            vec![b'v'; 100],
+            (
+                413,
+                10024,
+                "put: 'namespace size of 101 bytes would exceed its limit of 64 bytes'".into(),
+            ),
+        ),
+        (
+            "PUT",
+            format!("/{id}/bulk"),
+            vec![],
+            items(10_001).into_bytes(),
+            (
+                400,
+                10012,
+                "bulk put: 'received 10001 key/value pairs, but max allowed per request is: 10000'"
+                    .into(),
+            ),
+        ),
+        (
+            "POST",
+            format!("/{id}/bulk/get"),
+            vec![],
+            keys(101).into_bytes(),
+            (400, 10001, "You can request a maximum of 100 keys".into()),
+        ),
+        (
+            "GET",
+            format!("/{id}/keys?limit=1001"),
+            vec![],
+            vec![],
+            (
+                400,
+                10028,
+                "Invalid key_count_limit of 1001. Please specify an integer no greater than 1000."
+                    .into(),
+            ),
+        ),
+        (
+            "GET",
+            format!("/{id}/keys?limit=9"),
+            vec![],
+            vec![],
+            (
+                400,
+                10028,
+                "Invalid key_count_limit of 9. Please specify an integer no less than 10.".into(),
+            ),
+        ),
+        (
+            "POST",
+            String::new(),
+            vec![],
+            json!({"title": "t".repeat(513)}).to_string().into_bytes(),
+            (400, 10001, "title: must be at most 512 bytes".into()),
+        ),
     ];
     for (method, path, headers, body, expected) in cases {
         let answer = call_with(&h, method, &path, &headers, body).await;
-        assert_eq!(error(&answer), expected, "{method} {}", &path[..path.len().min(60)]);
+        assert_eq!(
+            error(&answer),
+            expected,
+            "{method} {}",
+            &path[..path.len().min(60)]
+        );
     }
 }
 
@@ -262,7 +498,13 @@ async fn a_list_prefix_longer_than_a_key_is_refused_as_the_key() {
     let as_prefix = error(&call(&h, "GET", &format!("/{id}/keys?prefix={long}"), "").await);
     assert_eq!(as_prefix, (414, 10030, as_key.2.clone()));
     assert_eq!(as_key.0, 414);
-    let fits = call(&h, "GET", &format!("/{id}/keys?prefix={}", "p".repeat(512)), "").await;
+    let fits = call(
+        &h,
+        "GET",
+        &format!("/{id}/keys?prefix={}", "p".repeat(512)),
+        "",
+    )
+    .await;
     assert_eq!(result(&fits), json!([]));
 }
 
@@ -270,7 +512,14 @@ async fn a_list_prefix_longer_than_a_key_is_refused_as_the_key() {
 #[tokio::test]
 async fn expiry_errors_quote_the_namespace_minimum_ttl() {
     let h = Harness::new();
-    let id = namespace(&h, "short-ttl", LimitOverrides { min_ttl_secs: Some(100), ..LimitOverrides::default() });
+    let id = namespace(
+        &h,
+        "short-ttl",
+        LimitOverrides {
+            min_ttl_secs: Some(100),
+            ..LimitOverrides::default()
+        },
+    );
     let put = |query: String| {
         let h = &h;
         let path = format!("/{id}/values/k?{query}");
@@ -288,9 +537,17 @@ async fn expiry_errors_quote_the_namespace_minimum_ttl() {
     );
     assert_eq!(
         error(&put("expiration_ttl=99".into()).await),
-        (400, 10034, "Invalid expiration_ttl of 99. Expiration TTL must be at least 100.".into())
+        (
+            400,
+            10034,
+            "Invalid expiration_ttl of 99. Expiration TTL must be at least 100.".into()
+        )
     );
-    assert_eq!(result(&put("expiration_ttl=100&expiration=1".into()).await), json!({}), "the TTL wins");
+    assert_eq!(
+        result(&put("expiration_ttl=100&expiration=1".into()).await),
+        json!({}),
+        "the TTL wins"
+    );
 }
 
 /// A raised value limit takes the larger value (raw and multipart); a lowered one refuses with its
@@ -299,47 +556,133 @@ async fn expiry_errors_quote_the_namespace_minimum_ttl() {
 async fn value_bodies_are_capped_by_the_namespace_value_limit() {
     let h = Harness::new();
     let mib = 1024 * 1024;
-    let raised = namespace(&h, "raised", LimitOverrides { max_value_bytes: Some(26 * mib), ..LimitOverrides::default() });
+    let raised = namespace(
+        &h,
+        "raised",
+        LimitOverrides {
+            max_value_bytes: Some(26 * mib),
+            ..LimitOverrides::default()
+        },
+    );
     let big = vec![b'x'; 25 * mib as usize + 1];
-    assert_eq!(result(&call(&h, "PUT", &format!("/{raised}/values/raw"), big.clone()).await), json!({}));
+    assert_eq!(
+        result(&call(&h, "PUT", &format!("/{raised}/values/raw"), big.clone()).await),
+        json!({})
+    );
     let (headers, body) = multipart(&big, Some("{}"));
-    assert_eq!(result(&call_with(&h, "PUT", &format!("/{raised}/values/mp"), &headers, body).await), json!({}));
+    assert_eq!(
+        result(&call_with(&h, "PUT", &format!("/{raised}/values/mp"), &headers, body).await),
+        json!({})
+    );
     let over = vec![b'x'; 26 * mib as usize + 1];
     let refused = call(&h, "PUT", &format!("/{raised}/values/over"), over).await;
-    assert_eq!(error(&refused), (413, 10024, format!("Value length of {} exceeds limit of {}.", 26 * mib + 1, 26 * mib)));
+    assert_eq!(
+        error(&refused),
+        (
+            413,
+            10024,
+            format!(
+                "Value length of {} exceeds limit of {}.",
+                26 * mib + 1,
+                26 * mib
+            )
+        )
+    );
 
-    let lowered = namespace(&h, "lowered", LimitOverrides { max_value_bytes: Some(10), ..LimitOverrides::default() });
-    let expected = (413, 10024, "Value length of 11 exceeds limit of 10.".to_string());
+    let lowered = namespace(
+        &h,
+        "lowered",
+        LimitOverrides {
+            max_value_bytes: Some(10),
+            ..LimitOverrides::default()
+        },
+    );
+    let expected = (
+        413,
+        10024,
+        "Value length of 11 exceeds limit of 10.".to_string(),
+    );
     let path = format!("/{lowered}/values/k");
-    assert_eq!(error(&call(&h, "PUT", &path, "x".repeat(11)).await), expected);
+    assert_eq!(
+        error(&call(&h, "PUT", &path, "x".repeat(11)).await),
+        expected
+    );
     let declared = vec![("content-length", "11".to_string())];
-    assert_eq!(error(&call_with(&h, "PUT", &path, &declared, "x".repeat(11)).await), expected);
+    assert_eq!(
+        error(&call_with(&h, "PUT", &path, &declared, "x".repeat(11)).await),
+        expected
+    );
     let (headers, body) = multipart(&[b'x'; 11], None);
-    assert_eq!(error(&call_with(&h, "PUT", &path, &headers, body).await), expected);
-    assert_eq!(result(&call(&h, "PUT", &path, "x".repeat(10)).await), json!({}));
+    assert_eq!(
+        error(&call_with(&h, "PUT", &path, &headers, body).await),
+        expected
+    );
+    assert_eq!(
+        result(&call(&h, "PUT", &path, "x".repeat(10)).await),
+        json!({})
+    );
 }
 
 /// Bulk bodies are capped by the namespace's batch bound, and refused in the batch rule's words.
 #[tokio::test]
 async fn bulk_bodies_are_capped_by_the_namespace_batch_limit() {
     let h = Harness::new();
-    let lowered = namespace(&h, "small-batches", LimitOverrides { max_batch_bytes: Some(40), ..LimitOverrides::default() });
+    let lowered = namespace(
+        &h,
+        "small-batches",
+        LimitOverrides {
+            max_batch_bytes: Some(40),
+            ..LimitOverrides::default()
+        },
+    );
     let body = json!([{"key": "k", "value": "x".repeat(40)}]).to_string();
     let refused = call(&h, "PUT", &format!("/{lowered}/bulk"), body.clone()).await;
     let length = body.len();
-    assert_eq!(error(&refused), (413, 10024, format!("bulk put: 'request of {length} bytes exceeds the limit of 40 bytes'")));
+    assert_eq!(
+        error(&refused),
+        (
+            413,
+            10024,
+            format!("bulk put: 'request of {length} bytes exceeds the limit of 40 bytes'")
+        )
+    );
     let keys = json!(["k".repeat(50)]).to_string();
     let refused = call(&h, "POST", &format!("/{lowered}/bulk/delete"), keys.clone()).await;
-    assert_eq!(error(&refused).2, format!("bulk delete: 'request of {} bytes exceeds the limit of 40 bytes'", keys.len()));
-    let fits = call(&h, "PUT", &format!("/{lowered}/bulk"), r#"[{"key":"k","value":"v"}]"#).await;
+    assert_eq!(
+        error(&refused).2,
+        format!(
+            "bulk delete: 'request of {} bytes exceeds the limit of 40 bytes'",
+            keys.len()
+        )
+    );
+    let fits = call(
+        &h,
+        "PUT",
+        &format!("/{lowered}/bulk"),
+        r#"[{"key":"k","value":"v"}]"#,
+    )
+    .await;
     assert_eq!(result(&fits)["successful_key_count"], 1);
 
-    let raised = namespace(&h, "big-batches", LimitOverrides { max_batch_bytes: Some(200 * 1024 * 1024), max_value_bytes: Some(150 * 1024 * 1024), ..LimitOverrides::default() });
+    let raised = namespace(
+        &h,
+        "big-batches",
+        LimitOverrides {
+            max_batch_bytes: Some(200 * 1024 * 1024),
+            max_value_bytes: Some(150 * 1024 * 1024),
+            ..LimitOverrides::default()
+        },
+    );
     let declared = vec![("content-length", (150 * 1024 * 1024).to_string())];
     let small_body = r#"[{"key":"k","value":"v"}]"#;
     // The declared length alone decides the cap: over the profile's 100 MiB, within this namespace's.
     let answer = call_with(&h, "PUT", &format!("/{raised}/bulk"), &declared, small_body).await;
-    assert_ne!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
+    assert_ne!(
+        answer.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        answer.text()
+    );
 }
 
 /// `edgekv kv export` writes each entry as the bulk item that writes it back.

@@ -67,7 +67,11 @@ async fn apply(
     bulk_result(count)
 }
 
-pub async fn write(call: &Call<'_>, id: Uuid, req: Request<Body>) -> Result<Response<Body>, CfError> {
+pub async fn write(
+    call: &Call<'_>,
+    id: Uuid,
+    req: Request<Body>,
+) -> Result<Response<Body>, CfError> {
     let items: Vec<Item> = read_json(call, id, "bulk put", req).await?;
     let ops = items
         .into_iter()
@@ -76,7 +80,11 @@ pub async fn write(call: &Call<'_>, id: Uuid, req: Request<Body>) -> Result<Resp
     apply(call, id, "bulk put", ops).await
 }
 
-pub async fn delete(call: &Call<'_>, id: Uuid, req: Request<Body>) -> Result<Response<Body>, CfError> {
+pub async fn delete(
+    call: &Call<'_>,
+    id: Uuid,
+    req: Request<Body>,
+) -> Result<Response<Body>, CfError> {
     let keys: Vec<String> = read_json(call, id, "bulk delete", req).await?;
     let ops = keys
         .into_iter()

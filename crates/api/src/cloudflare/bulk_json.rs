@@ -59,7 +59,10 @@ impl Item {
         Ok(Put {
             key: self.key,
             value,
-            metadata: self.metadata.filter(|m| !m.is_null()).map(|m| m.to_string()),
+            metadata: self
+                .metadata
+                .filter(|m| !m.is_null())
+                .map(|m| m.to_string()),
             expiry,
             ..Put::default()
         })
@@ -79,7 +82,9 @@ impl Item {
             key: entry.key,
             value,
             base64,
-            expiration: entry.expires_at_ms.map(|ms| Number::from(ms.div_euclid(1000))),
+            expiration: entry
+                .expires_at_ms
+                .map(|ms| Number::from(ms.div_euclid(1000))),
             expiration_ttl: None,
             metadata: entry.metadata.and_then(|m| serde_json::from_str(&m).ok()),
         }
@@ -135,10 +140,15 @@ mod tests {
         let put = item(r#"{"key":"k","value":"AAH/","base64":true,"metadata":{"a":1}}"#)
             .into_put()
             .unwrap();
-        assert_eq!((put.value, put.metadata.as_deref()), (vec![0, 1, 255], Some(r#"{"a":1}"#)));
+        assert_eq!(
+            (put.value, put.metadata.as_deref()),
+            (vec![0, 1, 255], Some(r#"{"a":1}"#))
+        );
         let bad = item(r#"{"key":"k","value":"!!","base64":true}"#).into_put();
         assert_eq!(bad.err(), Some(ItemError::Base64 { key: "k".into() }));
-        let null = item(r#"{"key":"k","value":"v","metadata":null}"#).into_put().unwrap();
+        let null = item(r#"{"key":"k","value":"v","metadata":null}"#)
+            .into_put()
+            .unwrap();
         assert_eq!(null.metadata, None);
     }
 }

@@ -54,9 +54,14 @@ impl CfError {
     /// one wording for it.
     pub fn from_body_rule(op: &str, rule: Rule, e: BodyError) -> Self {
         match e {
-            BodyError::TooLarge { limit, length } => {
-                rule_error(op, &RuleViolation { rule, limit, actual: length })
-            }
+            BodyError::TooLarge { limit, length } => rule_error(
+                op,
+                &RuleViolation {
+                    rule,
+                    limit,
+                    actual: length,
+                },
+            ),
             BodyError::Incomplete(_) => CfError::incomplete(),
         }
     }
@@ -313,7 +318,10 @@ mod tests {
     fn a_response_that_cannot_be_built_is_an_enveloped_500() {
         let builder = Response::builder().header("expiration", "1\r\nx: y");
         let e = CfError::from(reply::bytes(builder, "v").unwrap_err());
-        assert_eq!((e.status, e.code), (StatusCode::INTERNAL_SERVER_ERROR, 10001));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, 10001)
+        );
         let response = failure(&e);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()["content-type"], "application/json");

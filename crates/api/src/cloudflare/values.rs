@@ -155,11 +155,7 @@ pub async fn delete(call: &Call<'_>, id: Uuid, key: String) -> Result<Response<B
     success(json!({}), None)
 }
 
-pub async fn metadata(
-    call: &Call<'_>,
-    id: Uuid,
-    key: String,
-) -> Result<Response<Body>, CfError> {
+pub async fn metadata(call: &Call<'_>, id: Uuid, key: String) -> Result<Response<Body>, CfError> {
     let entry = blocking(call.m.store(), move |s| s.get(&id, &key))
         .await
         .map_err(|e| CfError::from_store("get", e))?;
