@@ -252,25 +252,29 @@ fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
             profile,
             no_ttl,
         } => {
-            let ns = store.create_namespace(NewNamespace {
+            let namespace = store.create_namespace(NewNamespace {
                 ttl_enabled: !no_ttl,
                 ..NewNamespace::new(name, profile)
             })?;
-            println!("{}", ns.id);
+            println!("{}", namespace.id);
         }
         NamespaceCommand::List { json } => {
             let page = store.list_namespaces(&NamespaceQuery {
                 limit: u64::MAX >> 1,
                 ..NamespaceQuery::default()
             })?;
-            for ns in page.namespaces {
+            for namespace in page.namespaces {
                 if json {
-                    let row = json!({"id": ns.id.to_string(), "name": ns.name, "profile": ns.profile.as_str(), "ttl": ns.ttl_enabled, "items": ns.item_count, "bytes": ns.total_bytes, "version": ns.version, "etag": ns.etag().as_str()});
+                    let row = json!({"id": namespace.id.to_string(), "name": namespace.name, "profile": namespace.profile.as_str(), "ttl": namespace.ttl_enabled, "items": namespace.item_count, "bytes": namespace.total_bytes, "version": namespace.version, "etag": namespace.etag().as_str()});
                     println!("{row}");
                 } else {
                     println!(
                         "{}\t{}\t{}\t{} keys\t{} bytes",
-                        ns.id, ns.name, ns.profile, ns.item_count, ns.total_bytes
+                        namespace.id,
+                        namespace.name,
+                        namespace.profile,
+                        namespace.item_count,
+                        namespace.total_bytes
                     );
                 }
             }

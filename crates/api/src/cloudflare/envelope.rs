@@ -446,8 +446,11 @@ mod tests {
 
     #[test]
     fn missing_namespace_and_key_are_404_with_their_codes() {
-        let ns = CfError::from_store("get", StoreError::NamespaceNotFound("n".into()));
-        assert_eq!((ns.status, ns.code), (StatusCode::NOT_FOUND, 10013));
+        let namespace = CfError::from_store("get", StoreError::NamespaceNotFound("n".into()));
+        assert_eq!(
+            (namespace.status, namespace.code),
+            (StatusCode::NOT_FOUND, 10013)
+        );
         let key = CfError::from_store("get", StoreError::KeyNotFound("k".into()));
         assert_eq!((key.status, key.code), (StatusCode::NOT_FOUND, 10009));
     }
