@@ -162,6 +162,18 @@ def test_rule_errors_use_cloudflare_statuses_and_codes(cf, server, ns):
     assert [k.name for k in cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT, prefix="a")] == ["a+b"]
 
 
+def test_a_list_prefix_longer_than_a_key_is_refused_as_the_key_is(cf, ns):
+    long = "p" * 513
+    with pytest.raises(cloudflare.APIStatusError) as as_key:
+        cf.kv.namespaces.values.update(long, account_id=ACCT, namespace_id=ns, value=b"v")
+    with pytest.raises(cloudflare.APIStatusError) as as_prefix:
+        list(cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT, prefix=long))
+    assert as_prefix.value.status_code == as_key.value.status_code == 414
+    assert as_prefix.value.body["errors"] == as_key.value.body["errors"]
+    assert as_prefix.value.body["errors"][0] == {"code": 10030, "message": "UTF-8 encoded length of 513 exceeds key length limit of 512."}
+    assert list(cf.kv.namespaces.keys.list(namespace_id=ns, account_id=ACCT, prefix=long[:512])) == []
+
+
 def test_value_over_25_mib_is_refused_with_413(server, ns):
     limit = 25 * 1024 * 1024
     assert raw(server, "PUT", f"/{ns}/values/at-limit", data=b"x" * limit).status_code == 200

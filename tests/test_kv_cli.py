@@ -3,6 +3,7 @@ other way round, exit codes, and a 100,000-key import/export round trip."""
 
 import base64
 import json
+import time
 
 import requests
 
@@ -71,6 +72,35 @@ def test_import_100k_keys_then_export_round_trips_byte_for_byte(edgekv, tmp_path
     assert base64.b64decode(back["bin/000010"]["value"]) == bytes([10, 0, 255])
     assert back["meta/000011"]["metadata"] == {"i": 11}
     assert back["text/000012"]["value"] == "value 12 ünïcødé"
+
+
+def test_import_takes_float_expirations_as_the_rest_bulk_write_does(edgekv, tmp_path):
+    server = edgekv()
+    server.kv("namespace", "create", "floats")
+    at = int(time.time()) + 3600
+    seed = tmp_path / "floats.json"
+    seed.write_text(json.dumps([
+        {"key": "float", "value": "f", "expiration": at + 0.75},
+        {"key": "ttl-wins", "value": "t", "expiration": 1, "expiration_ttl": 7200.5, "metadata": {"m": 1}},
+        {"key": "bin", "value": base64.b64encode(b"\x00\xff").decode(), "base64": True},
+    ]))
+    out = server.kv("import", "-n", "floats", str(seed))
+    assert out.returncode == 0, out.stderr
+    described = json.loads(server.kv("get", "-n", "floats", "float", "--json").stdout)
+    assert described["expires_at_ms"] == at * 1000
+    ttl = json.loads(server.kv("get", "-n", "floats", "ttl-wins", "--json").stdout)["expires_at_ms"]
+    assert at * 1000 < ttl <= (time.time() + 7201) * 1000
+    exported = tmp_path / "floats-out.json"
+    assert server.kv("export", "-n", "floats", "-o", str(exported)).returncode == 0
+    items = {item["key"]: item for item in json.loads(exported.read_text())}
+    assert items["float"] == {"key": "float", "value": "f", "expiration": at}
+    assert items["bin"] == {"key": "bin", "value": "AP8=", "base64": True}
+    assert items["ttl-wins"]["metadata"] == {"m": 1} and items["ttl-wins"]["expiration"] == ttl // 1000
+    server.kv("namespace", "create", "floats-again")
+    assert server.kv("import", "-n", "floats-again", str(exported)).returncode == 0
+    again = tmp_path / "floats-again.json"
+    assert server.kv("export", "-n", "floats-again", "-o", str(again)).returncode == 0
+    assert again.read_bytes() == exported.read_bytes()
 
 
 def test_import_is_all_or_nothing(edgekv, tmp_path):

@@ -11,6 +11,7 @@ mod dialect;
 pub mod rest;
 mod telnyx;
 
+pub use cloudflare::bulk_json;
 pub use credentials::{Credentials, InvalidCredential, Secret};
 pub use dialect::Dialect;
 
@@ -186,7 +187,7 @@ pub async fn blocking<T: Send + 'static>(
 /// Internal parsers, reachable only for the fuzz targets in `tests/fuzz`. Not an API: no stability.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::cloudflare::{decode_value, read_multipart, to_put, GetRequest, WriteItem};
+    pub use crate::cloudflare::{decode_value, read_multipart, GetRequest};
     pub use crate::cloudfront::sigv4::{
         canonical_query, canonical_request, canonical_uri, check_date, check_head, check_signature,
         check_signed_headers, parse_authorization, verify, Authorization, Claim, SignatureError,

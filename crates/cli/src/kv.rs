@@ -6,11 +6,11 @@
 use anyhow::{Context, Result};
 use base64::Engine;
 use clap::{Args, Subcommand};
+use edgekv_api::bulk_json::{self, Item};
 use edgekv_store::{
-    Delete, Expiry, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition,
-    Profile, Put, Store, StoreError, StoreOptions, Uuid,
+    Delete, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition, Profile, Put,
+    Store, StoreError, StoreOptions, Uuid,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -252,25 +252,29 @@ fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
             profile,
             no_ttl,
         } => {
-            let ns = store.create_namespace(NewNamespace {
+            let namespace = store.create_namespace(NewNamespace {
                 ttl_enabled: !no_ttl,
                 ..NewNamespace::new(name, profile)
             })?;
-            println!("{}", ns.id);
+            println!("{}", namespace.id);
         }
         NamespaceCommand::List { json } => {
             let page = store.list_namespaces(&NamespaceQuery {
                 limit: u64::MAX >> 1,
                 ..NamespaceQuery::default()
             })?;
-            for ns in page.namespaces {
+            for namespace in page.namespaces {
                 if json {
-                    let row = json!({"id": ns.id.to_string(), "name": ns.name, "profile": ns.profile.as_str(), "ttl": ns.ttl_enabled, "items": ns.item_count, "bytes": ns.total_bytes, "version": ns.version, "etag": ns.etag().as_str()});
+                    let row = json!({"id": namespace.id.to_string(), "name": namespace.name, "profile": namespace.profile.as_str(), "ttl": namespace.ttl_enabled, "items": namespace.item_count, "bytes": namespace.total_bytes, "version": namespace.version, "etag": namespace.etag().as_str()});
                     println!("{row}");
                 } else {
                     println!(
                         "{}\t{}\t{}\t{} keys\t{} bytes",
-                        ns.id, ns.name, ns.profile, ns.item_count, ns.total_bytes
+                        namespace.id,
+                        namespace.name,
+                        namespace.profile,
+                        namespace.item_count,
+                        namespace.total_bytes
                     );
                 }
             }
@@ -311,11 +315,7 @@ fn put(store: &Store, args: PutArgs) -> Result<()> {
             bytes
         }
     };
-    let expiry = match (args.ttl, args.expiration) {
-        (Some(ttl), _) => Expiry::TtlSecs(ttl),
-        (None, Some(at)) => Expiry::AtUnixSecs(at),
-        (None, None) => Expiry::Never,
-    };
+    let expiry = bulk_json::expiry(args.ttl, args.expiration);
     let precondition = args
         .if_match
         .map_or(Precondition::None, Precondition::EntryEtag);
@@ -409,21 +409,6 @@ fn list(store: &Store, args: ListArgs) -> Result<()> {
     })
 }
 
-/// One item of Cloudflare's bulk JSON.
-#[derive(Debug, Serialize, Deserialize)]
-struct BulkItem {
-    key: String,
-    value: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    base64: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expiration: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expiration_ttl: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<Value>,
-}
-
 fn import(store: &Store, args: ImportArgs) -> Result<()> {
     let id = namespace_id(store, &args.namespace)?;
     let file = std::fs::File::open(&args.file)
@@ -435,38 +420,17 @@ fn import(store: &Store, args: ImportArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let reader = progress.wrap_read(std::io::BufReader::new(file));
-    let items: Vec<BulkItem> = serde_json::from_reader(reader).with_context(|| {
+    let items: Vec<Item> = serde_json::from_reader(reader).with_context(|| {
         format!(
             "{} is not a Cloudflare bulk JSON array",
             args.file.display()
         )
     })?;
     progress.set_message("writing");
-    let mut puts = Vec::with_capacity(items.len());
-    for item in items {
-        let value = match item.base64 {
-            true => base64::engine::general_purpose::STANDARD
-                .decode(item.value.as_bytes())
-                .with_context(|| format!("key {:?}: value is not base64", item.key))?,
-            false => item.value.into_bytes(),
-        };
-        let expiry = match (item.expiration_ttl, item.expiration) {
-            (Some(ttl), _) => Expiry::TtlSecs(ttl),
-            (None, Some(at)) => Expiry::AtUnixSecs(at),
-            (None, None) => Expiry::Never,
-        };
-        let metadata = item
-            .metadata
-            .filter(|m| !m.is_null())
-            .map(|m| m.to_string());
-        puts.push(Put {
-            key: item.key,
-            value,
-            metadata,
-            expiry,
-            ..Put::default()
-        });
-    }
+    let puts = items
+        .into_iter()
+        .map(Item::into_put)
+        .collect::<Result<Vec<Put>, _>>()?;
     let count = puts.len();
     let written = store.import(&id, puts);
     progress.finish_and_clear();
@@ -485,30 +449,17 @@ fn export(store: &Store, args: ExportArgs) -> Result<()> {
     };
     out.write_all(b"[")?;
     let mut first = true;
+    // Entries are read in the namespace's own bulk-get bound (a whole page where it has none).
+    let chunk = store.limits(&id)?.max_bulk_get.unwrap_or(u64::MAX).max(1);
     each_page(store, &id, "", |keys| {
         let names: Vec<String> = keys.into_iter().map(|k| k.key).collect();
-        // Within every profile's bulk-get bound.
         let entries = names
-            .chunks(100)
+            .chunks(usize::try_from(chunk).unwrap_or(usize::MAX))
             .map(|chunk| store.get_many(&id, chunk))
             .collect::<Result<Vec<_>, _>>()?;
         for entry in entries.into_iter().flatten().flatten() {
-            let (value, base64) = text_or_base64(&entry.value);
-            let metadata = entry
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            let expiration = entry.expires_at_ms.map(|ms| (ms / 1000) as u64);
-            let item = BulkItem {
-                key: entry.key,
-                value,
-                base64,
-                expiration,
-                expiration_ttl: None,
-                metadata,
-            };
             out.write_all(if first { b"\n" } else { b",\n" })?;
-            serde_json::to_writer(&mut out, &item)?;
+            serde_json::to_writer(&mut out, &Item::from_entry(entry))?;
             first = false;
         }
         Ok(())

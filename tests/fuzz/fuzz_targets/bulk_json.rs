@@ -1,7 +1,7 @@
-//! The Cloudflare dialect's bulk JSON bodies (`cloudflare::bulk`): `PUT /bulk` items through
-//! `to_put`, the key list of `POST /bulk/delete` (and `DELETE /bulk`), the `POST /bulk/get` request and
-//! `decode_value`; then what the store does first with a bulk put (expiry resolution, metadata
-//! compaction) under the Cloudflare profile.
+//! The Cloudflare dialect's bulk JSON bodies: `PUT /bulk` items (`bulk_json::Item`, also what
+//! `edgekv kv import` reads) through `Item::into_put`, the key list of `POST /bulk/delete` (and
+//! `DELETE /bulk`), the `POST /bulk/get` request and `decode_value`; then what the store does
+//! first with a bulk put (expiry resolution, metadata compaction) under the Cloudflare profile.
 //!
 //! Input: a request body, parsed the way `read_json` does (`serde_json::from_slice`).
 //!
@@ -16,7 +16,8 @@
 #![no_main]
 
 use base64::Engine;
-use edgekv_api::fuzzing::{decode_value, to_put, GetRequest, WriteItem};
+use edgekv_api::bulk_json::Item;
+use edgekv_api::fuzzing::{decode_value, GetRequest};
 use edgekv_fuzz::same_json;
 use edgekv_store::{Expiry, ExpiryLimits, Profile};
 use libfuzzer_sys::fuzz_target;
@@ -44,10 +45,10 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn write_items(data: &[u8]) {
-    let Ok(items) = serde_json::from_slice::<Vec<WriteItem>>(data) else {
+    let Ok(items) = serde_json::from_slice::<Vec<Item>>(data) else {
         return;
     };
-    // serde skips the fields WriteItem does not know without checking their strings are UTF-8, so a
+    // serde skips the fields Item does not know without checking their strings are UTF-8, so a
     // body serde reads as items is not always one serde_json::Value accepts; compare where it is.
     let Ok(raw) = serde_json::from_slice::<Vec<Value>>(data) else {
         return;
@@ -57,7 +58,7 @@ fn write_items(data: &[u8]) {
     for (item, raw) in items.into_iter().zip(&raw) {
         let text = raw["value"].as_str().expect("value is a string");
         let base64 = raw.get("base64").and_then(Value::as_bool).unwrap_or(false);
-        let put = match to_put(item) {
+        let put = match item.into_put() {
             Ok(put) => put,
             Err(e) => {
                 assert!(base64, "only base64 decoding can refuse an item: {e:?}");

@@ -1,95 +1,61 @@
-//! Bulk operations: write (`PUT /bulk`: base64 values, metadata, expiry per item), delete
-//! (`POST /bulk/delete` and the legacy `DELETE /bulk` that wrangler sends) and get (`POST /bulk/get`:
-//! text or json values, optionally with metadata). Writes and deletes apply all or nothing.
+//! Bulk operations: write (`PUT /bulk`: items of `bulk_json`), delete (`POST /bulk/delete` and the
+//! legacy `DELETE /bulk` that wrangler sends) and get (`POST /bulk/get`: text or json values,
+//! optionally with metadata). Writes and deletes apply all or nothing. Each request body is capped
+//! by the namespace's bound on one batch request.
 
+use super::bulk_json::Item;
 use super::envelope::{success, CfError};
 use super::values::parse_metadata;
-use super::{namespace_id, Call};
+use super::{limits, Call};
 use crate::rest::body;
 use crate::{blocking, Body};
-use base64::Engine;
-use edgekv_store::{Batch, BatchOp, Delete, Expiry, Put};
+use edgekv_store::{Batch, BatchOp, Delete, Entry, Limits, Rule, Uuid};
 
 use hyper::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-/// The largest bulk request body (100 MB).
-const MAX_BULK_BODY: u64 = 100 * 1000 * 1000;
+/// The request bound for a namespace whose batches have no byte limit of their own: what the
+/// server holds in memory for one request, not a KV rule.
+const UNBOUNDED_BATCH_BODY_BYTES: u64 = 1 << 30;
 
-/// One item of a bulk write body: `key`, `value` (text, or base64 when `base64` is true), and
-/// optional `expiration` (unix seconds), `expiration_ttl` (seconds) and `metadata` (any JSON).
-#[derive(Deserialize)]
-pub struct WriteItem {
-    key: String,
-    value: String,
-    #[serde(default)]
-    base64: bool,
-    expiration: Option<f64>,
-    expiration_ttl: Option<f64>,
-    metadata: Option<Value>,
+/// The largest bulk request body namespace `limits` take: Cloudflare bounds the whole request,
+/// which is the namespace's batch bound.
+fn body_limit(limits: &Limits) -> u64 {
+    limits.max_batch_bytes.unwrap_or(UNBOUNDED_BATCH_BODY_BYTES)
 }
 
-async fn read_json<T: DeserializeOwned>(req: Request<Body>) -> Result<T, CfError> {
-    let body = body::read_request(req, MAX_BULK_BODY)
+/// The JSON body of bulk operation `op` on namespace `id`, capped from its limits: one too large
+/// breaks the batch rule, and is answered as the store answers that.
+async fn read_json<T: DeserializeOwned>(
+    call: &Call<'_>,
+    id: Uuid,
+    op: &str,
+    req: Request<Body>,
+) -> Result<T, CfError> {
+    let limit = body_limit(&limits(call, id, op).await?);
+    let body = body::read_request(req, limit)
         .await
-        .map_err(CfError::from_body)?;
+        .map_err(|e| CfError::from_body_rule(op, Rule::BatchTooLarge, e))?;
     serde_json::from_slice(&body)
         .map_err(|e| CfError::bad_request(10001, format!("Invalid JSON body: {e}")))
 }
 
-/// The store write a bulk item asks for: `expiration_ttl` wins over `expiration`, negative times
-/// count as 0, JSON `null` metadata as none; the store checks its limits when the batch applies.
-/// A `base64` value that does not decode is Cloudflare error 10012.
-pub fn to_put(item: WriteItem) -> Result<Put, CfError> {
-    let value = match item.base64 {
-        true => base64::engine::general_purpose::STANDARD
-            .decode(item.value.as_bytes())
-            .map_err(|_| {
-                CfError::bad_request(
-                    10012,
-                    format!("Malformed base64 value for key {:?}", item.key),
-                )
-            })?,
-        false => item.value.into_bytes(),
-    };
-    let expiry = match (item.expiration_ttl, item.expiration) {
-        (Some(ttl), _) => Expiry::TtlSecs(ttl.max(0.0) as u64),
-        (None, Some(at)) => Expiry::AtUnixSecs(at.max(0.0) as u64),
-        (None, None) => Expiry::Never,
-    };
-    let metadata = item
-        .metadata
-        .filter(|m| !m.is_null())
-        .map(|m| m.to_string());
-    Ok(Put {
-        key: item.key,
-        value,
-        metadata,
-        expiry,
-        ..Put::default()
-    })
-}
-
-fn bulk_result(count: usize) -> Response<Body> {
+fn bulk_result(count: usize) -> Result<Response<Body>, CfError> {
     success(
         json!({"successful_key_count": count, "unsuccessful_keys": []}),
         None,
     )
 }
 
-pub async fn write(
+/// Applies `ops` as one batch (all or nothing) and answers their count.
+async fn apply(
     call: &Call<'_>,
-    ns: &str,
-    req: Request<Body>,
+    id: Uuid,
+    op: &'static str,
+    ops: Vec<BatchOp>,
 ) -> Result<Response<Body>, CfError> {
-    let id = namespace_id(ns)?;
-    let items: Vec<WriteItem> = read_json(req).await?;
-    let ops = items
-        .into_iter()
-        .map(|item| to_put(item).map(BatchOp::Put))
-        .collect::<Result<Vec<_>, _>>()?;
     let count = ops.len();
     let batch = Batch {
         ops,
@@ -97,30 +63,34 @@ pub async fn write(
     };
     blocking(call.m.store(), move |s| s.apply(&id, batch))
         .await
-        .map_err(|e| CfError::from_store("bulk put", e))?;
-    Ok(bulk_result(count))
+        .map_err(|e| CfError::from_store(op, e))?;
+    bulk_result(count)
+}
+
+pub async fn write(
+    call: &Call<'_>,
+    id: Uuid,
+    req: Request<Body>,
+) -> Result<Response<Body>, CfError> {
+    let items: Vec<Item> = read_json(call, id, "bulk put", req).await?;
+    let ops = items
+        .into_iter()
+        .map(|item| Ok(BatchOp::Put(item.into_put()?)))
+        .collect::<Result<Vec<_>, CfError>>()?;
+    apply(call, id, "bulk put", ops).await
 }
 
 pub async fn delete(
     call: &Call<'_>,
-    ns: &str,
+    id: Uuid,
     req: Request<Body>,
 ) -> Result<Response<Body>, CfError> {
-    let id = namespace_id(ns)?;
-    let keys: Vec<String> = read_json(req).await?;
-    let count = keys.len();
+    let keys: Vec<String> = read_json(call, id, "bulk delete", req).await?;
     let ops = keys
         .into_iter()
         .map(|key| BatchOp::Delete(Delete::new(key)))
         .collect();
-    let batch = Batch {
-        ops,
-        ..Batch::default()
-    };
-    blocking(call.m.store(), move |s| s.apply(&id, batch))
-        .await
-        .map_err(|e| CfError::from_store("bulk delete", e))?;
-    Ok(bulk_result(count))
+    apply(call, id, "bulk delete", ops).await
 }
 
 /// A bulk get body: `keys` (at least one), `type` (`text`, the default, or `json`) and
@@ -135,19 +105,9 @@ pub struct GetRequest {
     with_metadata: bool,
 }
 
-pub async fn get(call: &Call<'_>, ns: &str, req: Request<Body>) -> Result<Response<Body>, CfError> {
-    let id = namespace_id(ns)?;
-    let request: GetRequest = read_json(req).await?;
-    let as_json = match request.kind.as_deref() {
-        None | Some("text") => false,
-        Some("json") => true,
-        Some(other) => {
-            return Err(CfError::bad_request(
-                10001,
-                format!("\"{other}\" is not a valid type. Use \"json\" or \"text\""),
-            ))
-        }
-    };
+pub async fn get(call: &Call<'_>, id: Uuid, req: Request<Body>) -> Result<Response<Body>, CfError> {
+    let request: GetRequest = read_json(call, id, "bulk get keys", req).await?;
+    let as_json = as_json(request.kind.as_deref())?;
     if request.keys.is_empty() {
         return Err(CfError::bad_request(
             10001,
@@ -158,35 +118,47 @@ pub async fn get(call: &Call<'_>, ns: &str, req: Request<Body>) -> Result<Respon
     let entries = blocking(call.m.store(), move |s| s.get_many(&id, &keys))
         .await
         .map_err(|e| CfError::from_store("bulk get keys", e))?;
-    let kind = if as_json { "json" } else { "text" };
     let mut values = Map::new();
     for (key, entry) in request.keys.into_iter().zip(entries) {
         let rendered = match entry {
             None => Value::Null,
-            Some(entry) => {
-                let value = decode_value(entry.value, as_json).ok_or_else(|| {
-                    CfError::bad_request(
-                        10001,
-                        format!(
-                            "At least one of the requested keys corresponds to a non-{kind} value"
-                        ),
-                    )
-                })?;
-                match request.with_metadata {
-                    false => value,
-                    true => {
-                        let mut item = json!({"value": value, "metadata": parse_metadata(entry.metadata.as_deref())});
-                        if let Some(at) = entry.expires_at_ms {
-                            item["expiration"] = json!(at / 1000);
-                        }
-                        item
-                    }
-                }
-            }
+            Some(entry) => render(entry, as_json, request.with_metadata)?,
         };
         values.insert(key, rendered);
     }
-    Ok(success(json!({"values": values}), None))
+    success(json!({"values": values}), None)
+}
+
+/// Whether a bulk get's `type` asks for values parsed as JSON (`json`) or as text (`text`, the
+/// default).
+fn as_json(kind: Option<&str>) -> Result<bool, CfError> {
+    match kind {
+        None | Some("text") => Ok(false),
+        Some("json") => Ok(true),
+        Some(other) => Err(CfError::bad_request(
+            10001,
+            format!("\"{other}\" is not a valid type. Use \"json\" or \"text\""),
+        )),
+    }
+}
+
+/// One found entry of a bulk get: its value, or `{value, metadata, expiration?}` with metadata.
+fn render(entry: Entry, as_json: bool, with_metadata: bool) -> Result<Value, CfError> {
+    let value = decode_value(entry.value, as_json).ok_or_else(|| {
+        let kind = if as_json { "json" } else { "text" };
+        CfError::bad_request(
+            10001,
+            format!("At least one of the requested keys corresponds to a non-{kind} value"),
+        )
+    })?;
+    if !with_metadata {
+        return Ok(value);
+    }
+    let mut item = json!({"value": value, "metadata": parse_metadata(entry.metadata.as_deref())});
+    if let Some(at) = entry.expires_at_ms {
+        item["expiration"] = json!(at / 1000);
+    }
+    Ok(item)
 }
 
 /// A stored value as text, or parsed as JSON; `None` when it is not that.

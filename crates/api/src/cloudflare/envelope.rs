@@ -2,8 +2,10 @@
 //! errors: each store error becomes the status, code and message the real API (and Miniflare) use.
 //! Deterministic client errors are never 408/409/429/5xx, which the SDKs would retry.
 
+use super::bulk_json::ItemError;
 use crate::rest::body::BodyError;
-use crate::{full, Body};
+use crate::rest::reply::{self, Unbuilt};
+use crate::Body;
 use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -34,8 +36,8 @@ impl CfError {
         CfError::new(StatusCode::NOT_FOUND, 7003, "No route for the URI")
     }
 
-    /// The error for a request body that could not be read whole: too large (413) or cut short or
-    /// malformed (400).
+    /// The error for a request body that could not be read whole: larger than `limit` allows
+    /// (413, quoting the limit), or cut short or malformed (400).
     pub fn from_body(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge { limit, .. } => CfError::new(
@@ -43,10 +45,29 @@ impl CfError {
                 10024,
                 format!("Request body exceeds the limit of {limit} bytes."),
             ),
-            BodyError::Incomplete(_) => {
-                CfError::bad_request(10001, "The request body did not arrive whole.")
-            }
+            BodyError::Incomplete(_) => CfError::incomplete(),
         }
+    }
+
+    /// The error for a body that is itself bounded by `rule` (a raw value, a bulk request): too
+    /// large is answered as the store answers a violation of that rule during `op`, so there is
+    /// one wording for it.
+    pub fn from_body_rule(op: &str, rule: Rule, e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit, length } => rule_error(
+                op,
+                &RuleViolation {
+                    rule,
+                    limit,
+                    actual: length,
+                },
+            ),
+            BodyError::Incomplete(_) => CfError::incomplete(),
+        }
+    }
+
+    fn incomplete() -> Self {
+        CfError::bad_request(10001, "The request body did not arrive whole.")
     }
 
     /// The error for a store error during `op` (e.g. `get`, `put`, `list keys`).
@@ -169,13 +190,35 @@ pub fn metadata_too_large(length: u64, limit: u64) -> CfError {
     )
 }
 
+/// A bulk item that cannot become a write (Cloudflare's "malformed value").
+impl From<ItemError> for CfError {
+    fn from(e: ItemError) -> Self {
+        match e {
+            ItemError::Base64 { key } => {
+                CfError::bad_request(10012, format!("Malformed base64 value for key {key:?}"))
+            }
+        }
+    }
+}
+
+/// A response that could not be built (its cause is logged where it failed) is a 500.
+impl From<Unbuilt> for CfError {
+    fn from(_: Unbuilt) -> Self {
+        CfError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            10001,
+            "The response could not be built.",
+        )
+    }
+}
+
 /// `{"success": true, ..., "result": result}` with `result_info` when given.
-pub fn success(result: Value, result_info: Option<Value>) -> Response<Body> {
+pub fn success(result: Value, result_info: Option<Value>) -> Result<Response<Body>, CfError> {
     let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
     if let Some(info) = result_info {
         body["result_info"] = info;
     }
-    json_response(StatusCode::OK, &body)
+    Ok(reply::json(Response::builder(), &body)?)
 }
 
 /// The enveloped error.
@@ -186,22 +229,14 @@ pub fn failure(e: &CfError) -> Response<Body> {
         "messages": [],
         "result": null,
     });
-    json_response(e.status, &body)
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(full(body.to_string()))
-        .unwrap_or_else(|_| Response::new(full("{}")))
+    reply::or_500(reply::json(Response::builder().status(e.status), &body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const RULES: [Rule; 21] = [
+    const RULES: [Rule; 22] = [
         Rule::KeyEmpty,
         Rule::KeyDotSegment,
         Rule::KeyTooLong,
@@ -223,7 +258,88 @@ mod tests {
         Rule::BulkGetTooManyKeys,
         Rule::ListLimit,
         Rule::NamespaceName,
+        Rule::ContentType,
     ];
+
+    /// Fails to compile when the store gains a rule, until `RULES` (and so every test that
+    /// iterates it) names it too.
+    #[allow(dead_code)]
+    fn every_rule_is_in_rules(rule: Rule) {
+        match rule {
+            Rule::KeyEmpty
+            | Rule::KeyDotSegment
+            | Rule::KeyTooLong
+            | Rule::KeyTooLarge
+            | Rule::KeyCharset
+            | Rule::KeyReserved
+            | Rule::ValueTooLarge
+            | Rule::MetadataTooLarge
+            | Rule::MetadataNotJson
+            | Rule::ExpiryUnsupported
+            | Rule::TtlTooShort
+            | Rule::TtlTooLong
+            | Rule::ExpirationInPast
+            | Rule::ExpirationTooSoon
+            | Rule::ExpirationTooLate
+            | Rule::StoreFull
+            | Rule::BatchTooManyItems
+            | Rule::BatchTooLarge
+            | Rule::BulkGetTooManyKeys
+            | Rule::ListLimit
+            | Rule::NamespaceName
+            | Rule::ContentType => {}
+        }
+    }
+
+    #[test]
+    fn every_rule_has_a_cloudflare_code_and_a_message_that_quotes_its_limit() {
+        for rule in RULES {
+            let e = violation(rule, 7777, 8888);
+            assert!(e.code >= 10001 && !e.message.is_empty(), "{rule:?}: {e:?}");
+            let sized = !matches!(
+                rule,
+                Rule::KeyEmpty
+                    | Rule::KeyDotSegment
+                    | Rule::KeyCharset
+                    | Rule::KeyReserved
+                    | Rule::MetadataNotJson
+                    | Rule::ExpiryUnsupported
+                    | Rule::ExpirationInPast
+            );
+            assert!(
+                !sized || e.message.contains("7777"),
+                "{rule:?} does not quote its limit: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_built_is_an_enveloped_500() {
+        let builder = Response::builder().header("expiration", "1\r\nx: y");
+        let e = CfError::from(reply::bytes(builder, "v").unwrap_err());
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, 10001)
+        );
+        let response = failure(&e);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn a_body_over_its_rule_reads_as_that_rule() {
+        let e = CfError::from_body_rule(
+            "put",
+            Rule::ValueTooLarge,
+            BodyError::TooLarge {
+                limit: 10,
+                length: 11,
+            },
+        );
+        assert_eq!(e, violation(Rule::ValueTooLarge, 10, 11));
+        assert_eq!(e.message, "Value length of 11 exceeds limit of 10.");
+    }
 
     fn violation(rule: Rule, limit: u64, actual: u64) -> CfError {
         CfError::from_store(
@@ -330,8 +446,11 @@ mod tests {
 
     #[test]
     fn missing_namespace_and_key_are_404_with_their_codes() {
-        let ns = CfError::from_store("get", StoreError::NamespaceNotFound("n".into()));
-        assert_eq!((ns.status, ns.code), (StatusCode::NOT_FOUND, 10013));
+        let namespace = CfError::from_store("get", StoreError::NamespaceNotFound("n".into()));
+        assert_eq!(
+            (namespace.status, namespace.code),
+            (StatusCode::NOT_FOUND, 10013)
+        );
         let key = CfError::from_store("get", StoreError::KeyNotFound("k".into()));
         assert_eq!((key.status, key.code), (StatusCode::NOT_FOUND, 10009));
     }

@@ -1,21 +1,24 @@
 //! The Cloudflare Workers KV REST API (v4) under `/client/v4/accounts/{account}/storage/kv/namespaces`
 //! (and the same without `/client/v4`): authentication, raw-path routing to the 13 operations, and
-//! the envelope. Each operation module only translates HTTP to store calls.
+//! the envelope. Each operation module only translates HTTP to store calls; `bulk_json` is the
+//! bulk item format, shared with `edgekv kv import` and `export`.
 
 mod bulk;
+pub mod bulk_json;
 mod envelope;
 mod namespaces;
 mod values;
 
 // For `crate::fuzzing` (the fuzz targets in tests/fuzz) only.
 #[doc(hidden)]
-pub use bulk::{decode_value, to_put, GetRequest, WriteItem};
+pub use bulk::{decode_value, GetRequest};
 #[doc(hidden)]
 pub use values::read_multipart;
 
 use crate::credentials::constant_time_eq;
 use crate::rest::route::{self, Mount, Route, Seg, Unrouted, Verb};
-use crate::{Body, Credentials, Management};
+use crate::{blocking, Body, Credentials, Management};
+use edgekv_store::{Limits, Uuid};
 use envelope::{failure, CfError};
 
 use hyper::{HeaderMap, Request, Response, StatusCode};
@@ -64,21 +67,22 @@ async fn serve(m: &Management, req: Request<Body>) -> Result<Response<Body>, CfE
         m,
         target: route::target(req.uri()).to_string(),
     };
-    let (ns, key) = (found.param(), found.param());
+    let (namespace, key) = (found.param(), found.param());
+    let id = || namespace_id(&namespace);
     match found.op {
         Op::ListNamespaces => namespaces::list(&call).await,
         Op::CreateNamespace => namespaces::create(&call, req).await,
-        Op::GetNamespace => namespaces::get(&call, &ns).await,
-        Op::RenameNamespace => namespaces::rename(&call, &ns, req).await,
-        Op::DeleteNamespace => namespaces::delete(&call, &ns).await,
-        Op::PutValue => values::put(&call, &ns, key, req).await,
-        Op::GetValue => values::get(&call, &ns, key).await,
-        Op::DeleteValue => values::delete(&call, &ns, key).await,
-        Op::GetMetadata => values::metadata(&call, &ns, key).await,
-        Op::ListKeys => values::list(&call, &ns).await,
-        Op::BulkWrite => bulk::write(&call, &ns, req).await,
-        Op::BulkDelete => bulk::delete(&call, &ns, req).await,
-        Op::BulkGet => bulk::get(&call, &ns, req).await,
+        Op::GetNamespace => namespaces::get(&call, id()?).await,
+        Op::RenameNamespace => namespaces::rename(&call, id()?, req).await,
+        Op::DeleteNamespace => namespaces::delete(&call, id()?).await,
+        Op::PutValue => values::put(&call, id()?, key, req).await,
+        Op::GetValue => values::get(&call, id()?, key).await,
+        Op::DeleteValue => values::delete(&call, id()?, key).await,
+        Op::GetMetadata => values::metadata(&call, id()?, key).await,
+        Op::ListKeys => values::list(&call, id()?).await,
+        Op::BulkWrite => bulk::write(&call, id()?, req).await,
+        Op::BulkDelete => bulk::delete(&call, id()?, req).await,
+        Op::BulkGet => bulk::get(&call, id()?, req).await,
     }
 }
 
@@ -172,7 +176,15 @@ fn number(call: &Call<'_>, name: &str, code: u32) -> Result<Option<f64>, CfError
 }
 
 /// The namespace id in a path: 32 hex digits.
-fn namespace_id(ns: &str) -> Result<edgekv_store::Uuid, CfError> {
-    edgekv_store::Uuid::try_parse(ns)
+fn namespace_id(namespace: &str) -> Result<Uuid, CfError> {
+    Uuid::try_parse(namespace)
         .map_err(|_| CfError::new(StatusCode::NOT_FOUND, 10013, "namespace not found"))
+}
+
+/// The effective limits of namespace `id`, read before a body is, so the body is capped by them;
+/// a missing namespace is answered as the store answers it during `op`.
+async fn limits(call: &Call<'_>, id: Uuid, op: &str) -> Result<Limits, CfError> {
+    blocking(call.m.store(), move |s| s.limits(&id))
+        .await
+        .map_err(|e| CfError::from_store(op, e))
 }
