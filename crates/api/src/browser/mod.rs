@@ -194,6 +194,7 @@ fn harden(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::AUTHORIZATION;
 
     fn with(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
