@@ -203,15 +203,17 @@ async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError>
 
 /// A store by name (not by id), only if it is a CloudFront store.
 async fn find(m: &Management, name: &str) -> Result<Namespace, CfrError> {
+    let not_found = || CfrError::not_found(format!("The key value store {name} was not found"));
     let wanted = name.to_string();
     let ns = blocking(m.store(), move |s| s.namespace(&wanted))
         .await
-        .map_err(store_error)?;
+        .map_err(|e| match e {
+            edgekv_store::StoreError::NamespaceNotFound(_) => not_found(),
+            e => store_error(e),
+        })?;
     match ns.profile {
         Profile::Cloudfront if ns.name == name => Ok(ns),
-        _ => Err(CfrError::not_found(format!(
-            "The key value store {name} was not found"
-        ))),
+        _ => Err(not_found()),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::rest::route::{self, Mount, Route, Seg, Verb};
 use crate::{blocking, Body, Management};
 use edgekv_store::{
     Batch, BatchOp, Delete, Limits, ListQuery, MissingKeys, Precondition, Profile, Put, Stats,
-    Uuid, WriteOutcome,
+    StoreError, Uuid, WriteOutcome,
 };
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
@@ -118,7 +118,10 @@ async fn find(m: &Management, store_arn: &str) -> Result<(Uuid, Limits), CfrErro
         Ok((profile, s.limits(&namespace_id)?))
     })
     .await
-    .map_err(CfrError::from_store)?;
+    .map_err(|e| match e {
+        StoreError::NamespaceNotFound(_) => not_found(),
+        e => CfrError::from_store(e),
+    })?;
     match profile {
         Profile::Cloudfront => Ok((namespace_id, limits)),
         _ => Err(not_found()),
