@@ -20,7 +20,7 @@ use serde::Deserialize;
 /// ListKeyValueStores' page when the request names none, and its largest (a REST convention of
 /// the API, not a KV rule).
 const DEFAULT_MAX_ITEMS: u64 = 100;
-/// The longest comment the model allows.
+/// The longest comment the API's model allows (a constraint of its request shape, not a KV rule).
 const MAX_COMMENT_CHARS: usize = 128;
 /// The largest request body of the control plane (a REST convention, not a KV rule): its bodies
 /// are small XML documents (a name of at most 64 characters, a comment of at most 128, an import
@@ -136,9 +136,10 @@ fn store_error(e: edgekv_store::StoreError) -> CfrError {
             format!("A key value store named {name} already exists"),
         ),
         edgekv_store::StoreError::Rule(v) if v.rule == edgekv_store::Rule::NamespaceName => {
-            CfrError::validation(
-                "The name must be 1 to 64 characters from a-z, A-Z, 0-9, hyphen and underscore",
-            )
+            CfrError::validation(format!(
+                "The name must be 1 to {} characters from a-z, A-Z, 0-9, hyphen and underscore",
+                v.limit
+            ))
         }
         e => CfrError::from_store(e),
     }
