@@ -765,6 +765,35 @@ async fn the_pre_auth_ceiling_bounds_every_body() {
     assert_eq!(data_error(&sent), refusal);
 }
 
+/// Until a request's signature verifies, nothing tells whether the store it names exists: the
+/// body of one that does not is capped as a store of the profile's own limits caps it.
+#[tokio::test]
+async fn an_unknown_stores_body_is_capped_as_a_default_stores() {
+    let h = Harness::new();
+    let known = store(&h, "known", LimitOverrides::default());
+    let unknown = store_path(&Uuid::new_v4());
+    let body = json!({"Value": "x".repeat((1024 + FRAMING) as usize)}).to_string();
+    let mut answers = Vec::new();
+    for path in [known, unknown] {
+        let headers = if_match("any");
+        let answer = signed(
+            &h,
+            "PUT",
+            &format!("{path}/keys/k"),
+            &headers,
+            body.as_str(),
+        )
+        .await;
+        answers.push(data_error(&answer));
+    }
+    let cap = 1024 + FRAMING;
+    assert_eq!(
+        answers[0],
+        quota(&format!("The request body is larger than {cap} bytes"))
+    );
+    assert_eq!(answers[1], answers[0]);
+}
+
 /// The control plane's bodies are small documents: a named cap of 64 KiB, quoted.
 #[tokio::test]
 async fn control_plane_bodies_are_capped() {

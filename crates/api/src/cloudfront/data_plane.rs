@@ -38,13 +38,13 @@ pub async fn handle(
     let mut found = route::dispatch(&MOUNT, ROUTES, &parts.method, parts.uri.path())
         .map_err(super::unrouted)?;
     let store_arn = found.param();
-    // A store that is not found is answered only to a request whose signature verifies.
+    // A store that is not found is answered only to a request whose signature verifies, and
+    // until then its body is capped as a store of the profile's own limits would cap it.
     let store = find(m, &store_arn).await;
-    let limit = store
-        .as_ref()
-        .map_or(super::PRE_AUTH_BODY_BYTES, |(_, limits)| {
-            body_limit(found.op, limits)
-        });
+    let limit = match &store {
+        Ok((_, limits)) => body_limit(found.op, limits),
+        Err(_) => body_limit(found.op, &Profile::Cloudfront.limits()),
+    };
     let body = super::read_verified(m, parts, &claim, body, limit).await?;
     let (namespace_id, limits) = store?;
     let target = route::target(&parts.uri);
