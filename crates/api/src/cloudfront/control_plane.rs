@@ -3,29 +3,39 @@
 //! with If-Match) and DeleteKeyValueStore (with If-Match), as boto3's `cloudfront` client sends and
 //! parses them. Stores created here get the `cloudfront` profile.
 
-use super::arn;
 use super::errors::CfrError;
+use super::{arn, Plane, XMLNS};
+use crate::rest::reply;
 use crate::rest::route::{self, Mount, Route, Seg, Verb};
-use crate::{blocking, full, Body, Management};
-use bytes::Bytes;
+use crate::{blocking, Body, Management};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceUpdate, NewNamespace,
     Profile,
 };
+use http::response::Builder;
 use hyper::{Response, StatusCode};
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-pub const XMLNS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
+/// ListKeyValueStores' page when the request names none, and its largest (a REST convention of
+/// the API, not a KV rule).
 const DEFAULT_MAX_ITEMS: u64 = 100;
-/// The longest comment the model allows.
+/// The longest comment the API's model allows (a constraint of its request shape, not a KV rule).
 const MAX_COMMENT_CHARS: usize = 128;
+/// The largest request body of the control plane (a REST convention, not a KV rule): its bodies
+/// are small XML documents (a name of at most 64 characters, a comment of at most 128, an import
+/// source's ARN of at most 2048), so 64 KiB holds any of them many times over.
+const MAX_BODY_BYTES: u64 = 64 * 1024;
 
+/// Serves one control-plane request: the head checked, the body read under `MAX_BODY_BYTES` and
+/// its signature verified, then the operation.
 pub async fn handle(
     m: &Management,
     parts: &http::request::Parts,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response<Body>, CfrError> {
+    let claim = super::check_head(m, Plane::Control, parts)?;
+    let body = super::read_verified(m, parts, &claim, body, MAX_BODY_BYTES).await?;
     let mut found = route::dispatch(&MOUNT, ROUTES, &parts.method, parts.uri.path())
         .map_err(super::unrouted)?;
     let target = route::target(&parts.uri);
@@ -96,19 +106,18 @@ fn render(m: &Management, ns: &Namespace) -> String {
     )
 }
 
-fn xml(status: StatusCode, etag: Option<&str>, body: String) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(status)
-        .header("content-type", "text/xml")
-        .header("x-amz-request-id", edgekv_store::Uuid::new_v4().to_string());
-    if let Some(etag) = etag {
-        response = response.header("etag", etag);
-    }
-    response
-        .body(full(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
-        )))
-        .unwrap_or_else(|_| Response::new(full("")))
+/// An XML response of `document`, with the store's `ETag` where there is one.
+fn xml(head: Builder, etag: Option<&str>, document: &str) -> Result<Response<Body>, CfrError> {
+    let head = match etag {
+        Some(etag) => head.header(hyper::header::ETAG, etag),
+        None => head,
+    };
+    Ok(reply::xml(head, document)?)
+}
+
+/// The head of a 200 response.
+fn ok() -> Builder {
+    Plane::Control.head(StatusCode::OK)
 }
 
 fn store_xml(m: &Management, ns: &Namespace) -> String {
@@ -127,9 +136,10 @@ fn store_error(e: edgekv_store::StoreError) -> CfrError {
             format!("A key value store named {name} already exists"),
         ),
         edgekv_store::StoreError::Rule(v) if v.rule == edgekv_store::Rule::NamespaceName => {
-            CfrError::validation(
-                "The name must be 1 to 64 characters from a-z, A-Z, 0-9, hyphen and underscore",
-            )
+            CfrError::validation(format!(
+                "The name must be 1 to {} characters from a-z, A-Z, 0-9, hyphen and underscore",
+                v.limit
+            ))
         }
         e => CfrError::from_store(e),
     }
@@ -185,44 +195,32 @@ async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError>
     let ns = blocking(m.store(), move |s| s.create_namespace(new))
         .await
         .map_err(store_error)?;
-    let response = xml(
-        StatusCode::CREATED,
-        Some(ns.etag().as_str()),
-        store_xml(m, &ns),
-    );
-    Ok(with_location(response, &ns))
-}
-
-fn with_location(mut response: Response<Body>, ns: &Namespace) -> Response<Body> {
-    if let Ok(location) = format!("/2020-05-31/key-value-store/{}", ns.name).parse() {
-        response
-            .headers_mut()
-            .insert(hyper::header::LOCATION, location);
-    }
-    response
+    let location = format!("/2020-05-31/key-value-store/{}", ns.name);
+    let head = Plane::Control
+        .head(StatusCode::CREATED)
+        .header(hyper::header::LOCATION, location);
+    xml(head, Some(ns.etag().as_str()), &store_xml(m, &ns))
 }
 
 /// A store by name (not by id), only if it is a CloudFront store.
 async fn find(m: &Management, name: &str) -> Result<Namespace, CfrError> {
+    let not_found = || CfrError::not_found(format!("The key value store {name} was not found"));
     let wanted = name.to_string();
     let ns = blocking(m.store(), move |s| s.namespace(&wanted))
         .await
-        .map_err(store_error)?;
+        .map_err(|e| match e {
+            edgekv_store::StoreError::NamespaceNotFound(_) => not_found(),
+            e => store_error(e),
+        })?;
     match ns.profile {
         Profile::Cloudfront if ns.name == name => Ok(ns),
-        _ => Err(CfrError::not_found(format!(
-            "The key value store {name} was not found"
-        ))),
+        _ => Err(not_found()),
     }
 }
 
 async fn describe(m: &Management, name: &str) -> Result<Response<Body>, CfrError> {
     let ns = find(m, name).await?;
-    Ok(xml(
-        StatusCode::OK,
-        Some(ns.etag().as_str()),
-        store_xml(m, &ns),
-    ))
+    xml(ok(), Some(ns.etag().as_str()), &store_xml(m, &ns))
 }
 
 async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> {
@@ -270,7 +268,7 @@ async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> 
         "<KeyValueStoreList xmlns=\"{XMLNS}\">{next_marker}<MaxItems>{max_items}</MaxItems><Quantity>{}</Quantity><Items>{items}</Items></KeyValueStoreList>",
         page.namespaces.len()
     );
-    Ok(xml(StatusCode::OK, None, body))
+    xml(ok(), None, &body)
 }
 
 async fn update(
@@ -291,11 +289,7 @@ async fn update(
     let ns = blocking(m.store(), move |s| s.update_namespace(&id, update))
         .await
         .map_err(store_error)?;
-    Ok(xml(
-        StatusCode::OK,
-        Some(ns.etag().as_str()),
-        store_xml(m, &ns),
-    ))
+    xml(ok(), Some(ns.etag().as_str()), &store_xml(m, &ns))
 }
 
 async fn delete(m: &Management, name: &str, etag: String) -> Result<Response<Body>, CfrError> {
@@ -304,8 +298,8 @@ async fn delete(m: &Management, name: &str, etag: String) -> Result<Response<Bod
     blocking(m.store(), move |s| s.delete_namespace(&id, Some(&etag)))
         .await
         .map_err(store_error)?;
-    Ok(Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(full(""))
-        .unwrap_or_else(|_| Response::new(full(""))))
+    Ok(reply::bytes(
+        Plane::Control.head(StatusCode::NO_CONTENT),
+        "",
+    )?)
 }

@@ -1,43 +1,73 @@
 //! The KeyValueStore data plane: DescribeKeyValueStore, GetKey, ListKeys, PutKey, DeleteKey and
-//! UpdateKeys. Mutations need `If-Match` with the store's ETag and answer the new `ETag` with
-//! `ItemCount` and `TotalSizeInBytes`.
+//! UpdateKeys. The store is named in the path, so its limits are read once the head passes and
+//! before the body is read: they cap the body. Mutations need `If-Match` with the store's ETag and
+//! answer the new `ETag` with `ItemCount` and `TotalSizeInBytes`.
 
 use super::errors::CfrError;
-use super::{arn, epoch_seconds};
+use super::{arn, epoch_seconds, Plane};
+use crate::rest::reply;
 use crate::rest::route::{self, Mount, Route, Seg, Verb};
-use crate::{blocking, full, Body, Management};
-use bytes::Bytes;
+use crate::{blocking, Body, Management};
 use edgekv_store::{
-    Batch, BatchOp, Delete, ListQuery, MissingKeys, Precondition, Profile, Put, Stats, Uuid,
-    WriteOutcome,
+    Batch, BatchOp, Delete, Limits, ListQuery, MissingKeys, Precondition, Profile, Put, Stats,
+    StoreError, Uuid, WriteOutcome,
 };
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// ListKeys' page when the request names none: the API's documented default (a REST convention,
+/// not a KV rule), never more than the store's own largest page.
 const DEFAULT_MAX_RESULTS: u64 = 10;
-const MAX_RESULTS: u64 = 50;
 
+/// Room in a request body for its JSON beyond the bytes the store's rules count (a REST
+/// convention, not a KV rule): member names, quotes, commas and the escapes (`\"`, `\uXXXX`) of
+/// keys and values. A PutKey body may be the store's value limit plus this; an UpdateKeys body its
+/// batch-payload limit plus this. 1 MiB: a batch at the default 3 MiB quota has a third of its
+/// size again for framing.
+const JSON_FRAMING_BYTES: u64 = 1024 * 1024;
+
+/// Serves one data-plane request: the head checked, the store and its limits found, the body read
+/// under the cap they give and its signature verified, then the operation.
 pub async fn handle(
     m: &Management,
     parts: &http::request::Parts,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response<Body>, CfrError> {
+    let claim = super::check_head(m, Plane::Data, parts)?;
     let mut found = route::dispatch(&MOUNT, ROUTES, &parts.method, parts.uri.path())
         .map_err(super::unrouted)?;
     let store_arn = found.param();
-    let id = store_id(m, &store_arn)?;
-    ensure_cloudfront(m, id, &store_arn).await?;
+    // A store that is not found is answered only to a request whose signature verifies, and
+    // until then its body is capped as a store of the profile's own limits would cap it.
+    let store = find(m, &store_arn).await;
+    let limit = match &store {
+        Ok((_, limits)) => body_limit(found.op, limits),
+        Err(_) => body_limit(found.op, &Profile::Cloudfront.limits()),
+    };
+    let body = super::read_verified(m, parts, &claim, body, limit).await?;
+    let (namespace_id, limits) = store?;
     let target = route::target(&parts.uri);
     let key = found.param();
     match found.op {
-        Op::Describe => describe(m, id).await,
-        Op::ListKeys => list(m, id, target).await,
-        Op::UpdateKeys => update_keys(m, id, if_match(parts)?, &body).await,
-        Op::GetKey => get(m, id, key).await,
-        Op::PutKey => put(m, id, key, if_match(parts)?, &body).await,
-        Op::DeleteKey => delete(m, id, key, if_match(parts)?).await,
+        Op::Describe => describe(m, namespace_id).await,
+        Op::ListKeys => list(m, namespace_id, &limits, target).await,
+        Op::UpdateKeys => update_keys(m, namespace_id, if_match(parts)?, &body).await,
+        Op::GetKey => get(m, namespace_id, key).await,
+        Op::PutKey => put(m, namespace_id, key, if_match(parts)?, &body).await,
+        Op::DeleteKey => delete(m, namespace_id, key, if_match(parts)?).await,
     }
+}
+
+/// The largest body `op` may carry in a store with `limits`: what the store's rule for it
+/// counts, plus `JSON_FRAMING_BYTES`.
+fn body_limit(op: Op, limits: &Limits) -> u64 {
+    let counted = match op {
+        Op::PutKey => limits.max_value_bytes,
+        Op::UpdateKeys => limits.max_batch_bytes.unwrap_or(u64::MAX),
+        Op::Describe | Op::ListKeys | Op::GetKey | Op::DeleteKey => 0,
+    };
+    counted.saturating_add(JSON_FRAMING_BYTES)
 }
 
 /// Where every route is: `/key-value-stores`, then a store's ARN in this account.
@@ -70,30 +100,31 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Delete, pattern: &[ARN, KEYS, KEY], op: Op::DeleteKey },
 ];
 
-/// The store id in an ARN of this account.
-fn store_id(m: &Management, store_arn: &str) -> Result<Uuid, CfrError> {
+/// The store an ARN of this account names, with its limits: only stores with the `cloudfront`
+/// profile are key value stores; others are not found.
+async fn find(m: &Management, store_arn: &str) -> Result<(Uuid, Limits), CfrError> {
+    let not_found =
+        || CfrError::not_found(format!("The key value store {store_arn} was not found"));
     let prefix = format!(
         "arn:aws:cloudfront::{}:key-value-store/",
         m.credentials().aws_account_id
     );
-    store_arn
+    let namespace_id = store_arn
         .strip_prefix(&prefix)
         .and_then(|id| Uuid::try_parse(id).ok())
-        .ok_or_else(|| {
-            CfrError::not_found(format!("The key value store {store_arn} was not found"))
-        })
-}
-
-/// Only stores with the `cloudfront` profile are key value stores; others are not found.
-async fn ensure_cloudfront(m: &Management, id: Uuid, store_arn: &str) -> Result<(), CfrError> {
-    let ns = blocking(m.store(), move |s| s.namespace(&id.to_string()))
-        .await
-        .map_err(CfrError::from_store)?;
-    match ns.profile {
-        Profile::Cloudfront => Ok(()),
-        _ => Err(CfrError::not_found(format!(
-            "The key value store {store_arn} was not found"
-        ))),
+        .ok_or_else(not_found)?;
+    let (profile, limits) = blocking(m.store(), move |s| {
+        let profile = s.namespace(&namespace_id.to_string())?.profile;
+        Ok((profile, s.limits(&namespace_id)?))
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::NamespaceNotFound(_) => not_found(),
+        e => CfrError::from_store(e),
+    })?;
+    match profile {
+        Profile::Cloudfront => Ok((namespace_id, limits)),
+        _ => Err(not_found()),
     }
 }
 
@@ -106,29 +137,25 @@ fn if_match(parts: &http::request::Parts) -> Result<String, CfrError> {
         .ok_or_else(|| CfrError::validation("The If-Match header is required"))
 }
 
-fn json_response(etag: Option<&str>, body: Value) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .header("x-amzn-requestid", Uuid::new_v4().to_string());
+/// A 200 JSON response, with the store's `ETag` where there is one.
+fn ok(etag: Option<&str>, body: &Value) -> Result<Response<Body>, CfrError> {
+    let mut head = Plane::Data.head(StatusCode::OK);
     if let Some(etag) = etag {
-        response = response.header("etag", etag);
+        head = head.header(hyper::header::ETAG, etag);
     }
-    response
-        .body(full(body.to_string()))
-        .unwrap_or_else(|_| Response::new(full("{}")))
+    Ok(reply::json(head, body)?)
 }
 
 fn counts(stats: Stats) -> Value {
     json!({"ItemCount": stats.item_count, "TotalSizeInBytes": stats.total_bytes})
 }
 
-fn written(out: WriteOutcome) -> Response<Body> {
-    json_response(Some(out.namespace_etag.as_str()), counts(out.stats))
+fn written(out: WriteOutcome) -> Result<Response<Body>, CfrError> {
+    ok(Some(out.namespace_etag.as_str()), &counts(out.stats))
 }
 
-async fn describe(m: &Management, id: Uuid) -> Result<Response<Body>, CfrError> {
-    let ns = blocking(m.store(), move |s| s.namespace(&id.to_string()))
+async fn describe(m: &Management, namespace_id: Uuid) -> Result<Response<Body>, CfrError> {
+    let ns = blocking(m.store(), move |s| s.namespace(&namespace_id.to_string()))
         .await
         .map_err(CfrError::from_store)?;
     let body = json!({
@@ -139,12 +166,15 @@ async fn describe(m: &Management, id: Uuid) -> Result<Response<Body>, CfrError> 
         "LastModified": epoch_seconds(ns.modified_at_ms),
         "Status": "READY",
     });
-    Ok(json_response(Some(ns.etag().as_str()), body))
+    ok(Some(ns.etag().as_str()), &body)
 }
 
-async fn get(m: &Management, id: Uuid, key: String) -> Result<Response<Body>, CfrError> {
+async fn get(m: &Management, namespace_id: Uuid, key: String) -> Result<Response<Body>, CfrError> {
     let (entry, ns) = blocking(m.store(), move |s| {
-        Ok((s.get(&id, &key)?, s.namespace(&id.to_string())?))
+        Ok((
+            s.get(&namespace_id, &key)?,
+            s.namespace(&namespace_id.to_string())?,
+        ))
     })
     .await
     .map_err(CfrError::from_store)?;
@@ -154,20 +184,21 @@ async fn get(m: &Management, id: Uuid, key: String) -> Result<Response<Body>, Cf
         "ItemCount": ns.item_count,
         "TotalSizeInBytes": ns.total_bytes,
     });
-    Ok(json_response(None, body))
+    ok(None, &body)
 }
 
-async fn list(m: &Management, id: Uuid, target: &str) -> Result<Response<Body>, CfrError> {
+async fn list(
+    m: &Management,
+    namespace_id: Uuid,
+    limits: &Limits,
+    target: &str,
+) -> Result<Response<Body>, CfrError> {
+    // The store checks the page against its own largest (ListLimit); only a number reaches it.
     let limit = match route::query_param(target, "MaxResults") {
-        None => DEFAULT_MAX_RESULTS,
-        Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(n) if (1..=MAX_RESULTS).contains(&n) => n,
-            _ => {
-                return Err(CfrError::validation(format!(
-                    "MaxResults must be between 1 and {MAX_RESULTS}, got {raw}"
-                )))
-            }
-        },
+        None => DEFAULT_MAX_RESULTS.min(limits.max_list_limit),
+        Some(raw) => raw.trim().parse::<u64>().map_err(|_| {
+            CfrError::validation(format!("MaxResults must be a whole number, got {raw}"))
+        })?,
     };
     let query = ListQuery {
         prefix: String::new(),
@@ -175,9 +206,9 @@ async fn list(m: &Management, id: Uuid, target: &str) -> Result<Response<Body>, 
         limit: Some(limit),
     };
     let (keys, values, cursor) = blocking(m.store(), move |s| {
-        let page = s.list(&id, &query)?;
+        let page = s.list(&namespace_id, &query)?;
         let names: Vec<String> = page.keys.into_iter().map(|k| k.key).collect();
-        let values = s.get_many(&id, &names)?;
+        let values = s.get_many(&namespace_id, &names)?;
         Ok((names, values, page.cursor))
     })
     .await
@@ -193,7 +224,7 @@ async fn list(m: &Management, id: Uuid, target: &str) -> Result<Response<Body>, 
     if let Some(cursor) = cursor {
         body["NextToken"] = json!(cursor);
     }
-    Ok(json_response(None, body))
+    ok(None, &body)
 }
 
 #[derive(Deserialize)]
@@ -209,7 +240,7 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, CfrError> {
 
 async fn put(
     m: &Management,
-    id: Uuid,
+    namespace_id: Uuid,
     key: String,
     etag: String,
     body: &[u8],
@@ -221,15 +252,15 @@ async fn put(
         precondition: Precondition::NamespaceEtag(etag),
         ..Put::default()
     };
-    let out = blocking(m.store(), move |s| s.put(&id, put))
+    let out = blocking(m.store(), move |s| s.put(&namespace_id, put))
         .await
         .map_err(CfrError::from_store)?;
-    Ok(written(out))
+    written(out)
 }
 
 async fn delete(
     m: &Management,
-    id: Uuid,
+    namespace_id: Uuid,
     key: String,
     etag: String,
 ) -> Result<Response<Body>, CfrError> {
@@ -238,13 +269,13 @@ async fn delete(
         key,
         precondition: Precondition::NamespaceEtag(etag),
     };
-    let out = blocking(m.store(), move |s| s.delete(&id, delete))
+    let out = blocking(m.store(), move |s| s.delete(&namespace_id, delete))
         .await
         .map_err(CfrError::from_store)?;
     if !out.existed {
         return Err(CfrError::not_found(format!("Key not found: {missing}")));
     }
-    Ok(written(out))
+    written(out)
 }
 
 #[derive(Deserialize)]
@@ -271,7 +302,7 @@ struct DeleteItem {
 
 async fn update_keys(
     m: &Management,
-    id: Uuid,
+    namespace_id: Uuid,
     etag: String,
     body: &[u8],
 ) -> Result<Response<Body>, CfrError> {
@@ -289,8 +320,8 @@ async fn update_keys(
         if_match: Some(etag),
         missing_keys: MissingKeys::Fail,
     };
-    let out = blocking(m.store(), move |s| s.apply(&id, batch))
+    let out = blocking(m.store(), move |s| s.apply(&namespace_id, batch))
         .await
         .map_err(CfrError::from_store)?;
-    Ok(written(out))
+    written(out)
 }

@@ -1,23 +1,32 @@
 //! CloudFront errors as boto3 maps them: the data plane answers status + `x-amzn-ErrorType` + JSON
-//! `{"__type", "message"}`; the control plane answers rest-xml `<ErrorResponse>`. Store errors map
-//! to shapes: malformed input 400 Validation, quotas 402 ServiceQuotaExceeded, unknown store or key
-//! 404 ResourceNotFound, stale If-Match 409 Conflict. Messages use the service's wording (`Limit
-//! exceeded: <quota>`, `1 validation error detected: ...`), never the store's rule names.
+//! `{"__type", "message"}`; the control plane answers rest-xml `<ErrorResponse>` with its own
+//! codes. Store errors map to shapes: malformed input 400 Validation, quotas 402
+//! ServiceQuotaExceeded, unknown store or key 404 ResourceNotFound, stale If-Match 409 Conflict.
+//! Messages use the service's wording (`Limit exceeded: <quota>`, `1 validation error detected:
+//! ...`), never the store's rule names. A response that could not be built is a 500.
 
-use crate::{full, Body};
+use super::{Plane, XMLNS};
+use crate::rest::reply::{self, Unbuilt};
+use crate::Body;
 use edgekv_store::{Rule, RuleViolation, StoreError};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
+/// An error of either plane: its status, the data plane's error type (the control plane derives
+/// its code from it) and the message.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{status} {kind}: {message}")]
 pub struct CfrError {
+    /// The status the data plane answers (the control plane answers some kinds otherwise).
     pub status: StatusCode,
+    /// The error type, e.g. `ValidationException`.
     pub kind: &'static str,
+    /// The message for the client.
     pub message: String,
 }
 
 impl CfrError {
+    /// An error of this status, type and message.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         CfrError {
             status,
@@ -26,16 +35,28 @@ impl CfrError {
         }
     }
 
+    /// A 400 ValidationException.
     pub fn validation(message: impl Into<String>) -> Self {
         CfrError::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
 
+    /// A 403 AccessDeniedException.
     pub fn access_denied(message: impl Into<String>) -> Self {
         CfrError::new(StatusCode::FORBIDDEN, "AccessDeniedException", message)
     }
 
+    /// A 404 ResourceNotFoundException.
     pub fn not_found(message: impl Into<String>) -> Self {
         CfrError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+    }
+
+    /// A 500 InternalServerException.
+    pub fn internal(message: impl Into<String>) -> Self {
+        CfrError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerException",
+            message,
+        )
     }
 
     /// The data-plane error for a store error.
@@ -60,28 +81,29 @@ impl CfrError {
             }
             StoreError::InvalidCursor => CfrError::validation("Invalid NextToken"),
             StoreError::Rule(v) => rule_error(&v),
-            e @ (StoreError::Storage(_) | StoreError::Closed) => CfrError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerException",
-                e.to_string(),
-            ),
+            e @ (StoreError::Storage(_) | StoreError::Closed) => CfrError::internal(e.to_string()),
         }
     }
 
+    /// The response of `plane` for this error, in its protocol's error format.
+    pub fn response(&self, plane: Plane) -> Response<Body> {
+        reply::or_500(match plane {
+            Plane::Data => self.json_response(),
+            Plane::Control => self.xml_response(),
+        })
+    }
+
     /// The rest-json error response.
-    pub fn json_response(&self) -> Response<Body> {
+    fn json_response(&self) -> Result<Response<Body>, Unbuilt> {
         let body = json!({"__type": self.kind, "message": self.message});
-        Response::builder()
-            .status(self.status)
-            .header("x-amzn-errortype", self.kind)
-            .header("x-amzn-requestid", edgekv_store::Uuid::new_v4().to_string())
-            .header("content-type", "application/json")
-            .body(full(body.to_string()))
-            .unwrap_or_else(|_| Response::new(full("{}")))
+        let head = Plane::Data
+            .head(self.status)
+            .header("x-amzn-errortype", self.kind);
+        reply::json(head, &body)
     }
 
     /// The rest-xml error response of the `cloudfront` control plane, with its own error codes.
-    pub fn xml_response(&self) -> Response<Body> {
+    fn xml_response(&self) -> Result<Response<Body>, Unbuilt> {
         let code = match self.kind {
             "ResourceNotFoundException" => "EntityNotFound",
             "ConflictException" => "PreconditionFailed",
@@ -97,17 +119,19 @@ impl CfrError {
             "InvalidArgument" => StatusCode::BAD_REQUEST,
             _ => self.status,
         };
-        let body = format!(
-            "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            super::control_plane::XMLNS,
+        let document = format!(
+            "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
             quick_xml::escape::escape(self.message.as_str()),
             edgekv_store::Uuid::new_v4()
         );
-        Response::builder()
-            .status(status)
-            .header("content-type", "text/xml")
-            .body(full(body))
-            .unwrap_or_else(|_| Response::new(full("")))
+        reply::xml(Plane::Control.head(status), &document)
+    }
+}
+
+/// A response that could not be built (its cause is logged) is the service's internal error.
+impl From<Unbuilt> for CfrError {
+    fn from(_: Unbuilt) -> Self {
+        CfrError::internal("The response could not be built")
     }
 }
 
@@ -155,7 +179,18 @@ fn rule_error(v: &RuleViolation) -> CfrError {
         Rule::ListLimit => invalid(format!(
             "Value '{actual}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to {limit}"
         )),
-        _ => CfrError::validation(v.describe()),
+        Rule::KeyDotSegment
+        | Rule::KeyCharset
+        | Rule::KeyReserved
+        | Rule::MetadataNotJson
+        | Rule::ExpiryUnsupported
+        | Rule::TtlTooShort
+        | Rule::TtlTooLong
+        | Rule::ExpirationInPast
+        | Rule::ExpirationTooSoon
+        | Rule::ExpirationTooLate
+        | Rule::NamespaceName
+        | Rule::ContentType => CfrError::validation(v.describe()),
     }
 }
 
@@ -174,6 +209,94 @@ mod tests {
             limit: 1,
             actual: 2,
         })
+    }
+
+    /// Every rule of the store. `position` has no wildcard, so a rule added to the store does
+    /// not compile here until it is listed (and `rule_error` has none either).
+    const EVERY_RULE: [Rule; 22] = [
+        Rule::KeyEmpty,
+        Rule::KeyDotSegment,
+        Rule::KeyTooLong,
+        Rule::KeyTooLarge,
+        Rule::KeyCharset,
+        Rule::KeyReserved,
+        Rule::ValueTooLarge,
+        Rule::MetadataTooLarge,
+        Rule::MetadataNotJson,
+        Rule::ExpiryUnsupported,
+        Rule::TtlTooShort,
+        Rule::TtlTooLong,
+        Rule::ExpirationInPast,
+        Rule::ExpirationTooSoon,
+        Rule::ExpirationTooLate,
+        Rule::StoreFull,
+        Rule::BatchTooManyItems,
+        Rule::BatchTooLarge,
+        Rule::BulkGetTooManyKeys,
+        Rule::ListLimit,
+        Rule::NamespaceName,
+        Rule::ContentType,
+    ];
+
+    fn position(rule: Rule) -> usize {
+        match rule {
+            Rule::KeyEmpty => 0,
+            Rule::KeyDotSegment => 1,
+            Rule::KeyTooLong => 2,
+            Rule::KeyTooLarge => 3,
+            Rule::KeyCharset => 4,
+            Rule::KeyReserved => 5,
+            Rule::ValueTooLarge => 6,
+            Rule::MetadataTooLarge => 7,
+            Rule::MetadataNotJson => 8,
+            Rule::ExpiryUnsupported => 9,
+            Rule::TtlTooShort => 10,
+            Rule::TtlTooLong => 11,
+            Rule::ExpirationInPast => 12,
+            Rule::ExpirationTooSoon => 13,
+            Rule::ExpirationTooLate => 14,
+            Rule::StoreFull => 15,
+            Rule::BatchTooManyItems => 16,
+            Rule::BatchTooLarge => 17,
+            Rule::BulkGetTooManyKeys => 18,
+            Rule::ListLimit => 19,
+            Rule::NamespaceName => 20,
+            Rule::ContentType => 21,
+        }
+    }
+
+    /// Every rule is a client error of the API: a quota (402) for sizes and counts, a
+    /// validation error (400) for shapes; its message is the service's or the store's words,
+    /// never the rule's name, and quotes the limit wherever the rule has one.
+    #[test]
+    fn every_rule_is_a_client_error_quoting_its_limit() {
+        for (i, rule) in EVERY_RULE.into_iter().enumerate() {
+            assert_eq!(position(rule), i, "{rule:?} is listed once, in order");
+            let violation = RuleViolation {
+                rule,
+                limit: 987_654,
+                actual: 987_655,
+            };
+            let e = CfrError::from_store(StoreError::Rule(violation.clone()));
+            let expected = match rule.family() {
+                edgekv_store::RuleFamily::Quota
+                | edgekv_store::RuleFamily::Value
+                | edgekv_store::RuleFamily::Metadata => (402, "ServiceQuotaExceededException"),
+                edgekv_store::RuleFamily::Key if rule == Rule::KeyTooLarge => {
+                    (402, "ServiceQuotaExceededException")
+                }
+                _ => (400, "ValidationException"),
+            };
+            assert_eq!((e.status.as_u16(), e.kind), expected, "{rule:?}");
+            assert!(!e.message.contains(rule.name()), "{rule:?}: {}", e.message);
+            let has_limit = violation.describe().contains("987654");
+            assert_eq!(
+                e.message.contains("987654"),
+                has_limit,
+                "{rule:?}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]
@@ -239,13 +362,32 @@ mod tests {
 
     #[test]
     fn error_bodies_carry_the_type_where_boto3_looks() {
-        let response = CfrError::from_store(StoreError::Closed).json_response();
+        let response = CfrError::from_store(StoreError::Closed).response(Plane::Data);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
             response.headers()["x-amzn-errortype"],
             "InternalServerException"
         );
-        let xml = CfrError::not_found("gone").xml_response();
+        let xml = CfrError::not_found("gone").response(Plane::Control);
         assert_eq!(xml.status(), StatusCode::NOT_FOUND);
+    }
+
+    /// A response that cannot be built (here an ETag that is no header value) is a 500 in each
+    /// plane's own error format, never an empty 200.
+    #[test]
+    fn an_unbuilt_response_is_a_500_in_the_planes_format() {
+        let head = Plane::Data
+            .head(StatusCode::OK)
+            .header("etag", "bad\r\netag");
+        let e = CfrError::from(reply::json(head, &json!({})).unwrap_err());
+        let data = e.response(Plane::Data);
+        assert_eq!(data.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            data.headers()["x-amzn-errortype"],
+            "InternalServerException"
+        );
+        let control = e.response(Plane::Control);
+        assert_eq!(control.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(control.headers()["content-type"], "text/xml");
     }
 }

@@ -3,13 +3,17 @@
 //! far. Each body is capped, and all of them together draw on one budget of bytes, taken as the
 //! bytes arrive and given back when the body is dropped or verified.
 //!
+//! A body whose declared length (`Content-Length`) is over its cap is refused before a byte of
+//! it is read, as `rest::body` refuses one.
+//!
 //! When the budget is spent, a request is refused rather than made to wait: a waiting request would
 //! keep the bytes it already holds, and requests waiting on each other's bytes could wait forever.
 
-use crate::rest::body::BodyError;
+use crate::rest::body::{declared_length, BodyError};
 use crate::BoxError;
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::HeaderMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -51,12 +55,22 @@ impl BodyBudget {
         }
     }
 
-    /// Reads `body` whole, at most `max` bytes of it.
-    pub async fn read<B>(&self, body: B, max: usize) -> Result<Unverified, Unread>
+    /// Reads `body`, of a request with `headers`, whole: at most `limit` bytes of it, none at
+    /// all when it declares more.
+    pub async fn read<B>(
+        &self,
+        headers: &HeaderMap,
+        body: B,
+        limit: u64,
+    ) -> Result<Unverified, Unread>
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        if let Some(length) = declared_length(headers).filter(|&n| n > limit) {
+            return Err(BodyError::TooLarge { limit, length }.into());
+        }
+        let max = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut body = std::pin::pin!(body);
         // Chunks as received, joined once complete: a growing buffer would hold up to twice the
         // bytes it counts while it waits.
@@ -70,7 +84,7 @@ impl BodyBudget {
             };
             if len + chunk.len() > max {
                 return Err(BodyError::TooLarge {
-                    limit: max as u64,
+                    limit,
                     length: (len + chunk.len()) as u64,
                 }
                 .into());
@@ -132,13 +146,52 @@ mod tests {
         Chunked(chunks.iter().copied().collect())
     }
 
+    /// No headers: no declared length.
+    fn none() -> HeaderMap {
+        HeaderMap::new()
+    }
+
+    /// A body that must not be polled: the declared length decides first.
+    struct Unpolled;
+
+    impl hyper::body::Body for Unpolled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            panic!("a body declared too large was read")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_declared_over_its_cap_is_refused_unread() {
+        let budget = BodyBudget::new(100);
+        let mut headers = HeaderMap::new();
+        headers.insert(hyper::header::CONTENT_LENGTH, 6.into());
+        let read = budget.read(&headers, Unpolled, 5).await;
+        assert!(matches!(
+            read,
+            Err(Unread::Body(BodyError::TooLarge {
+                limit: 5,
+                length: 6
+            }))
+        ));
+        assert_eq!(budget.available(), 100);
+    }
+
     #[tokio::test]
     async fn bodies_hold_the_budget_until_dropped_or_verified() {
         let budget = BodyBudget::new(10);
-        let first = budget.read(chunked(&[b"abc", b"def"]), 100).await.unwrap();
+        let first = budget
+            .read(&none(), chunked(&[b"abc", b"def"]), 100)
+            .await
+            .unwrap();
         assert_eq!(&first.bytes[..], b"abcdef");
         assert_eq!(budget.available(), 4);
-        let refused = budget.read(chunked(&[b"xy", b"zzz"]), 100).await;
+        let refused = budget.read(&none(), chunked(&[b"xy", b"zzz"]), 100).await;
         assert!(matches!(refused, Err(Unread::BudgetSpent)));
         assert_eq!(
             budget.available(),
@@ -147,21 +200,26 @@ mod tests {
         );
         assert_eq!(first.verified(), Bytes::from_static(b"abcdef"));
         assert_eq!(budget.available(), 10);
-        let second = budget.read(Full::new(Bytes::from_static(b"0123456789")), 10);
-        assert_eq!(&second.await.unwrap().bytes[..], b"0123456789");
+        let second = budget
+            .read(&none(), Full::new(Bytes::from_static(b"0123456789")), 10)
+            .await;
+        assert_eq!(&second.unwrap().bytes[..], b"0123456789");
         assert_eq!(budget.available(), 10);
     }
 
     #[tokio::test]
     async fn a_body_over_its_cap_is_refused_and_gives_its_bytes_back() {
         let budget = BodyBudget::new(100);
-        let read = budget.read(chunked(&[b"abc", b"def"]), 5).await;
+        let read = budget.read(&none(), chunked(&[b"abc", b"def"]), 5).await;
         assert!(matches!(
             read,
             Err(Unread::Body(BodyError::TooLarge { limit: 5, .. }))
         ));
         assert_eq!(budget.available(), 100);
-        let empty = budget.read(Full::new(Bytes::new()), 5).await.unwrap();
+        let empty = budget
+            .read(&none(), Full::new(Bytes::new()), 5)
+            .await
+            .unwrap();
         assert!(empty.bytes.is_empty());
     }
 }
