@@ -75,6 +75,33 @@ pub enum RuleFamily {
 }
 
 impl Rule {
+    /// Every rule, in the order they are declared: what a dialect's tests iterate to check that
+    /// each rule has its answer in that API.
+    pub const ALL: [Rule; 22] = [
+        Rule::KeyEmpty,
+        Rule::KeyDotSegment,
+        Rule::KeyTooLong,
+        Rule::KeyTooLarge,
+        Rule::KeyCharset,
+        Rule::KeyReserved,
+        Rule::ValueTooLarge,
+        Rule::MetadataTooLarge,
+        Rule::MetadataNotJson,
+        Rule::ExpiryUnsupported,
+        Rule::TtlTooShort,
+        Rule::TtlTooLong,
+        Rule::ExpirationInPast,
+        Rule::ExpirationTooSoon,
+        Rule::ExpirationTooLate,
+        Rule::StoreFull,
+        Rule::BatchTooManyItems,
+        Rule::BatchTooLarge,
+        Rule::BulkGetTooManyKeys,
+        Rule::ListLimit,
+        Rule::NamespaceName,
+        Rule::ContentType,
+    ];
+
     /// The family this rule belongs to.
     pub fn family(self) -> RuleFamily {
         match self {
@@ -340,3 +367,44 @@ pub enum StorageError {
 
 /// The result of a store call: [`StoreError`] unless another error type is given.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The position of a rule in `Rule::ALL`. Its `match` has no wildcard, so a rule added to the
+    /// enum does not compile until it is placed here, and then this test fails until `ALL` has it.
+    fn position(rule: Rule) -> usize {
+        match rule {
+            Rule::KeyEmpty => 0,
+            Rule::KeyDotSegment => 1,
+            Rule::KeyTooLong => 2,
+            Rule::KeyTooLarge => 3,
+            Rule::KeyCharset => 4,
+            Rule::KeyReserved => 5,
+            Rule::ValueTooLarge => 6,
+            Rule::MetadataTooLarge => 7,
+            Rule::MetadataNotJson => 8,
+            Rule::ExpiryUnsupported => 9,
+            Rule::TtlTooShort => 10,
+            Rule::TtlTooLong => 11,
+            Rule::ExpirationInPast => 12,
+            Rule::ExpirationTooSoon => 13,
+            Rule::ExpirationTooLate => 14,
+            Rule::StoreFull => 15,
+            Rule::BatchTooManyItems => 16,
+            Rule::BatchTooLarge => 17,
+            Rule::BulkGetTooManyKeys => 18,
+            Rule::ListLimit => 19,
+            Rule::NamespaceName => 20,
+            Rule::ContentType => 21,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_rule_once_in_order() {
+        for (i, rule) in Rule::ALL.into_iter().enumerate() {
+            assert_eq!(position(rule), i, "{rule:?}");
+        }
+    }
+}

@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn every_rule_has_a_kind_and_words() {
-        for rule in crate::rest::every_rule() {
+        for rule in edgekv_store::Rule::ALL {
             let failure = Failure::from(StoreError::Rule(edgekv_store::RuleViolation {
                 rule,
                 limit: 1,

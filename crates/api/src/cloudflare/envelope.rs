@@ -236,64 +236,9 @@ pub fn failure(e: &CfError) -> Response<Body> {
 mod tests {
     use super::*;
 
-    const RULES: [Rule; 22] = [
-        Rule::KeyEmpty,
-        Rule::KeyDotSegment,
-        Rule::KeyTooLong,
-        Rule::KeyTooLarge,
-        Rule::KeyCharset,
-        Rule::KeyReserved,
-        Rule::ValueTooLarge,
-        Rule::MetadataTooLarge,
-        Rule::MetadataNotJson,
-        Rule::ExpiryUnsupported,
-        Rule::TtlTooShort,
-        Rule::TtlTooLong,
-        Rule::ExpirationInPast,
-        Rule::ExpirationTooSoon,
-        Rule::ExpirationTooLate,
-        Rule::StoreFull,
-        Rule::BatchTooManyItems,
-        Rule::BatchTooLarge,
-        Rule::BulkGetTooManyKeys,
-        Rule::ListLimit,
-        Rule::NamespaceName,
-        Rule::ContentType,
-    ];
-
-    /// Fails to compile when the store gains a rule, until `RULES` (and so every test that
-    /// iterates it) names it too.
-    #[allow(dead_code)]
-    fn every_rule_is_in_rules(rule: Rule) {
-        match rule {
-            Rule::KeyEmpty
-            | Rule::KeyDotSegment
-            | Rule::KeyTooLong
-            | Rule::KeyTooLarge
-            | Rule::KeyCharset
-            | Rule::KeyReserved
-            | Rule::ValueTooLarge
-            | Rule::MetadataTooLarge
-            | Rule::MetadataNotJson
-            | Rule::ExpiryUnsupported
-            | Rule::TtlTooShort
-            | Rule::TtlTooLong
-            | Rule::ExpirationInPast
-            | Rule::ExpirationTooSoon
-            | Rule::ExpirationTooLate
-            | Rule::StoreFull
-            | Rule::BatchTooManyItems
-            | Rule::BatchTooLarge
-            | Rule::BulkGetTooManyKeys
-            | Rule::ListLimit
-            | Rule::NamespaceName
-            | Rule::ContentType => {}
-        }
-    }
-
     #[test]
     fn every_rule_has_a_cloudflare_code_and_a_message_that_quotes_its_limit() {
-        for rule in RULES {
+        for rule in Rule::ALL {
             let e = violation(rule, 7777, 8888);
             assert!(e.code >= 10001 && !e.message.is_empty(), "{rule:?}: {e:?}");
             let sized = !matches!(
@@ -354,7 +299,7 @@ mod tests {
 
     #[test]
     fn no_rule_violation_answers_a_status_the_sdks_retry() {
-        for rule in RULES {
+        for rule in Rule::ALL {
             let s = violation(rule, 60, 59).status;
             let retried = s == StatusCode::REQUEST_TIMEOUT
                 || s == StatusCode::CONFLICT
@@ -383,7 +328,7 @@ mod tests {
 
     #[test]
     fn messages_never_carry_a_rule_name() {
-        for rule in RULES {
+        for rule in Rule::ALL {
             let message = violation(rule, 60, 59).message;
             assert!(!message.contains(rule.name()), "{rule:?}: {message}");
         }

@@ -211,67 +211,12 @@ mod tests {
         })
     }
 
-    /// Every rule of the store. `position` has no wildcard, so a rule added to the store does
-    /// not compile here until it is listed (and `rule_error` has none either).
-    const EVERY_RULE: [Rule; 22] = [
-        Rule::KeyEmpty,
-        Rule::KeyDotSegment,
-        Rule::KeyTooLong,
-        Rule::KeyTooLarge,
-        Rule::KeyCharset,
-        Rule::KeyReserved,
-        Rule::ValueTooLarge,
-        Rule::MetadataTooLarge,
-        Rule::MetadataNotJson,
-        Rule::ExpiryUnsupported,
-        Rule::TtlTooShort,
-        Rule::TtlTooLong,
-        Rule::ExpirationInPast,
-        Rule::ExpirationTooSoon,
-        Rule::ExpirationTooLate,
-        Rule::StoreFull,
-        Rule::BatchTooManyItems,
-        Rule::BatchTooLarge,
-        Rule::BulkGetTooManyKeys,
-        Rule::ListLimit,
-        Rule::NamespaceName,
-        Rule::ContentType,
-    ];
-
-    fn position(rule: Rule) -> usize {
-        match rule {
-            Rule::KeyEmpty => 0,
-            Rule::KeyDotSegment => 1,
-            Rule::KeyTooLong => 2,
-            Rule::KeyTooLarge => 3,
-            Rule::KeyCharset => 4,
-            Rule::KeyReserved => 5,
-            Rule::ValueTooLarge => 6,
-            Rule::MetadataTooLarge => 7,
-            Rule::MetadataNotJson => 8,
-            Rule::ExpiryUnsupported => 9,
-            Rule::TtlTooShort => 10,
-            Rule::TtlTooLong => 11,
-            Rule::ExpirationInPast => 12,
-            Rule::ExpirationTooSoon => 13,
-            Rule::ExpirationTooLate => 14,
-            Rule::StoreFull => 15,
-            Rule::BatchTooManyItems => 16,
-            Rule::BatchTooLarge => 17,
-            Rule::BulkGetTooManyKeys => 18,
-            Rule::ListLimit => 19,
-            Rule::NamespaceName => 20,
-            Rule::ContentType => 21,
-        }
-    }
-
     /// Every rule is a client error of the API: a quota (402) for sizes and counts, a
     /// validation error (400) for shapes; its message is the service's or the store's words,
     /// never the rule's name, and quotes the limit wherever the rule has one.
     #[test]
     fn every_rule_is_a_client_error_quoting_its_limit() {
-        for (i, rule) in EVERY_RULE.into_iter().enumerate() {
-            assert_eq!(position(rule), i, "{rule:?} is listed once, in order");
+        for rule in Rule::ALL {
             let violation = RuleViolation {
                 rule,
                 limit: 987_654,

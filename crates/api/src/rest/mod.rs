@@ -8,38 +8,3 @@
 pub mod body;
 pub mod reply;
 pub mod route;
-
-/// For the dialects' tests: every rule the store has, in a chain whose `match` is exhaustive, so
-/// a rule added to the store does not compile here until it is linked in, and no dialect's test of
-/// its rule mapping can miss it.
-#[cfg(test)]
-pub(crate) fn every_rule() -> Vec<edgekv_store::Rule> {
-    use edgekv_store::Rule;
-    fn next(rule: Rule) -> Option<Rule> {
-        Some(match rule {
-            Rule::KeyEmpty => Rule::KeyDotSegment,
-            Rule::KeyDotSegment => Rule::KeyTooLong,
-            Rule::KeyTooLong => Rule::KeyTooLarge,
-            Rule::KeyTooLarge => Rule::KeyCharset,
-            Rule::KeyCharset => Rule::KeyReserved,
-            Rule::KeyReserved => Rule::ValueTooLarge,
-            Rule::ValueTooLarge => Rule::MetadataTooLarge,
-            Rule::MetadataTooLarge => Rule::MetadataNotJson,
-            Rule::MetadataNotJson => Rule::ExpiryUnsupported,
-            Rule::ExpiryUnsupported => Rule::TtlTooShort,
-            Rule::TtlTooShort => Rule::TtlTooLong,
-            Rule::TtlTooLong => Rule::ExpirationInPast,
-            Rule::ExpirationInPast => Rule::ExpirationTooSoon,
-            Rule::ExpirationTooSoon => Rule::ExpirationTooLate,
-            Rule::ExpirationTooLate => Rule::StoreFull,
-            Rule::StoreFull => Rule::BatchTooManyItems,
-            Rule::BatchTooManyItems => Rule::BatchTooLarge,
-            Rule::BatchTooLarge => Rule::BulkGetTooManyKeys,
-            Rule::BulkGetTooManyKeys => Rule::ListLimit,
-            Rule::ListLimit => Rule::NamespaceName,
-            Rule::NamespaceName => Rule::ContentType,
-            Rule::ContentType => return None,
-        })
-    }
-    std::iter::successors(Some(Rule::KeyEmpty), |rule| next(*rule)).collect()
-}
