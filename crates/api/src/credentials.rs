@@ -191,20 +191,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_empty_bearer_is_refused() {
-        let credentials = Credentials {
-            api_token: Secret::new("tok").unwrap(),
+    /// Credentials whose API token is `token`.
+    fn with_token(token: &str) -> Credentials {
+        Credentials {
+            api_token: Secret::new(token).unwrap(),
             cloudflare_account_id: String::new(),
             aws_access_key_id: String::new(),
             aws_secret_access_key: Secret::new("s").unwrap(),
             aws_account_id: String::new(),
-        };
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-            headers
-        };
+        }
+    }
+
+    /// Headers with this `Authorization` value.
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn an_empty_bearer_is_refused() {
+        let credentials = with_token("tok");
         assert!(credentials.bearer_ok(&with("Bearer tok")));
         assert!(!credentials.bearer_ok(&with("Bearer ")));
         assert!(!credentials.bearer_ok(&with("Bearer  ")));
@@ -216,18 +223,7 @@ mod tests {
     /// read the same way, and only the scheme is; the token is compared exactly.
     #[test]
     fn the_scheme_is_read_in_any_case_and_the_token_exactly() {
-        let credentials = Credentials {
-            api_token: Secret::new("Tok").unwrap(),
-            cloudflare_account_id: String::new(),
-            aws_access_key_id: String::new(),
-            aws_secret_access_key: Secret::new("s").unwrap(),
-            aws_account_id: String::new(),
-        };
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-            headers
-        };
+        let credentials = with_token("Tok");
         for accepted in ["Bearer Tok", "bearer Tok", "BEARER Tok", "Bearer  Tok "] {
             assert!(credentials.bearer_ok(&with(accepted)), "{accepted:?}");
         }
