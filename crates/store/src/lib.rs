@@ -105,7 +105,9 @@
 //!   that lock until its commit. So writes to one namespace from any node run one at a time, each
 //!   reads the version and entries the last commit left (a `READ COMMITTED` statement sees every
 //!   commit before it), checks the namespace ETag, entry ETag or absence against them, and raises
-//!   the version from there.
+//!   the version from there. Two nodes' groups that each hold a namespace the other wants are a
+//!   deadlock PostgreSQL breaks (after its `deadlock_timeout`): the write that loses fails with
+//!   that cause, the rest of its group commits.
 //! - **A read that starts after any node acknowledged a write sees it.** Every read asks the
 //!   database: there is no cache of entries or namespaces on this backend (a node cannot tell
 //!   that another committed without asking the database, which costs what the read does). The

@@ -17,11 +17,10 @@ fn on_postgres() -> Option<TestStore> {
 fn nodes_starting_at_once_migrate_the_schema_once() {
     let Some(t) = on_postgres() else { return };
     // A fresh schema of its own, empty: the first store migrated `t`'s.
-    t.sql("CREATE SCHEMA racing");
-    let url = t.url.replace(
-        &t.url[t.url.find("search_path%3D").unwrap()..],
-        "search_path%3Dracing",
-    );
+    let racing = format!("racing_{}", Uuid::new_v4().simple());
+    t.sql(&format!("CREATE SCHEMA {racing}"));
+    let at = t.url.find("search_path%3D").unwrap();
+    let url = format!("{}search_path%3D{racing}", &t.url[..at]);
     let opened: Vec<Result<Store>> = std::thread::scope(|s| {
         let nodes: Vec<_> = (0..6)
             .map(|_| s.spawn(|| Store::open_url(&url, common::options())))
@@ -36,10 +35,10 @@ fn nodes_starting_at_once_migrate_the_schema_once() {
     stores[5].put(&ns, Put::new("k", "v")).unwrap();
     assert_eq!(stores[2].get(&ns, "k").unwrap().value, b"v");
     drop(stores);
-    t.sql(
-        "DO $$ BEGIN IF (SELECT count(*) FROM racing.edgekv_schema) <> 1 THEN \
-         RAISE EXCEPTION 'migrated more than once'; END IF; END $$; DROP SCHEMA racing CASCADE",
-    );
+    t.sql(&format!(
+        "DO $$ BEGIN IF (SELECT count(*) FROM {racing}.edgekv_schema) <> 1 THEN \
+         RAISE EXCEPTION 'migrated more than once'; END IF; END $$; DROP SCHEMA {racing} CASCADE"
+    ));
 }
 
 #[test]
@@ -116,6 +115,39 @@ fn sweeps_from_two_nodes_count_each_expired_row_once() {
     let described = other.namespace(&ns.to_string()).unwrap();
     assert_eq!(described.item_count, 1);
     assert_eq!(described.total_bytes, "stays".len() as u64 + 1);
+}
+
+#[test]
+fn a_store_whose_connections_were_cut_serves_again_by_itself() {
+    let Some(t) = on_postgres() else { return };
+    let node = format!("edgekv-cut-{}", Uuid::new_v4().simple());
+    let store = Store::open_url(
+        &format!("{}&application_name={node}", t.url),
+        common::options(),
+    )
+    .unwrap();
+    let ns = store
+        .create_namespace(NewNamespace::new("cut", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    store.put(&ns, Put::new("before", "v")).unwrap();
+    store.get(&ns, "before").unwrap();
+    // As a database restart does to this node: every connection it holds is closed.
+    t.sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{node}'"
+    ));
+    // A call that finds its connection gone fails with the cause, never as a closed store; the
+    // next one runs on a new connection.
+    let failed_or_wrote = store.put(&ns, Put::new("after", "v"));
+    if let Err(e) = &failed_or_wrote {
+        assert!(matches!(e, StoreError::Storage(_)), "{e:?}");
+        store.put(&ns, Put::new("after", "v")).unwrap();
+    }
+    if let Err(e) = store.get(&ns, "before") {
+        assert!(matches!(e, StoreError::Storage(_)), "{e:?}");
+    }
+    assert_eq!(store.get(&ns, "after").unwrap().value, b"v");
+    assert_eq!(store.get(&ns, "before").unwrap().value, b"v");
 }
 
 #[test]

@@ -71,7 +71,9 @@ impl Target {
             lock_timeout.as_millis().max(1)
         );
         config.options(options.trim_start());
-        config.application_name("edgekv");
+        if config.get_application_name().is_none() {
+            config.application_name("edgekv");
+        }
         let tls = MakeRustlsConnect::new(tls_config(verify, root.as_deref())?);
         Ok(Target { config, tls })
     }
