@@ -2,8 +2,9 @@
 # Runs every edgekv test from a fresh machine: installs what it needs (the wasm32-wasip2 target, a
 # Python venv with the real SDKs, local npm packages, each guest language's tools, Debian's Chromium,
 # cargo-fuzz), checks formatting and clippy (warnings are errors, the workspace's lints included),
-# builds the workspace and every guest once, then runs the Rust tests, the black-box suites against
-# the real server, and each fuzz target for a bounded time.
+# builds the workspace and every guest once, starts a throwaway PostgreSQL server (tests/postgres.sh,
+# stopped on exit) so the store's suites run on both backends, then runs the Rust tests, the
+# black-box suites against the real server, and each fuzz target for a bounded time.
 #
 # Caches (all optional): CARGO_TARGET_DIR (build output), EDGEKV_VENV (the Python venv),
 # npm_config_cache (npm's download cache). .ci/run points them outside the clone.
@@ -30,6 +31,10 @@ if [ -x guest-examples/build.sh ]; then
   export EDGEKV_GUESTS_DIR="${EDGEKV_GUESTS_DIR:-$CARGO_TARGET_DIR/guests}"
   guest-examples/build.sh
 fi
+
+step "setup: a throwaway PostgreSQL server for the store's PostgreSQL tests"
+eval "$(tests/postgres.sh start)"
+trap 'tests/postgres.sh stop "$EDGEKV_TEST_POSTGRES_DIR"' EXIT
 
 step "test: Rust unit and integration tests"
 if cargo nextest --version >/dev/null 2>&1; then

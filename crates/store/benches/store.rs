@@ -316,6 +316,7 @@ fn main() {
     let full = StoreOptions {
         durability: Durability::Full,
         sweep_interval: None,
+        ..StoreOptions::default()
     };
     let store_full = Store::open(&dir.path().join("store-full.sqlite3"), full).unwrap();
     let ns_full = store_full

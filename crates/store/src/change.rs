@@ -4,10 +4,10 @@
 //! version raised once.
 
 use crate::entry::{BatchOp, Delete, MissingKeys, Precondition, Put, Stats, WriteOutcome};
-use crate::error::{Result, StorageError, StoreError};
+use crate::error::{Result, StoreError};
 use crate::etag::Etag;
 use crate::namespace::{effective_limits, NamespaceStatus, NamespaceUpdate};
-use crate::profile::{LimitOverrides, Limits, Profile};
+use crate::profile::{Limits, Profile};
 use crate::storage::{EntryRow, NamespaceKey, NamespaceRow, WriteTx};
 
 /// A put whose metadata and expiry have passed the rules.
@@ -37,11 +37,11 @@ impl<'t> Change<'t> {
     /// Loads a ready namespace for changing its entries.
     pub fn begin(tx: &'t mut dyn WriteTx, seq: i64, now_ms: i64) -> Result<Change<'t>> {
         let change = Change::begin_any_status(tx, seq, now_ms)?;
-        if change.namespace.status != NamespaceStatus::Ready.as_str() {
+        if change.namespace.status != NamespaceStatus::Ready {
             let namespace = &change.namespace;
             return Err(StoreError::NamespaceNotReady {
                 id: namespace.id.to_string(),
-                status: namespace.status.clone(),
+                status: namespace.status.to_string(),
             });
         }
         Ok(change)
@@ -53,8 +53,8 @@ impl<'t> Change<'t> {
         let namespace = tx
             .namespace(NamespaceKey::Seq(seq))?
             .ok_or_else(|| StoreError::NamespaceNotFound(seq.to_string()))?;
-        let (profile, _, overrides) = parse_row(&namespace)?;
-        let limits = effective_limits(profile, namespace.ttl_enabled, &overrides);
+        let profile = namespace.profile;
+        let limits = effective_limits(profile, namespace.ttl_enabled, &namespace.overrides);
         let (purged, bytes) = tx.purge_expired(seq, now_ms)?;
         let mut change = Change {
             tx,
@@ -216,14 +216,13 @@ impl<'t> Change<'t> {
             self.namespace.comment = comment;
         }
         if let Some(status) = update.status {
-            self.namespace.status = status.as_str().to_string();
+            self.namespace.status = status;
         }
         if let Some(ttl_enabled) = update.ttl_enabled {
             self.namespace.ttl_enabled = ttl_enabled;
         }
         if let Some(overrides) = update.overrides {
-            self.namespace.overrides =
-                serde_json::to_string(&overrides).unwrap_or_else(|_| "{}".into());
+            self.namespace.overrides = overrides;
         }
         self.namespace.version += 1;
         self.namespace.modified_at_ms = now_ms;
@@ -284,27 +283,4 @@ fn op_bytes(op: &BatchOp) -> u64 {
         }
         BatchOp::Delete(d) => d.key.len() as u64,
     }
-}
-
-/// Parses the typed columns of a namespace row.
-pub(crate) fn parse_row(row: &NamespaceRow) -> Result<(Profile, NamespaceStatus, LimitOverrides)> {
-    let (profile, overrides) = parse_rules(&row.id, &row.profile, &row.overrides)?;
-    let status = row.status.parse().map_err(corrupt)?;
-    Ok((profile, status, overrides))
-}
-
-/// The profile and limit overrides of namespace `id`, from their stored text.
-pub(crate) fn parse_rules(
-    id: &uuid::Uuid,
-    profile: &str,
-    overrides: &str,
-) -> Result<(Profile, LimitOverrides)> {
-    let profile = profile.parse().map_err(corrupt)?;
-    let overrides = serde_json::from_str(overrides)
-        .map_err(|e| corrupt(format!("namespace {id} overrides: {e}")))?;
-    Ok((profile, overrides))
-}
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Storage(StorageError::Corrupt(what))
 }

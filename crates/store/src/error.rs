@@ -344,10 +344,21 @@ pub enum StorageError {
     /// SQLite reported an error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL (or the connection to it) reported an error.
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
+    /// No connection to the database could be had: it is unreachable, or every pooled connection
+    /// stayed busy past the wait; holds why.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A store URL or its TLS settings are not usable; holds what is wrong.
+    #[error("store URL: {0}")]
+    Url(String),
     /// The database was written by a newer edgekv: its schema version is above this build's.
     #[error("schema version {found} is newer than this edgekv understands ({supported})")]
     SchemaTooNew {
-        /// The file's schema version (`PRAGMA user_version`).
+        /// The database's schema version (SQLite's `PRAGMA user_version`; PostgreSQL's highest
+        /// row of `edgekv_schema`).
         found: i64,
         /// The newest schema version this build knows.
         supported: i64,

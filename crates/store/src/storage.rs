@@ -1,11 +1,13 @@
 //! The storage trait: the narrow set of row operations the store needs from a backend. It knows no
 //! rules; the store decides what to read and write and the backend only does it, inside one
-//! transaction per write job. SQLite implements it (`crate::sqlite`); a PostgreSQL backend would
-//! implement the same calls with the same SQL shapes.
+//! transaction per write job. SQLite (`crate::sqlite`) and PostgreSQL (`crate::postgres`) implement
+//! it with the same SQL shapes. A backend decodes each row it reads into typed fields once, as it
+//! reads it; a row it cannot decode is [`StorageError::Corrupt`].
 
 use crate::entry::KeyInfo;
 use crate::error::{StorageError, StoreError};
-use crate::namespace::NamespaceQuery;
+use crate::namespace::{effective_limits, NamespaceQuery, NamespaceStatus};
+use crate::profile::{LimitOverrides, Limits, Profile};
 use std::sync::Arc;
 
 /// The result of a backend call; failures are [`StorageError`]s.
@@ -33,16 +35,16 @@ pub struct NamespaceRow {
     pub id: uuid::Uuid,
     /// The name, unique in the store.
     pub name: String,
-    /// The profile's name: `cloudflare`, `cloudfront` or `telnyx`.
-    pub profile: String,
+    /// The service whose rules the namespace obeys.
+    pub profile: Profile,
     /// Whether entries may carry an expiry.
     pub ttl_enabled: bool,
-    /// The lifecycle status's name: `pending`, `ready`, `deleting` or `failed`.
-    pub status: String,
+    /// The lifecycle status.
+    pub status: NamespaceStatus,
     /// The free-text comment, if any.
     pub comment: Option<String>,
-    /// JSON of `LimitOverrides`.
-    pub overrides: String,
+    /// Per-namespace overrides of the profile's limits (stored as JSON).
+    pub overrides: LimitOverrides,
     /// The namespace version, raised once by every mutation; the namespace ETag derives from it.
     pub version: i64,
     /// Stored entry rows, expired ones not yet swept included.
@@ -85,18 +87,77 @@ pub struct EntryLookup {
 }
 
 /// What a point lookup reads of its namespace: its status, and what it takes to tell which rule a
-/// missing key breaks (profile, TTL support and limit overrides, as stored), so that a read of a
-/// missing key is answered from the same lookup (and the same cache) as a read of a present one.
-#[derive(Debug)]
+/// missing key breaks (profile, TTL support and limit overrides), so that a read of a missing key is
+/// answered from the same lookup (and the same cache) as a read of a present one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupNamespace {
-    /// The lifecycle status's name: `pending`, `ready`, `deleting` or `failed`.
-    pub status: String,
-    /// The profile's name: `cloudflare`, `cloudfront` or `telnyx`.
-    pub profile: String,
+    /// The lifecycle status.
+    pub status: NamespaceStatus,
+    /// The service whose rules the namespace obeys.
+    pub profile: Profile,
     /// Whether entries may carry an expiry.
     pub ttl_enabled: bool,
-    /// JSON of `LimitOverrides`.
-    pub overrides: String,
+    /// Per-namespace overrides of the profile's limits.
+    pub overrides: LimitOverrides,
+}
+
+impl LookupNamespace {
+    /// The limits that apply to the namespace's entries.
+    pub fn limits(&self) -> Limits {
+        effective_limits(self.profile, self.ttl_enabled, &self.overrides)
+    }
+}
+
+/// The namespace columns as stored, decoded into their types: what both backends call on each
+/// namespace row they read.
+pub fn decode_namespace(
+    id: &str,
+    profile: &str,
+    status: &str,
+    overrides: &str,
+) -> StorageResult<(uuid::Uuid, Profile, NamespaceStatus, LimitOverrides)> {
+    let uuid = uuid::Uuid::parse_str(id)
+        .map_err(|e| StorageError::Corrupt(format!("namespace {id:?}: id: {e}")))?;
+    let (profile, status, overrides) = decode_rules(id, profile, status, overrides)?;
+    Ok((uuid, profile, status, overrides))
+}
+
+/// What a point lookup reads of namespace `seq`, decoded.
+pub fn decode_lookup(
+    seq: i64,
+    profile: &str,
+    status: &str,
+    ttl_enabled: bool,
+    overrides: &str,
+) -> StorageResult<LookupNamespace> {
+    let (profile, status, overrides) = decode_rules(&seq.to_string(), profile, status, overrides)?;
+    Ok(LookupNamespace {
+        status,
+        profile,
+        ttl_enabled,
+        overrides,
+    })
+}
+
+/// A namespace's profile, status and limit overrides as stored, decoded; `namespace` names it in
+/// the error.
+pub fn decode_rules(
+    namespace: &str,
+    profile: &str,
+    status: &str,
+    overrides: &str,
+) -> StorageResult<(Profile, NamespaceStatus, LimitOverrides)> {
+    let corrupt = |what: String| StorageError::Corrupt(format!("namespace {namespace}: {what}"));
+    let profile = profile.parse().map_err(corrupt)?;
+    let status = status.parse().map_err(corrupt)?;
+    let overrides =
+        serde_json::from_str(overrides).map_err(|e| corrupt(format!("overrides: {e}")))?;
+    Ok((profile, status, overrides))
+}
+
+/// Limit overrides as stored: JSON of their set fields.
+pub fn encode_overrides(overrides: &LimitOverrides) -> String {
+    serde_json::to_string(overrides).unwrap_or_else(|_| "{}".into())
 }
 
 /// The version and key + value size of a stored entry.
@@ -163,19 +224,17 @@ pub trait WriteTx: ReadTx {
     fn namespaces_with_expired(&self, now_ms: i64) -> StorageResult<Vec<i64>>;
 }
 
-/// Tells a write job's caller its outcome once the shared transaction has committed (or failed to).
-pub type Deliver = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
-
-/// What a write job hands back to the writer: whether its changes stand, and how to tell its caller.
-pub struct JobOutcome {
-    /// Whether the job's changes stand; `false` rolls its savepoint back.
-    pub applied: bool,
-    /// Called with the shared transaction's commit result, whether or not the job applied.
-    pub deliver: Deliver,
+/// A unit of writing. The writer runs it inside its own savepoint of a shared transaction, then
+/// tells it how that transaction ended; every job the writer takes is told, whether it ran or not
+/// (a group whose transaction could not begin runs none of its jobs, and tells each why).
+pub trait WriteJob: Send {
+    /// Applies the job's changes; returns whether they stand (`false` rolls its savepoint back).
+    /// Called at most once.
+    fn run(&mut self, tx: &mut dyn WriteTx) -> bool;
+    /// Called once with the shared transaction's commit result, whether or not the job ran or
+    /// its changes stood.
+    fn deliver(self: Box<Self>, commit: Result<(), StorageError>);
 }
-
-/// A unit of writing. The writer runs it inside its own savepoint of a shared transaction.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> JobOutcome + Send>;
 
 /// A storage backend.
 pub trait Storage: Send + Sync + 'static {
@@ -185,7 +244,7 @@ pub trait Storage: Send + Sync + 'static {
         f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
     /// Queues a write job for the writer (group commit). Fails only when the writer has stopped.
-    fn submit(&self, job: WriteJob) -> Result<(), StoreError>;
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError>;
     /// [`ReadTx::entry`] on a read connection of its own. A backend may answer it from a cache, as
     /// long as the answer is never older than the last commit.
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{open, T0};
+use common::{open_on, Backend, T0};
 use edgekv_store::*;
 
 fn conflict<T: std::fmt::Debug>(result: Result<T>) -> Option<Etag> {
@@ -16,9 +16,8 @@ fn keys(page: &KeyPage) -> Vec<&str> {
     page.keys.iter().map(|k| k.key.as_str()).collect()
 }
 
-#[test]
-fn namespaces_create_get_list_rename_delete() {
-    let t = open();
+fn namespaces_create_get_list_rename_delete(backend: Backend) {
+    let t = open_on(backend);
     let a = t.namespace("alpha", Profile::Cloudflare);
     let b = t.namespace("beta", Profile::Telnyx);
     assert!(matches!(
@@ -102,9 +101,8 @@ fn namespaces_create_get_list_rename_delete() {
     assert_eq!(t.store.namespace(&b.to_string()).unwrap().item_count, 0);
 }
 
-#[test]
-fn describe_counts_live_key_and_value_bytes() {
-    let t = open();
+fn describe_counts_live_key_and_value_bytes(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     let first = t.store.put(&ns, Put::new("ab", "xyz")).unwrap();
     assert!(!first.existed);
@@ -141,9 +139,8 @@ fn describe_counts_live_key_and_value_bytes() {
     assert_eq!((d.item_count, d.total_bytes), (1, 3));
 }
 
-#[test]
-fn namespace_etag_precondition() {
-    let t = open();
+fn namespace_etag_precondition(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudfront);
     let etag0 = t.store.namespace("n").unwrap().etag();
     let put = |etag: &Etag, v: &str| Put {
@@ -177,9 +174,8 @@ fn namespace_etag_precondition() {
     assert_eq!(t.store.get(&ns, "k").unwrap().value, b"3");
 }
 
-#[test]
-fn entry_etag_and_absent_preconditions() {
-    let t = open();
+fn entry_etag_and_absent_preconditions(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     let create = |v: &str| Put {
         precondition: Precondition::Absent,
@@ -221,9 +217,8 @@ fn entry_etag_and_absent_preconditions() {
     conflict(t.store.put(&ns, swap(&etag1, "aba")));
 }
 
-#[test]
-fn etags_differ_between_namespaces() {
-    let t = open();
+fn etags_differ_between_namespaces(backend: Backend) {
+    let t = open_on(backend);
     let a = t.namespace("a", Profile::Cloudflare);
     let b = t.namespace("b", Profile::Cloudflare);
     let ea = t.store.put(&a, Put::new("k", "v")).unwrap();
@@ -232,9 +227,8 @@ fn etags_differ_between_namespaces() {
     assert_ne!(ea.namespace_etag, eb.namespace_etag);
 }
 
-#[test]
-fn delete_missing_key_changes_nothing() {
-    let t = open();
+fn delete_missing_key_changes_nothing(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     let before = t.store.namespace("n").unwrap().etag();
     let out = t
@@ -251,9 +245,8 @@ fn delete_missing_key_changes_nothing() {
     assert_eq!(out.namespace_etag, before);
 }
 
-#[test]
-fn batch_is_all_or_nothing_and_raises_version_once() {
-    let t = open();
+fn batch_is_all_or_nothing_and_raises_version_once(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudfront);
     t.store.put(&ns, Put::new("keep", "1")).unwrap();
     let v0 = t.store.namespace("n").unwrap().version;
@@ -323,9 +316,8 @@ fn batch_is_all_or_nothing_and_raises_version_once() {
     assert_eq!(t.store.namespace("n").unwrap().version, v0 + 1);
 }
 
-#[test]
-fn expiry_is_exact() {
-    let t = open();
+fn expiry_is_exact(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     t.store
         .put(
@@ -364,9 +356,8 @@ fn expiry_is_exact() {
     assert!(!t.store.put(&ns, create).unwrap().existed);
 }
 
-#[test]
-fn sweep_removes_expired_rows() {
-    let t = open();
+fn sweep_removes_expired_rows(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Telnyx);
     for i in 0..10 {
         t.store
@@ -389,9 +380,8 @@ fn sweep_removes_expired_rows() {
     assert_eq!((d.item_count, d.total_bytes), (0, 0));
 }
 
-#[test]
-fn listing_is_bytewise_with_prefix_ranges() {
-    let t = open();
+fn listing_is_bytewise_with_prefix_ranges(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     let all = [
         "a",
@@ -440,9 +430,8 @@ fn listing_is_bytewise_with_prefix_ranges() {
     assert_eq!(page.cursor, None);
 }
 
-#[test]
-fn cursor_pages_never_repeat_or_skip_under_writes() {
-    let t = open();
+fn cursor_pages_never_repeat_or_skip_under_writes(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudflare);
     let stable: Vec<String> = (0..100).map(|i| format!("s{i:03}")).collect();
     for k in &stable {
@@ -507,9 +496,8 @@ fn cursor_pages_never_repeat_or_skip_under_writes() {
     ));
 }
 
-#[test]
-fn key_operations_need_a_ready_namespace() {
-    let t = open();
+fn key_operations_need_a_ready_namespace(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Telnyx);
     t.store.put(&ns, Put::new("k", "v")).unwrap();
     let pending = NamespaceUpdate {
@@ -531,9 +519,8 @@ fn key_operations_need_a_ready_namespace() {
     assert_eq!(t.store.get(&ns, "k").unwrap().value, b"v");
 }
 
-#[test]
-fn content_type_and_metadata_round_trip() {
-    let t = open();
+fn content_type_and_metadata_round_trip(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Telnyx);
     let put = Put {
         content_type: Some("application/json".into()),
@@ -546,3 +533,25 @@ fn content_type_and_metadata_round_trip() {
         (Some("application/json"), T0)
     );
 }
+
+/// Says, once per run, whether the PostgreSQL halves of these suites ran.
+#[test]
+fn postgres_backend() {
+    common::Backend::report();
+}
+
+on_both_backends!(
+    namespaces_create_get_list_rename_delete,
+    describe_counts_live_key_and_value_bytes,
+    namespace_etag_precondition,
+    entry_etag_and_absent_preconditions,
+    etags_differ_between_namespaces,
+    delete_missing_key_changes_nothing,
+    batch_is_all_or_nothing_and_raises_version_once,
+    expiry_is_exact,
+    sweep_removes_expired_rows,
+    listing_is_bytewise_with_prefix_ranges,
+    cursor_pages_never_repeat_or_skip_under_writes,
+    key_operations_need_a_ready_namespace,
+    content_type_and_metadata_round_trip,
+);

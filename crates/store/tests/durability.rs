@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::open;
+use common::{open_on, Backend};
 use edgekv_store::*;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -34,9 +34,8 @@ fn cas_increment(store: &Store, ns: &Uuid, key: &str) -> u32 {
     }
 }
 
-#[test]
-fn concurrent_cas_increments_lose_no_update() {
-    let t = open();
+fn concurrent_cas_increments_lose_no_update(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("counter", Profile::Cloudflare);
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 200;
@@ -60,9 +59,8 @@ fn concurrent_cas_increments_lose_no_update() {
     eprintln!("{conflicts} conflicts retried");
 }
 
-#[test]
-fn concurrent_plain_puts_each_get_their_own_result() {
-    let t = open();
+fn concurrent_plain_puts_each_get_their_own_result(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("n", Profile::Cloudfront);
     std::thread::scope(|s| {
         for thread in 0..16 {
@@ -209,3 +207,8 @@ fn sigkill_loses_no_acknowledged_write() {
         assert_eq!(e.value, key.repeat(3).into_bytes());
     }
 }
+
+on_both_backends!(
+    concurrent_cas_increments_lose_no_update,
+    concurrent_plain_puts_each_get_their_own_result,
+);

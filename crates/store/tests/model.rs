@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::open;
+use common::{open_on, Backend};
 use edgekv_store::*;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -181,8 +181,8 @@ fn is_conflict<T>(r: &Result<T>) -> bool {
     matches!(r, Err(StoreError::Conflict { .. }))
 }
 
-fn run(ops: Vec<Op>) {
-    let t = open();
+fn run(ops: Vec<Op>, backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("model", Profile::Cloudflare);
     let mut model = Model {
         entries: BTreeMap::new(),
@@ -346,7 +346,22 @@ fn run(ops: Vec<Op>) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
     #[test]
-    fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..60)) {
-        run(ops);
+    fn store_agrees_with_model_on_sqlite(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops, Backend::Sqlite);
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+        #[test]
+        fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..60)) {
+            match Backend::postgres() {
+                Some(backend) => run(ops, backend),
+                None => return Ok(()),
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{open, T0};
+use common::{open_on, Backend, T0};
 use edgekv_store::*;
 
 fn violation<T: std::fmt::Debug>(result: Result<T>) -> RuleViolation {
@@ -38,9 +38,8 @@ fn assert_rule<T: std::fmt::Debug>(result: Result<T>, rule: Rule, limit: u64, ac
     );
 }
 
-#[test]
-fn cloudflare_key_bytes() {
-    let t = open();
+fn cloudflare_key_bytes(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     put(&t.store, &ns, &"k".repeat(511), vec![]).unwrap();
     put(&t.store, &ns, &"k".repeat(512), vec![]).unwrap();
@@ -59,9 +58,8 @@ fn cloudflare_key_bytes() {
     );
 }
 
-#[test]
-fn reads_of_keys_no_write_could_store_name_the_rule() {
-    let t = open();
+fn reads_of_keys_no_write_could_store_name_the_rule(backend: Backend) {
+    let t = open_on(backend);
     let cf = t.namespace("cf", Profile::Cloudflare);
     assert_rule(
         t.store.get(&cf, &"k".repeat(513)),
@@ -82,9 +80,8 @@ fn reads_of_keys_no_write_could_store_name_the_rule() {
     );
 }
 
-#[test]
-fn a_read_of_a_missing_key_names_the_rule_under_the_namespace_overrides() {
-    let t = open();
+fn a_read_of_a_missing_key_names_the_rule_under_the_namespace_overrides(backend: Backend) {
+    let t = open_on(backend);
     let mut new = NewNamespace::new("small-keys", Profile::Cloudflare);
     new.overrides.max_key_bytes = Some(16);
     let ns = t.create(new).id;
@@ -97,7 +94,7 @@ fn a_read_of_a_missing_key_names_the_rule_under_the_namespace_overrides() {
 
 /// Counts the reads the store makes through [`Storage::read`], beside point lookups.
 struct CountingReads {
-    inner: sqlite::SqliteStorage,
+    inner: edgekv_store::sqlite::SqliteStorage,
     reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -106,7 +103,7 @@ impl storage::Storage for CountingReads {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.read(f)
     }
-    fn submit(&self, job: storage::WriteJob) -> Result<()> {
+    fn submit(&self, job: Box<dyn storage::WriteJob>) -> Result<()> {
         self.inner.submit(job)
     }
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<storage::EntryLookup>> {
@@ -119,8 +116,11 @@ fn a_read_of_a_missing_key_is_one_point_lookup_like_a_hit() {
     let dir = tempfile::tempdir().unwrap();
     let reads = std::sync::Arc::default();
     let storage = CountingReads {
-        inner: sqlite::SqliteStorage::open(&dir.path().join("kv.sqlite3"), Durability::Normal)
-            .unwrap(),
+        inner: edgekv_store::sqlite::SqliteStorage::open(
+            &dir.path().join("kv.sqlite3"),
+            Durability::Normal,
+        )
+        .unwrap(),
         reads: std::sync::Arc::clone(&reads),
     };
     let store = Store::with_storage(Box::new(storage), std::sync::Arc::new(ManualClock::new(T0)));
@@ -143,9 +143,8 @@ fn a_read_of_a_missing_key_is_one_point_lookup_like_a_hit() {
     assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
-#[test]
-fn cloudflare_key_shapes() {
-    let t = open();
+fn cloudflare_key_shapes(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     assert_eq!(
         violation(put(&t.store, &ns, "", vec![])).rule,
@@ -164,9 +163,8 @@ fn cloudflare_key_shapes() {
     }
 }
 
-#[test]
-fn cloudflare_value_size() {
-    let t = open();
+fn cloudflare_value_size(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     const MAX: usize = 25 * 1024 * 1024;
     put(&t.store, &ns, "under", vec![1; MAX - 1]).unwrap();
@@ -180,9 +178,8 @@ fn cloudflare_value_size() {
     assert_eq!(t.store.get(&ns, "at").unwrap().value.len(), MAX);
 }
 
-#[test]
-fn cloudflare_metadata_size_is_compact_json() {
-    let t = open();
+fn cloudflare_metadata_size_is_compact_json(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     let meta = |n: usize| format!("{{\"m\":\"{}\"}}", "x".repeat(n - 8)); // compact length n
     let with_meta = |m: String| Put {
@@ -207,9 +204,8 @@ fn cloudflare_metadata_size_is_compact_json() {
     );
 }
 
-#[test]
-fn cloudflare_expiry_minimums() {
-    let t = open();
+fn cloudflare_expiry_minimums(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     let now_s = (T0 / 1000) as u64;
     let with = |expiry| Put {
@@ -255,9 +251,8 @@ fn cloudflare_expiry_minimums() {
     );
 }
 
-#[test]
-fn an_overridden_minimum_ttl_bounds_absolute_expirations_too() {
-    let t = open();
+fn an_overridden_minimum_ttl_bounds_absolute_expirations_too(backend: Backend) {
+    let t = open_on(backend);
     let overrides = LimitOverrides {
         min_ttl_secs: Some(300),
         ..Default::default()
@@ -286,9 +281,8 @@ fn an_overridden_minimum_ttl_bounds_absolute_expirations_too() {
     );
 }
 
-#[test]
-fn cloudflare_batch_and_bulk_get_bounds() {
-    let t = open();
+fn cloudflare_batch_and_bulk_get_bounds(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cf", Profile::Cloudflare);
     t.store.apply(&ns, batch(9_999)).unwrap();
     t.store.apply(&ns, batch(10_000)).unwrap();
@@ -314,9 +308,8 @@ fn cloudflare_batch_and_bulk_get_bounds() {
     );
 }
 
-#[test]
-fn list_limits_per_profile() {
-    let t = open();
+fn list_limits_per_profile(backend: Backend) {
+    let t = open_on(backend);
     for (name, profile, max) in [
         ("cf", Profile::Cloudflare, 1000),
         ("cfr", Profile::Cloudfront, 50),
@@ -339,9 +332,8 @@ fn list_limits_per_profile() {
     }
 }
 
-#[test]
-fn cloudfront_key_chars_and_bytes() {
-    let t = open();
+fn cloudfront_key_chars_and_bytes(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cfr", Profile::Cloudfront);
     put(&t.store, &ns, &"k".repeat(511), vec![]).unwrap();
     put(&t.store, &ns, &"k".repeat(512), vec![]).unwrap();
@@ -366,9 +358,8 @@ fn cloudfront_key_chars_and_bytes() {
     );
 }
 
-#[test]
-fn cloudfront_value_metadata_expiry() {
-    let t = open();
+fn cloudfront_value_metadata_expiry(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cfr", Profile::Cloudfront);
     put(&t.store, &ns, "k", vec![0; 1023]).unwrap();
     put(&t.store, &ns, "k", vec![0; 1024]).unwrap();
@@ -393,9 +384,8 @@ fn cloudfront_value_metadata_expiry() {
     );
 }
 
-#[test]
-fn cloudfront_store_size_is_five_mib() {
-    let t = open();
+fn cloudfront_store_size_is_five_mib(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cfr", Profile::Cloudfront);
     const MAX: u64 = 5 * 1024 * 1024;
     // 5120 entries of 5 key bytes + 1019 value bytes = exactly 5 MiB.
@@ -434,9 +424,8 @@ fn cloudfront_store_size_is_five_mib() {
     );
 }
 
-#[test]
-fn cloudfront_batch_bounds() {
-    let t = open();
+fn cloudfront_batch_bounds(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("cfr", Profile::Cloudfront);
     t.store.apply(&ns, batch(49)).unwrap();
     t.store.apply(&ns, batch(50)).unwrap();
@@ -457,9 +446,8 @@ fn cloudfront_batch_bounds() {
     );
 }
 
-#[test]
-fn telnyx_keys() {
-    let t = open();
+fn telnyx_keys(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("tx", Profile::Telnyx);
     put(&t.store, &ns, "a-b/c_d=e.f/ABC123", vec![]).unwrap();
     put(&t.store, &ns, &"k".repeat(255), vec![]).unwrap();
@@ -484,9 +472,8 @@ fn telnyx_keys() {
     put(&t.store, &ns, "not_reserved", vec![]).unwrap();
 }
 
-#[test]
-fn telnyx_value_and_ttl() {
-    let t = open();
+fn telnyx_value_and_ttl(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("tx", Profile::Telnyx);
     const MAX: usize = 1024 * 1024;
     put(&t.store, &ns, "k", vec![0; MAX - 1]).unwrap();
@@ -521,9 +508,8 @@ fn telnyx_value_and_ttl() {
     );
 }
 
-#[test]
-fn ttl_support_is_a_namespace_flag() {
-    let t = open();
+fn ttl_support_is_a_namespace_flag(backend: Backend) {
+    let t = open_on(backend);
     let ns = t
         .create(NewNamespace {
             ttl_enabled: false,
@@ -541,9 +527,8 @@ fn ttl_support_is_a_namespace_flag() {
     put(&t.store, &ns, "k", b"v".to_vec()).unwrap();
 }
 
-#[test]
-fn namespace_names_per_profile() {
-    let t = open();
+fn namespace_names_per_profile(backend: Backend) {
+    let t = open_on(backend);
     let create = |name: &str, profile| t.store.create_namespace(NewNamespace::new(name, profile));
     create("ok-name-1", Profile::Telnyx).unwrap();
     create(&"a".repeat(255), Profile::Telnyx).unwrap();
@@ -575,9 +560,8 @@ fn namespace_names_per_profile() {
     );
 }
 
-#[test]
-fn limits_are_overridable_per_namespace() {
-    let t = open();
+fn limits_are_overridable_per_namespace(backend: Backend) {
+    let t = open_on(backend);
     let overrides = LimitOverrides {
         max_value_bytes: Some(10),
         max_store_bytes: Some(40),
@@ -654,9 +638,8 @@ fn described_violations_name_what_broke_without_the_rule_name() {
     }
 }
 
-#[test]
-fn content_types_are_header_values_within_their_limit() {
-    let t = open();
+fn content_types_are_header_values_within_their_limit(backend: Backend) {
+    let t = open_on(backend);
     let ns = t.namespace("tx", Profile::Telnyx);
     let with_type = |content_type: &str| {
         t.store.put(
@@ -679,9 +662,8 @@ fn content_types_are_header_values_within_their_limit() {
     );
 }
 
-#[test]
-fn a_list_prefix_is_bounded_as_a_key_is() {
-    let t = open();
+fn a_list_prefix_is_bounded_as_a_key_is(backend: Backend) {
+    let t = open_on(backend);
     let cf = t.namespace("cf", Profile::Cloudflare);
     let tx = t.namespace("tx", Profile::Telnyx);
     let list = |ns: &Uuid, prefix: String| {
@@ -699,9 +681,8 @@ fn a_list_prefix_is_bounded_as_a_key_is() {
     assert_rule(list(&tx, "k".repeat(257)), Rule::KeyTooLong, 256, 257);
 }
 
-#[test]
-fn limits_answers_a_namespace_s_effective_limits() {
-    let t = open();
+fn limits_answers_a_namespace_s_effective_limits(backend: Backend) {
+    let t = open_on(backend);
     let raised = t.create(NewNamespace {
         overrides: LimitOverrides {
             max_value_bytes: Some(40 << 20),
@@ -732,3 +713,28 @@ fn limits_answers_a_namespace_s_effective_limits() {
         Err(StoreError::NamespaceNotFound(_))
     ));
 }
+
+on_both_backends!(
+    cloudflare_key_bytes,
+    reads_of_keys_no_write_could_store_name_the_rule,
+    a_read_of_a_missing_key_names_the_rule_under_the_namespace_overrides,
+    cloudflare_key_shapes,
+    cloudflare_value_size,
+    cloudflare_metadata_size_is_compact_json,
+    cloudflare_expiry_minimums,
+    an_overridden_minimum_ttl_bounds_absolute_expirations_too,
+    cloudflare_batch_and_bulk_get_bounds,
+    list_limits_per_profile,
+    cloudfront_key_chars_and_bytes,
+    cloudfront_value_metadata_expiry,
+    cloudfront_store_size_is_five_mib,
+    cloudfront_batch_bounds,
+    telnyx_keys,
+    telnyx_value_and_ttl,
+    ttl_support_is_a_namespace_flag,
+    namespace_names_per_profile,
+    limits_are_overridable_per_namespace,
+    content_types_are_header_values_within_their_limit,
+    a_list_prefix_is_bounded_as_a_key_is,
+    limits_answers_a_namespace_s_effective_limits,
+);

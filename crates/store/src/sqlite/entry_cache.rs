@@ -143,8 +143,8 @@ fn lookup_bytes(key: &str, lookup: &EntryLookup) -> usize {
             + e.metadata.as_ref().map_or(0, String::len)
             + e.content_type.as_ref().map_or(0, String::len)
     });
-    let ns = &lookup.namespace;
-    OVERHEAD_BYTES + key.len() + ns.status.len() + ns.profile.len() + ns.overrides.len() + entry
+    // The namespace's decoded rules are a few words: the overhead covers them.
+    OVERHEAD_BYTES + key.len() + entry
 }
 
 #[cfg(test)]
@@ -155,10 +155,10 @@ mod tests {
 
     fn ready() -> std::sync::Arc<LookupNamespace> {
         std::sync::Arc::new(LookupNamespace {
-            status: "ready".into(),
-            profile: "cloudflare".into(),
+            status: crate::NamespaceStatus::Ready,
+            profile: crate::Profile::Cloudflare,
             ttl_enabled: true,
-            overrides: "{}".into(),
+            overrides: crate::LimitOverrides::default(),
         })
     }
 

@@ -5,10 +5,10 @@ mod entry_cache;
 mod queries;
 pub mod schema;
 mod wal_index;
-mod writer;
 
 use crate::error::{StorageError, StoreError};
 use crate::storage::{self, EntryLookup, ReadTx, Storage, WriteJob};
+use crate::writer::{Writer, WriterConn};
 use entry_cache::{EntryCache, Probe};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,9 @@ impl std::str::FromStr for Durability {
 
 /// Idle read connections kept for reuse; more are opened on demand.
 const MAX_IDLE_READERS: usize = 16;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection waits for a lock another process holds, unless the store is opened with
+/// another: past it, the write's whole commit group fails with that cause.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache of the writer, in KiB (negative `cache_size`): writes re-read the pages they change.
 const WRITER_CACHE_KIB: i64 = -65_536;
 /// Page cache of each reader, in KiB, and how much of the file readers map into memory.
@@ -50,17 +52,28 @@ const READER_MMAP_BYTES: i64 = 1 << 30;
 /// read connections and its cache of point lookups.
 pub struct SqliteStorage {
     path: PathBuf,
+    busy_timeout: Duration,
     readers: Mutex<Vec<Connection>>,
-    writer: writer::Writer,
+    writer: Writer<Connection>,
     /// Point lookups, versioned by the WAL index; `None` where the file has no WAL index.
     entries: Option<EntryCache>,
 }
 
 impl SqliteStorage {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path` and migrates it; connections wait up to
+    /// [`BUSY_TIMEOUT`] for a lock another process holds.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StorageError> {
+        SqliteStorage::open_with_busy_timeout(path, durability, BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteStorage::open`], with connections that wait up to `busy_timeout` for a lock.
+    pub fn open_with_busy_timeout(
+        path: &Path,
+        durability: Durability,
+        busy_timeout: Duration,
+    ) -> Result<Self, StorageError> {
         create_private(path)?;
-        let mut conn = open_connection(path, OpenFlags::default())?;
+        let mut conn = open_connection(path, OpenFlags::default(), busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut conn)?;
         let sync = match durability {
@@ -78,8 +91,9 @@ impl SqliteStorage {
         }
         Ok(SqliteStorage {
             path: path.to_path_buf(),
+            busy_timeout,
             readers: Mutex::new(Vec::new()),
-            writer: writer::Writer::start(conn),
+            writer: Writer::start(conn),
             entries,
         })
     }
@@ -90,7 +104,7 @@ impl SqliteStorage {
             Some(conn) => Ok(conn),
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = open_connection(&self.path, flags)?;
+                let conn = open_connection(&self.path, flags, self.busy_timeout)?;
                 conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
                 conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                 Ok(conn)
@@ -128,9 +142,13 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StorageError> {
+fn open_connection(
+    path: &Path,
+    flags: OpenFlags,
+    busy_timeout: Duration,
+) -> Result<Connection, StorageError> {
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -146,7 +164,7 @@ impl Storage for SqliteStorage {
         result
     }
 
-    fn submit(&self, job: WriteJob) -> Result<(), StoreError> {
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
         self.writer.submit(job)
     }
 
@@ -164,6 +182,28 @@ impl Storage for SqliteStorage {
             cache.fill(ns, key, now_ms, version, lookup);
         }
         Ok(found)
+    }
+}
+
+/// The writer's connection: `BEGIN IMMEDIATE` takes the write lock up front, so a group never fails
+/// halfway for want of it.
+impl WriterConn for Connection {
+    fn begin(&mut self) -> Result<(), StorageError> {
+        WriterConn::execute(self, "BEGIN IMMEDIATE")
+    }
+
+    fn execute(&mut self, sql: &'static str) -> Result<(), StorageError> {
+        // Prepared once per connection.
+        self.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+
+    fn run(&mut self, job: &mut dyn WriteJob) -> bool {
+        job.run(self)
+    }
+
+    fn in_transaction(&self) -> bool {
+        !self.is_autocommit()
     }
 }
 

@@ -5,8 +5,8 @@ use crate::entry::KeyInfo;
 use crate::error::StorageError;
 use crate::namespace::{NamespaceOrder, NamespaceQuery};
 use crate::storage::{
-    EntryHead, EntryLookup, EntryRow, KeyRange, LookupNamespace, NamespaceKey, NamespaceRow,
-    ReadTx, StorageResult, WriteTx,
+    decode_lookup, decode_namespace, encode_overrides, EntryHead, EntryLookup, EntryRow, KeyRange,
+    NamespaceKey, NamespaceRow, ReadTx, StorageResult, WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
@@ -15,14 +15,28 @@ const NS_COLUMNS: &str =
     "seq, id, name, profile, ttl_enabled, status, comment, overrides, version, \
                           item_count, total_bytes, created_at, modified_at";
 
-fn namespace_row(r: &Row<'_>) -> rusqlite::Result<NamespaceRow> {
-    let id: String = r.get(1)?;
-    let id = uuid::Uuid::parse_str(&id).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-    })?;
-    Ok(NamespaceRow {
+/// A namespace row as read, its typed columns still text: decoded by [`RawNamespace::decode`]
+/// outside rusqlite's row callback, so a bad one is [`StorageError::Corrupt`].
+struct RawNamespace {
+    seq: i64,
+    id: String,
+    name: String,
+    profile: String,
+    ttl_enabled: bool,
+    status: String,
+    comment: Option<String>,
+    overrides: String,
+    version: i64,
+    item_count: u64,
+    total_bytes: u64,
+    created_at_ms: i64,
+    modified_at_ms: i64,
+}
+
+fn namespace_row(r: &Row<'_>) -> rusqlite::Result<RawNamespace> {
+    Ok(RawNamespace {
         seq: r.get(0)?,
-        id,
+        id: r.get(1)?,
         name: r.get(2)?,
         profile: r.get(3)?,
         ttl_enabled: r.get(4)?,
@@ -37,6 +51,28 @@ fn namespace_row(r: &Row<'_>) -> rusqlite::Result<NamespaceRow> {
     })
 }
 
+impl RawNamespace {
+    fn decode(self) -> StorageResult<NamespaceRow> {
+        let (id, profile, status, overrides) =
+            decode_namespace(&self.id, &self.profile, &self.status, &self.overrides)?;
+        Ok(NamespaceRow {
+            seq: self.seq,
+            id,
+            name: self.name,
+            profile,
+            ttl_enabled: self.ttl_enabled,
+            status,
+            comment: self.comment,
+            overrides,
+            version: self.version,
+            item_count: self.item_count,
+            total_bytes: self.total_bytes,
+            created_at_ms: self.created_at_ms,
+            modified_at_ms: self.modified_at_ms,
+        })
+    }
+}
+
 fn key_string(bytes: Vec<u8>) -> StorageResult<String> {
     String::from_utf8(bytes).map_err(|_| StorageError::Corrupt("a key is not UTF-8".into()))
 }
@@ -49,10 +85,11 @@ impl ReadTx for Connection {
             NamespaceKey::Name(name) => ("name", name.to_string().into()),
         };
         let sql = format!("SELECT {NS_COLUMNS} FROM namespaces WHERE {column} = ?1");
-        Ok(self
-            .prepare_cached(&sql)?
+        self.prepare_cached(&sql)?
             .query_row([value], namespace_row)
-            .optional()?)
+            .optional()?
+            .map(RawNamespace::decode)
+            .transpose()
     }
 
     fn namespaces(&self, q: &NamespaceQuery) -> StorageResult<(Vec<NamespaceRow>, u64)> {
@@ -72,7 +109,8 @@ impl ReadTx for Connection {
         let rows = self
             .prepare_cached(&sql)?
             .query_map(params![profile, limit, offset], namespace_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .map(|raw| raw?.decode())
+            .collect::<StorageResult<Vec<_>>>()?;
         let total: u64 = self
             .prepare_cached("SELECT count(*) FROM namespaces WHERE ?1 IS NULL OR profile = ?1")?
             .query_row([profile], |r| r.get(0))?;
@@ -80,7 +118,7 @@ impl ReadTx for Connection {
     }
 
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> StorageResult<Option<EntryLookup>> {
-        let lookup = self
+        let found = self
             .prepare_cached(
                 "SELECT n.status, e.value, e.metadata, e.content_type, e.expires_at, e.version, \
                  e.modified_at, n.profile, n.ttl_enabled, n.overrides FROM namespaces n \
@@ -101,19 +139,19 @@ impl ReadTx for Connection {
                         modified_at_ms: r.get(6)?,
                     }),
                 };
-                let namespace = LookupNamespace {
-                    status: r.get(0)?,
-                    profile: r.get(7)?,
-                    ttl_enabled: r.get(8)?,
-                    overrides: r.get(9)?,
-                };
-                Ok(EntryLookup {
-                    namespace: Arc::new(namespace),
-                    entry,
-                })
+                let rules: (String, String, bool, String) =
+                    (r.get(7)?, r.get(0)?, r.get(8)?, r.get(9)?);
+                Ok((entry, rules))
             })
             .optional()?;
-        Ok(lookup)
+        let Some((entry, (profile, status, ttl_enabled, overrides))) = found else {
+            return Ok(None);
+        };
+        let namespace = decode_lookup(ns, &profile, &status, ttl_enabled, &overrides)?;
+        Ok(Some(EntryLookup {
+            namespace: Arc::new(namespace),
+            entry,
+        }))
     }
 
     fn keys(
@@ -199,11 +237,11 @@ impl WriteTx for Connection {
         .execute(params![
             n.id.to_string(),
             n.name,
-            n.profile,
+            n.profile.as_str(),
             n.ttl_enabled,
-            n.status,
+            n.status.as_str(),
             n.comment,
-            n.overrides,
+            encode_overrides(&n.overrides),
             n.version,
             n.item_count,
             n.total_bytes,
@@ -221,9 +259,9 @@ impl WriteTx for Connection {
         .execute(params![
             n.seq,
             n.name,
-            n.status,
+            n.status.as_str(),
             n.comment,
-            n.overrides,
+            encode_overrides(&n.overrides),
             n.version,
             n.item_count,
             n.total_bytes,

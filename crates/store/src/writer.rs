@@ -1,0 +1,150 @@
+//! The writer and its group commit, for every backend. A writer thread takes every job waiting in
+//! its queue, runs each in its own savepoint of one transaction (a failed job rolls back only
+//! itself), commits once, and only then tells each caller its outcome. When the transaction fails
+//! (it could not begin because another process held the write lock past the timeout, the database
+//! went away, the commit was refused), every job of the group is told why, whether it ran or not.
+//! When nothing is queued and the connection is free, a caller commits its own job on its own thread
+//! instead, saving two thread hand-offs on an uncontended write.
+
+use crate::error::{StorageError, StoreError};
+use crate::storage::WriteJob;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// The most jobs one transaction takes.
+const MAX_GROUP: usize = 1024;
+
+/// The writer's connection, as each backend drives it.
+pub(crate) trait WriterConn: Send + 'static {
+    /// Makes the connection usable before a group: a backend whose connection was lost opens a
+    /// new one here.
+    fn ready(&mut self) -> Result<(), StorageError> {
+        Ok(())
+    }
+    /// Begins the group's transaction.
+    fn begin(&mut self) -> Result<(), StorageError>;
+    /// Runs a transaction-control statement (`SAVEPOINT job`, `RELEASE job`, `COMMIT`, ...).
+    fn execute(&mut self, sql: &'static str) -> Result<(), StorageError>;
+    /// Runs `job` against the open transaction; returns whether its changes stand.
+    fn run(&mut self, job: &mut dyn WriteJob) -> bool;
+    /// Whether a transaction is open (to roll back after a failure).
+    fn in_transaction(&self) -> bool;
+}
+
+pub(crate) struct Writer<C: WriterConn> {
+    conn: Arc<Mutex<C>>,
+    /// Jobs sent to the writer thread and not yet taken by it.
+    pending: Arc<AtomicUsize>,
+    queue: Option<Sender<Box<dyn WriteJob>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<C: WriterConn> Writer<C> {
+    pub fn start(conn: C) -> Writer<C> {
+        let conn = Arc::new(Mutex::new(conn));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (queue, jobs) = channel::<Box<dyn WriteJob>>();
+        let (thread_conn, thread_pending) = (conn.clone(), pending.clone());
+        let thread = std::thread::Builder::new()
+            .name("edgekv-writer".into())
+            .spawn(move || run(&thread_conn, &thread_pending, jobs))
+            .ok();
+        Writer {
+            conn,
+            pending,
+            queue: Some(queue),
+            thread,
+        }
+    }
+
+    /// Runs `job` now if the writer is idle, else queues it for the writer thread's next group.
+    pub fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            if let Ok(mut conn) = self.conn.try_lock() {
+                commit_group(&mut *conn, vec![job]);
+                return Ok(());
+            }
+        }
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        queue.send(job).map_err(|_| StoreError::Closed)
+    }
+}
+
+impl<C: WriterConn> Drop for Writer<C> {
+    fn drop(&mut self) {
+        // Closing the queue lets the thread finish what is queued and exit.
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run<C: WriterConn>(conn: &Mutex<C>, pending: &AtomicUsize, jobs: Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        pending.fetch_sub(group.len(), Ordering::AcqRel);
+        commit_group(&mut *lock(conn), group);
+    }
+}
+
+fn lock<C>(mutex: &Mutex<C>) -> MutexGuard<'_, C> {
+    // A panicking job is caught in `run_job`, so poisoning would come from a bug here; the connection
+    // is still usable (a failed group rolls its transaction back).
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn commit_group(conn: &mut impl WriterConn, mut group: Vec<Box<dyn WriteJob>>) {
+    let result = run_group(conn, &mut group);
+    if result.is_err() && conn.in_transaction() {
+        let _ = conn.execute("ROLLBACK");
+    }
+    let failure = result.err().map(|e| e.to_string());
+    for job in group {
+        job.deliver(match &failure {
+            None => Ok(()),
+            Some(why) => Err(StorageError::Commit(why.clone())),
+        });
+    }
+}
+
+/// Runs every job of the group in one transaction and commits it.
+fn run_group(
+    conn: &mut impl WriterConn,
+    group: &mut [Box<dyn WriteJob>],
+) -> Result<(), StorageError> {
+    conn.ready()?;
+    conn.begin()?;
+    for job in group {
+        run_job(conn, job.as_mut())?;
+    }
+    conn.execute("COMMIT")
+}
+
+/// Runs one job in a savepoint; a job that fails (or panics) leaves no trace.
+fn run_job(conn: &mut impl WriterConn, job: &mut dyn WriteJob) -> Result<(), StorageError> {
+    conn.execute("SAVEPOINT job")?;
+    match catch_unwind(AssertUnwindSafe(|| conn.run(job))) {
+        Ok(true) => conn.execute("RELEASE job"),
+        Ok(false) => roll_back(conn),
+        Err(_) => {
+            tracing::error!("a write job panicked; its changes were rolled back");
+            roll_back(conn)
+        }
+    }
+}
+
+fn roll_back(conn: &mut impl WriterConn) -> Result<(), StorageError> {
+    conn.execute("ROLLBACK TO job")?;
+    conn.execute("RELEASE job")
+}

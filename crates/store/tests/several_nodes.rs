@@ -1,0 +1,184 @@
+//! Several stores on one PostgreSQL database, as several edgekv nodes run: migrations when they
+//! start at once, a schema newer than they know, preconditions and sweeps across nodes, and a
+//! database that cannot be reached, and how a store URL names its backend. Those that need a
+//! server run only when `EDGEKV_TEST_POSTGRES_URL` is set.
+
+mod common;
+
+use common::{open_on, Backend, TestStore, T0};
+use edgekv_store::*;
+use std::sync::Arc;
+
+fn on_postgres() -> Option<TestStore> {
+    Backend::postgres().map(open_on)
+}
+
+#[test]
+fn nodes_starting_at_once_migrate_the_schema_once() {
+    let Some(t) = on_postgres() else { return };
+    // A fresh schema of its own, empty: the first store migrated `t`'s.
+    let racing = format!("racing_{}", Uuid::new_v4().simple());
+    t.sql(&format!("CREATE SCHEMA {racing}"));
+    let at = t.url.find("search_path%3D").unwrap();
+    let url = format!("{}search_path%3D{racing}", &t.url[..at]);
+    let opened: Vec<Result<Store>> = std::thread::scope(|s| {
+        let nodes: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| Store::open_url(&url, common::options())))
+            .collect();
+        nodes.into_iter().map(|n| n.join().unwrap()).collect()
+    });
+    let stores: Vec<Store> = opened.into_iter().map(|r| r.expect("open")).collect();
+    let ns = stores[0]
+        .create_namespace(NewNamespace::new("shared", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    stores[5].put(&ns, Put::new("k", "v")).unwrap();
+    assert_eq!(stores[2].get(&ns, "k").unwrap().value, b"v");
+    drop(stores);
+    t.sql(&format!(
+        "DO $$ BEGIN IF (SELECT count(*) FROM {racing}.edgekv_schema) <> 1 THEN \
+         RAISE EXCEPTION 'migrated more than once'; END IF; END $$; DROP SCHEMA {racing} CASCADE"
+    ));
+}
+
+#[test]
+fn a_schema_newer_than_this_build_is_refused() {
+    let Some(t) = on_postgres() else { return };
+    t.sql("INSERT INTO edgekv_schema (version) VALUES (999)");
+    match Store::open_url(&t.url, common::options()) {
+        Err(StoreError::Storage(e @ StorageError::SchemaTooNew { found: 999, .. })) => {
+            assert!(e.to_string().contains("newer than this edgekv"), "{e}")
+        }
+        other => panic!("expected SchemaTooNew, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn compare_and_swap_across_nodes_loses_no_update() {
+    const PER_THREAD: u32 = 12;
+    let Some(t) = on_postgres() else { return };
+    let ns = t.namespace("counter", Profile::Cloudflare);
+    let other = t.another();
+    t.store.put(&ns, Put::new("n", "0")).unwrap();
+    std::thread::scope(|s| {
+        for node in [&t.store, &other, &t.store, &other] {
+            s.spawn(move || {
+                for _ in 0..PER_THREAD {
+                    increment(node, &ns);
+                }
+            });
+        }
+    });
+    let n = String::from_utf8(other.get(&ns, "n").unwrap().value).unwrap();
+    assert_eq!(n, (4 * PER_THREAD).to_string());
+}
+
+fn increment(store: &Store, ns: &Uuid) {
+    loop {
+        let entry = store.get(ns, "n").unwrap();
+        let n: u32 = String::from_utf8(entry.value).unwrap().parse().unwrap();
+        let put = Put {
+            precondition: Precondition::EntryEtag(entry.etag.to_string()),
+            ..Put::new("n", (n + 1).to_string())
+        };
+        match store.put(ns, put) {
+            Ok(_) => return,
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn sweeps_from_two_nodes_count_each_expired_row_once() {
+    let Some(t) = on_postgres() else { return };
+    let ns = t.namespace("expiring", Profile::Cloudflare);
+    let clock = ManualClock::new(T0);
+    let other = Store::open_url_with_clock(&t.url, common::options(), Arc::new(clock.clone()))
+        .expect("a second node");
+    for i in 0..40 {
+        let put = Put {
+            expiry: Expiry::TtlSecs(60),
+            ..Put::new(format!("k{i}"), "v")
+        };
+        t.store.put(&ns, put).unwrap();
+    }
+    t.store.put(&ns, Put::new("stays", "v")).unwrap();
+    t.clock.advance_ms(61_000);
+    clock.advance_ms(61_000);
+    let swept: u64 = std::thread::scope(|s| {
+        let a = s.spawn(|| t.store.sweep().unwrap());
+        let b = s.spawn(|| other.sweep().unwrap());
+        a.join().unwrap() + b.join().unwrap()
+    });
+    assert_eq!(swept, 40);
+    let described = other.namespace(&ns.to_string()).unwrap();
+    assert_eq!(described.item_count, 1);
+    assert_eq!(described.total_bytes, "stays".len() as u64 + 1);
+}
+
+#[test]
+fn a_store_whose_connections_were_cut_serves_again_by_itself() {
+    let Some(t) = on_postgres() else { return };
+    let node = format!("edgekv-cut-{}", Uuid::new_v4().simple());
+    let store = Store::open_url(
+        &format!("{}&application_name={node}", t.url),
+        common::options(),
+    )
+    .unwrap();
+    let ns = store
+        .create_namespace(NewNamespace::new("cut", Profile::Cloudflare))
+        .unwrap()
+        .id;
+    store.put(&ns, Put::new("before", "v")).unwrap();
+    store.get(&ns, "before").unwrap();
+    // As a database restart does to this node: every connection it holds is closed.
+    t.sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{node}'"
+    ));
+    // A call that finds its connection gone fails with the cause, never as a closed store; the
+    // next one runs on a new connection.
+    let failed_or_wrote = store.put(&ns, Put::new("after", "v"));
+    if let Err(e) = &failed_or_wrote {
+        assert!(matches!(e, StoreError::Storage(_)), "{e:?}");
+        store.put(&ns, Put::new("after", "v")).unwrap();
+    }
+    if let Err(e) = store.get(&ns, "before") {
+        assert!(matches!(e, StoreError::Storage(_)), "{e:?}");
+    }
+    assert_eq!(store.get(&ns, "after").unwrap().value, b"v");
+    assert_eq!(store.get(&ns, "before").unwrap().value, b"v");
+}
+
+#[test]
+fn an_unreachable_database_fails_to_open_as_unavailable() {
+    // Nothing listens on port 1 of the loopback address: refused at once.
+    match Store::open_url("postgres://edgekv@127.0.0.1:1/edgekv", common::options()) {
+        Err(StoreError::Storage(StorageError::Unavailable(_))) => {}
+        other => panic!("expected Unavailable, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_store_url_names_its_backend() {
+    assert_eq!(
+        StoreUrl::parse("postgres://u@h/db?sslmode=require").unwrap(),
+        StoreUrl::Postgres("postgres://u@h/db?sslmode=require")
+    );
+    assert!(matches!(
+        StoreUrl::parse("postgresql://h/db").unwrap(),
+        StoreUrl::Postgres(_)
+    ));
+    assert_eq!(
+        StoreUrl::parse("sqlite:///var/kv.sqlite3").unwrap(),
+        StoreUrl::Sqlite("/var/kv.sqlite3")
+    );
+    assert_eq!(
+        StoreUrl::parse(".edgekv/kv.sqlite3").unwrap(),
+        StoreUrl::Sqlite(".edgekv/kv.sqlite3")
+    );
+    match StoreUrl::parse("mysql://h/db") {
+        Err(StoreError::Storage(StorageError::Url(why))) => assert!(why.contains("mysql"), "{why}"),
+        other => panic!("expected a URL error, got {other:?}"),
+    }
+}
