@@ -9,6 +9,10 @@
 //! data_dir = ".edgekv"
 //! durability = "normal"            # or "full" (fsync every commit)
 //!
+//! [store]                          # optional: a database instead of <data_dir>/kv.sqlite3
+//! url = "postgres://edgekv@db.internal/edgekv"  # several nodes may share it
+//! pool = 16                        # read connections per node
+//!
 //! [[namespaces]]
 //! binding = "default"              # the name apps open it by
 //! name = "my-kv"                   # its unique name (defaults to the binding)
@@ -39,6 +43,18 @@ pub struct Config {
     pub namespaces: Vec<NamespaceConfig>,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// The `[store]` table: the store to use instead of the data dir's SQLite file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A store URL (`postgres://...`), as `--store` takes it.
+    pub url: Option<String>,
+    /// PostgreSQL's read pool size, as `--store-pool` takes it.
+    pub pool: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +141,7 @@ impl Config {
     pub fn single_app(component: PathBuf) -> Config {
         Config {
             server: Server::default(),
+            store: StoreSection::default(),
             namespaces: vec![NamespaceConfig {
                 binding: "default".into(),
                 name: None,

@@ -3,6 +3,7 @@
 //! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes).
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
+use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{Context, Result};
 use base64::Engine;
 use clap::{Args, Subcommand};
@@ -20,6 +21,8 @@ pub struct KvArgs {
     /// The data dir (the one `edgekv serve` uses) [default: .edgekv]
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(subcommand)]
     pub command: KvCommand,
 }
@@ -187,12 +190,11 @@ pub struct ExportArgs {
 /// Runs a kv command; returns the process exit code.
 pub fn run(args: KvArgs) -> Result<i32> {
     let data_dir = args.data_dir.unwrap_or_else(|| ".edgekv".into());
-    let options = StoreOptions {
-        sweep_interval: None,
-        ..StoreOptions::default()
-    };
-    let store =
-        Store::open(&data_dir.join("kv.sqlite3"), options).context("opening the data dir")?;
+    let (store, _) = StoreChoice::resolve(args.store, None, None).open(
+        &data_dir,
+        StoreOptions::default().durability,
+        None,
+    )?;
     match execute(&store, args.command) {
         Ok(()) => Ok(0),
         Err(e) => match e.downcast_ref::<StoreError>() {

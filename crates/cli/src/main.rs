@@ -10,6 +10,7 @@ mod kv;
 mod reload;
 mod serve;
 mod settings;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;

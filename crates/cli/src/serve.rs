@@ -19,7 +19,6 @@ use edgekv_runtime::{AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
 use edgekv_store::{NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -49,15 +48,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Opens the store in the data dir; returns it and its database file.
-fn open_store(settings: &Settings) -> Result<(Store, PathBuf)> {
-    let db = settings.data_dir.join("kv.sqlite3");
-    let options = StoreOptions {
-        durability: settings.durability,
-        ..StoreOptions::default()
-    };
-    let store = Store::open(&db, options).with_context(|| format!("opening {}", db.display()))?;
-    Ok((store, db))
+/// Opens the store the settings name; returns it and how to show where it is.
+fn open_store(settings: &Settings) -> Result<(Store, String)> {
+    let sweep = StoreOptions::default().sweep_interval;
+    settings
+        .store
+        .open(&settings.data_dir, settings.durability, sweep)
 }
 
 /// The listeners bound: the main one, the admin one if asked for, and where the browser is.
@@ -344,8 +340,8 @@ fn load_apps(
     Ok(apps)
 }
 
-fn print_summary(settings: &Settings, db: &Path, urls: &Urls) {
-    println!("  data: {}", db.display());
+fn print_summary(settings: &Settings, store: &str, urls: &Urls) {
+    println!("  data: {store}");
     for namespace in &settings.namespaces {
         println!(
             "  namespace {:?} ({}, ttl {}) bound as {:?}",

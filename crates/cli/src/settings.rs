@@ -5,6 +5,7 @@
 
 use crate::config::{self, AppConfig, Config, NamespaceConfig};
 use crate::credentials::CredentialArgs;
+use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{bail, Result};
 use clap::Args;
 use edgekv_store::Durability;
@@ -99,6 +100,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_WRITE_TIMEOUT_SECS, value_name = "SECS")]
     pub write_timeout: u64,
     #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
     pub credentials: CredentialArgs,
 }
 
@@ -115,6 +118,8 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// How hard each commit works to survive a crash.
     pub durability: Durability,
+    /// The store to open: a URL, else the data dir's SQLite file.
+    pub store: StoreChoice,
     /// The main listener's address: guests, and the management APIs without an admin listener.
     pub listen: SocketAddr,
     /// The admin listener's address, if any: the management APIs and (by default) the browser.
@@ -177,6 +182,7 @@ impl Settings {
                 .unwrap_or_else(|| data_dir.join(CACHE_DIR_NAME)),
             data_dir,
             durability,
+            store: StoreChoice::resolve(args.store, config.store.url, config.store.pool),
             listen: args.listen.or(server.listen).unwrap_or(DEFAULT_LISTEN),
             admin_listen: args.admin_listen.or(server.admin_listen),
             browser_listen: args.browser_listen.or(server.browser_listen),

@@ -329,6 +329,18 @@ impl StoreError {
         })
     }
 
+    /// Whether the backend failed for now rather than for good: the database cannot be reached,
+    /// a commit group failed (a lock held past the lock timeout, a connection lost mid-commit), or
+    /// the writer is shutting down. Nothing was written; the same call may succeed later, so the
+    /// APIs answer it 503, which their clients retry.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Closed
+                | StoreError::Storage(StorageError::Unavailable(_) | StorageError::Commit(_))
+        )
+    }
+
     /// The broken rule, when this is a rule violation.
     pub fn violation(&self) -> Option<&RuleViolation> {
         match self {

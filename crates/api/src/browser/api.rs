@@ -402,6 +402,10 @@ impl From<StoreError> for Failure {
             StoreError::InvalidCursor => (StatusCode::BAD_REQUEST, "invalid-cursor"),
             StoreError::NamespaceNotReady { .. } => (StatusCode::CONFLICT, "namespace-not-ready"),
             StoreError::NamespaceExists(_) => (StatusCode::CONFLICT, "namespace-exists"),
+            _ if e.is_transient() => {
+                tracing::warn!("data browser: the store is unavailable: {e}");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             StoreError::Storage(_) | StoreError::Closed => {
                 tracing::error!("data browser: the store failed: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -97,6 +97,11 @@ impl CfError {
                 CfError::bad_request(10001, format!("{op}: 'precondition failed'"))
             }
             StoreError::Rule(v) => rule_error(op, &v),
+            e if e.is_transient() => CfError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                10001,
+                format!("{op}: 'the store is unavailable, retry later: {e}'"),
+            ),
             e @ (StoreError::Storage(_) | StoreError::Closed) => CfError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 10001,
@@ -235,6 +240,22 @@ pub fn failure(e: &CfError) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgekv_store::StorageError;
+
+    /// A database that cannot be reached (or a commit group that failed) is a 503, which the
+    /// SDKs retry; a store that is broken for good is a 500.
+    #[test]
+    fn an_unavailable_store_is_a_503_and_a_broken_one_a_500() {
+        let unavailable = StorageError::Unavailable("connection refused".into());
+        let e = CfError::from_store("get", StoreError::Storage(unavailable));
+        assert_eq!((e.status, e.code), (StatusCode::SERVICE_UNAVAILABLE, 10001));
+        let failed = StorageError::Commit("lock timeout".into());
+        let e = CfError::from_store("put", StoreError::Storage(failed));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        let corrupt = StorageError::Corrupt("a bad row".into());
+        let e = CfError::from_store("get", StoreError::Storage(corrupt));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn every_rule_has_a_cloudflare_code_and_a_message_that_quotes_its_limit() {

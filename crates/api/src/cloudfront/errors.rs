@@ -81,6 +81,11 @@ impl CfrError {
             }
             StoreError::InvalidCursor => CfrError::validation("Invalid NextToken"),
             StoreError::Rule(v) => rule_error(&v),
+            e if e.is_transient() => CfrError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "InternalServerException",
+                format!("The store is unavailable, retry later: {e}"),
+            ),
             e @ (StoreError::Storage(_) | StoreError::Closed) => CfrError::internal(e.to_string()),
         }
     }
@@ -197,6 +202,12 @@ fn rule_error(v: &RuleViolation) -> CfrError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgekv_store::StorageError;
+
+    /// A failure of the backend that a retry does not mend.
+    fn corrupt() -> StoreError {
+        StoreError::Storage(StorageError::Corrupt("a bad row".into()))
+    }
 
     fn mapped(e: StoreError) -> (u16, &'static str) {
         let e = CfrError::from_store(e);
@@ -275,7 +286,10 @@ mod tests {
             mapped(StoreError::InvalidCursor),
             (400, "ValidationException")
         );
-        assert_eq!(mapped(StoreError::Closed), (500, "InternalServerException"));
+        assert_eq!(mapped(corrupt()), (500, "InternalServerException"));
+        let unavailable = StoreError::Storage(StorageError::Unavailable("refused".into()));
+        assert_eq!(mapped(unavailable), (503, "InternalServerException"));
+        assert_eq!(mapped(StoreError::Closed), (503, "InternalServerException"));
     }
 
     #[test]
@@ -307,7 +321,7 @@ mod tests {
 
     #[test]
     fn error_bodies_carry_the_type_where_boto3_looks() {
-        let response = CfrError::from_store(StoreError::Closed).response(Plane::Data);
+        let response = CfrError::from_store(corrupt()).response(Plane::Data);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
             response.headers()["x-amzn-errortype"],

@@ -161,6 +161,15 @@ impl TxError {
                 "precondition failed",
             )
             .final_(),
+            e if e.is_transient() => {
+                tracing::warn!("telnyx: the store is unavailable: {e}");
+                TxError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "10000",
+                    "Service unavailable",
+                    "The store is unavailable, retry later",
+                )
+            }
             e @ (StoreError::Storage(_) | StoreError::Closed) => {
                 tracing::error!("telnyx: the store failed: {e}");
                 TxError::internal(e.to_string())
@@ -329,10 +338,19 @@ mod tests {
             (dup.status, dup.code, dup.retry),
             (StatusCode::CONFLICT, "10012", false)
         );
-        let closed = TxError::from(StoreError::Closed);
+        let corrupt = TxError::from(StoreError::Storage(edgekv_store::StorageError::Corrupt(
+            "a bad row".into(),
+        )));
         assert_eq!(
-            (closed.status, closed.code),
+            (corrupt.status, corrupt.code),
             (StatusCode::INTERNAL_SERVER_ERROR, "10000")
+        );
+        let unavailable = TxError::from(StoreError::Storage(
+            edgekv_store::StorageError::Unavailable("refused".into()),
+        ));
+        assert_eq!(
+            (unavailable.status, unavailable.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "10000")
         );
         let conflict = TxError::from(StoreError::Conflict { current: None });
         assert_eq!(

@@ -29,10 +29,22 @@ pub struct PostgresOptions {
     pub lock_timeout: Duration,
 }
 
+/// What a call on a storage being dropped is told.
+const CLOSED: &str = "the store is closing";
+
 /// The PostgreSQL [`Storage`] backend: its writer and its pool of read connections.
 pub struct PostgresStorage {
-    pool: r2d2::Pool<Manager>,
-    writer: Writer<writer::PgWriter>,
+    /// Both are `Some` until the storage is dropped, which closes their connections where that
+    /// may block (`off_runtime`).
+    pool: Option<r2d2::Pool<Manager>>,
+    writer: Option<Writer<writer::PgWriter>>,
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        let (pool, writer) = (self.pool.take(), self.writer.take());
+        off_runtime(move || drop((writer, pool)));
+    }
 }
 
 impl PostgresStorage {
@@ -40,6 +52,10 @@ impl PostgresStorage {
     /// migrates its schema. Fails if the database cannot be reached within the URL's
     /// `connect_timeout` (5 s when it gives none), or its schema is newer than this build knows.
     pub fn open(url: &str, options: &PostgresOptions) -> Result<Self, StorageError> {
+        off_runtime(|| PostgresStorage::connect(url, options))
+    }
+
+    fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StorageError> {
         let target = Arc::new(Target::parse(url, options.lock_timeout)?);
         let mut conn = target.connect()?;
         schema::migrate(&mut conn.client)?;
@@ -50,14 +66,17 @@ impl PostgresStorage {
             .build(Manager(target.clone()))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(PostgresStorage {
-            pool,
-            writer: Writer::start(writer::PgWriter::new(target, conn)),
+            pool: Some(pool),
+            writer: Some(Writer::start(writer::PgWriter::new(target, conn))),
         })
     }
 
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
-        self.pool
-            .get()
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or(StorageError::Unavailable(CLOSED.into()))?;
+        pool.get()
             .map_err(|e| StorageError::Unavailable(e.to_string()))
     }
 }
@@ -65,6 +84,29 @@ impl PostgresStorage {
 impl Storage for PostgresStorage {
     /// Runs `f` in one read-only snapshot, so the reads it makes agree with each other.
     fn read(
+        &self,
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        off_runtime(|| self.read_snapshot(f))
+    }
+
+    /// The submitting thread may run its commit group itself, so this may block as a read does.
+    fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
+        let writer = self.writer.as_ref().ok_or(StoreError::Closed)?;
+        off_runtime(|| writer.submit(job))
+    }
+
+    /// One statement, outside any explicit transaction: a point read needs no more.
+    fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
+        off_runtime(|| {
+            let mut conn = self.checkout()?;
+            Ok(PgTx::reading(&mut conn).entry(ns, key, now_ms)?)
+        })
+    }
+}
+
+impl PostgresStorage {
+    fn read_snapshot(
         &self,
         f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
@@ -79,14 +121,20 @@ impl Storage for PostgresStorage {
         result?;
         Ok(ended?)
     }
+}
 
-    fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
-        self.writer.submit(job)
-    }
-
-    /// One statement, outside any explicit transaction: a point read needs no more.
-    fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
-        let mut conn = self.checkout()?;
-        Ok(PgTx::reading(&mut conn).entry(ns, key, now_ms)?)
+/// Runs `f`, which waits on the synchronous PostgreSQL client (it drives a small runtime of its
+/// own), where that may block: the store is called from async worker threads too (a guest's read
+/// runs on one, as SQLite's reads do), and a runtime cannot be driven from inside another, so on a
+/// multi-threaded runtime's worker `f` runs as blocking code (`block_in_place`, which hands the
+/// worker's other tasks to another thread). Elsewhere (a plain or blocking thread) `f` just runs; a
+/// current-thread runtime's own thread cannot call a PostgreSQL store.
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
