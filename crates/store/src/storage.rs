@@ -182,6 +182,18 @@ pub struct KeyRange<'a> {
     pub end: Option<&'a [u8]>,
 }
 
+impl<'a> KeyRange<'a> {
+    /// The range's lower bound as one comparison, so a backend queries one plain range: keys
+    /// after the cursor (`>`) when it is inside the range, else keys from `start` (`>=`). The
+    /// operator is spelled as SQL compares.
+    pub fn lower(&self) -> (&'a [u8], &'static str) {
+        match self.after {
+            Some(after) if after >= self.start => (after, ">"),
+            _ => (self.start, ">="),
+        }
+    }
+}
+
 /// Reads.
 pub trait ReadTx {
     /// The namespace row found by `key`, or `None` if there is none.

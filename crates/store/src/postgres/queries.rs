@@ -204,10 +204,7 @@ impl ReadTx for PgTx<'_> {
         now_ms: i64,
     ) -> StorageResult<Vec<KeyInfo>> {
         // One plain range per query, so the planner seeks the (ns, key) primary key.
-        let (lower, op) = match range.after {
-            Some(after) if after >= range.start => (after, ">"),
-            _ => (range.start, ">="),
-        };
+        let (lower, op) = range.lower();
         let upper = if range.end.is_some() {
             "AND key < $3"
         } else {

@@ -162,10 +162,7 @@ impl ReadTx for Connection {
         now_ms: i64,
     ) -> StorageResult<Vec<KeyInfo>> {
         // One plain range per query (no `?x IS NULL OR ...`), so SQLite seeks the (ns, key) index.
-        let (lower, op) = match range.after {
-            Some(after) if after >= range.start => (after, ">"),
-            _ => (range.start, ">="),
-        };
+        let (lower, op) = range.lower();
         let upper = if range.end.is_some() {
             "AND key < ?3"
         } else {
