@@ -6,6 +6,8 @@
 #   eval "$(tests/postgres.sh start)"   # exports EDGEKV_TEST_POSTGRES_URL and EDGEKV_TEST_POSTGRES_DIR
 #   tests/postgres.sh stop [DIR]         # stops that server (DIR defaults to $EDGEKV_TEST_POSTGRES_DIR)
 #                                        # and removes its directory
+#   tests/postgres.sh crash DIR          # stops it as a crash would (immediate shutdown), keeping its data
+#   tests/postgres.sh restart DIR        # starts a crashed or stopped server again, on the same port
 #
 # PostgreSQL refuses to run as root: as root, the cluster belongs to, and runs as, the `postgres`
 # user. Everything the script says goes to stderr; stdout carries only the exports.
@@ -44,6 +46,14 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# run_server BIN DIR: starts the cluster in DIR on the port in DIR/port.
+run_server() {
+  # fsync off: a test server need not survive the machine losing power, only a process crash.
+  as_owner "$1/pg_ctl" -D "$2/data" -l "$2/server.log" -w -t 30 \
+    -o "-p $(cat "$2/port") -k $2 -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off" \
+    start >&2
+}
+
 start() {
   local bin dir port
   bin="$(bindir)"
@@ -53,10 +63,8 @@ start() {
     { cat "$dir/initdb.log" >&2; exit 1; }
   for attempt in 1 2 3 4 5; do
     port="$(free_port)"
-    # fsync off: a test server need not survive the machine losing power, only a process crash.
-    if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off" \
-      start >&2; then
+    echo "$port" | as_owner tee "$dir/port" >/dev/null
+    if run_server "$bin" "$dir"; then
       break
     fi
     [ "$attempt" = 5 ] && { cat "$dir/server.log" >&2; exit 1; }
@@ -78,8 +86,18 @@ stop() {
   rm -rf "$dir"
 }
 
+crash() {
+  as_owner "$(bindir)/pg_ctl" -D "$1/data" -m immediate -w stop >&2
+}
+
+restart() {
+  run_server "$(bindir)" "$1"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 start | stop [DIR]" >&2; exit 2 ;;
+  crash) crash "${2:?crash needs the server directory}" ;;
+  restart) restart "${2:?restart needs the server directory}" ;;
+  *) echo "usage: $0 start | stop [DIR] | crash DIR | restart DIR" >&2; exit 2 ;;
 esac

@@ -334,11 +334,11 @@ impl StoreError {
     /// the writer is shutting down. Nothing was written; the same call may succeed later, so the
     /// APIs answer it 503, which their clients retry.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Closed
-                | StoreError::Storage(StorageError::Unavailable(_) | StorageError::Commit(_))
-        )
+        match self {
+            StoreError::Closed => true,
+            StoreError::Storage(e) => e.is_transient(),
+            _ => false,
+        }
     }
 
     /// The broken rule, when this is a rule violation.
@@ -386,6 +386,26 @@ pub enum StorageError {
     /// Creating the database file or the directories above it failed.
     #[error("could not create the data directory: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl StorageError {
+    /// Whether a retry may succeed: the database cannot be reached, a commit group failed, or
+    /// PostgreSQL lost the connection or is shutting down, restarting or not yet accepting
+    /// connections (SQLSTATE classes 08 and 57P).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StorageError::Unavailable(_) | StorageError::Commit(_) => true,
+            StorageError::Postgres(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        let code = c.code();
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The result of a store call: [`StoreError`] unless another error type is given.

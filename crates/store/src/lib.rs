@@ -309,7 +309,10 @@ impl Store {
                 created_at_ms: now,
                 modified_at_ms: now,
             };
-            row.seq = tx.insert_namespace(&row)?;
+            match tx.insert_namespace(&row)? {
+                Some(seq) => row.seq = seq,
+                None => return Err(StoreError::NamespaceExists(row.name)),
+            }
             Ok(row)
         })
         .map(|row| describe(row, (0, 0)))

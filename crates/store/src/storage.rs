@@ -219,8 +219,9 @@ pub trait ReadTx {
 pub trait WriteTx: ReadTx {
     /// The stored entry head at `key`, expired or not.
     fn entry_head(&self, ns: i64, key: &str) -> StorageResult<Option<EntryHead>>;
-    /// Inserts a namespace and returns its `seq`.
-    fn insert_namespace(&mut self, row: &NamespaceRow) -> StorageResult<i64>;
+    /// Inserts a namespace and returns its `seq`, or `None` when its name is taken (by a
+    /// namespace another transaction inserted since this one looked).
+    fn insert_namespace(&mut self, row: &NamespaceRow) -> StorageResult<Option<i64>>;
     /// Writes the row's changeable columns (all but `id`, `profile` and `created_at_ms`) to the
     /// namespace with its `seq`.
     fn update_namespace(&mut self, row: &NamespaceRow) -> StorageResult<()>;

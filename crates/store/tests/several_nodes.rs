@@ -182,3 +182,60 @@ fn a_store_url_names_its_backend() {
         other => panic!("expected a URL error, got {other:?}"),
     }
 }
+
+/// A connection the database ended (a restart, an administrator) fails a call for now, not for
+/// good: the APIs answer it 503, so clients retry. A broken statement is not transient.
+#[test]
+fn a_connection_the_database_ended_is_a_transient_failure() {
+    let Some(t) = on_postgres() else { return };
+    let connect = || ::postgres::Client::connect(&t.url, ::postgres::NoTls).expect("connect");
+    let mut victim = connect();
+    let pid: i32 = victim
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let ended = victim
+        .simple_query("SELECT 1")
+        .expect_err("the connection was ended");
+    assert!(StoreError::from(StorageError::Postgres(ended)).is_transient());
+
+    let broken = connect().simple_query("SELECT FROM nowhere").unwrap_err();
+    assert!(!StoreError::from(StorageError::Postgres(broken)).is_transient());
+}
+
+/// Nodes racing to create the same name: one namespace is made, every other node is told the
+/// name exists (as on one node), never a storage error.
+#[test]
+fn nodes_racing_to_create_one_name_make_one_namespace() {
+    const NODES: usize = 4;
+    let Some(t) = on_postgres() else { return };
+    let nodes: Vec<Store> = (0..NODES).map(|_| t.another()).collect();
+    for round in 0..20 {
+        let name = format!("raced-{round}");
+        let start = std::sync::Barrier::new(NODES);
+        let outcomes: Vec<Result<Namespace>> = std::thread::scope(|s| {
+            let racers: Vec<_> = nodes
+                .iter()
+                .map(|node| {
+                    let (name, start) = (name.clone(), &start);
+                    s.spawn(move || {
+                        start.wait();
+                        node.create_namespace(NewNamespace::new(name, Profile::Telnyx))
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let made = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(made, 1, "round {round}: {outcomes:?}");
+        for outcome in outcomes.into_iter().filter_map(|o| o.err()) {
+            assert!(
+                matches!(&outcome, StoreError::NamespaceExists(n) if *n == name),
+                "round {round}: {outcome}"
+            );
+        }
+    }
+}

@@ -17,17 +17,23 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How long a connection attempt waits when the URL says nothing (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a failed connection attempt makes reads that would need a new connection fail at
+/// once, rather than each waiting for the pool's checkout timeout while the database is down.
+const REFUSAL_HOLDS: Duration = Duration::from_secs(1);
+
 /// Where and how to connect: the parsed URL and its TLS set-up.
 pub struct Target {
     config: Config,
     tls: MakeRustlsConnect,
+    /// The last connection attempt's failure, until an attempt succeeds.
+    refusal: Mutex<Option<(Instant, String)>>,
 }
 
 /// One connection and the statements prepared on it, so each query is parsed once per connection.
@@ -75,19 +81,40 @@ impl Target {
             config.application_name("edgekv");
         }
         let tls = MakeRustlsConnect::new(tls_config(verify, root.as_deref())?);
-        Ok(Target { config, tls })
+        Ok(Target {
+            config,
+            tls,
+            refusal: Mutex::new(None),
+        })
     }
 
     /// Opens a connection.
     pub fn connect(&self) -> Result<PgConn, StorageError> {
-        let client = self
-            .config
-            .connect(self.tls.clone())
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        Ok(PgConn {
-            client,
-            statements: HashMap::new(),
-        })
+        let connected = self.config.connect(self.tls.clone());
+        let mut refusal = self.refusal.lock().unwrap_or_else(|e| e.into_inner());
+        match connected {
+            Ok(client) => {
+                *refusal = None;
+                Ok(PgConn {
+                    client,
+                    statements: HashMap::new(),
+                })
+            }
+            Err(e) => {
+                *refusal = Some((Instant::now(), e.to_string()));
+                Err(StorageError::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// Why the database refused a connection, if an attempt failed less than a second ago and
+    /// none has succeeded since: a new connection would most likely be refused too.
+    pub fn refused_recently(&self) -> Option<String> {
+        let refusal = self.refusal.lock().unwrap_or_else(|e| e.into_inner());
+        refusal
+            .as_ref()
+            .filter(|(when, _)| when.elapsed() < REFUSAL_HOLDS)
+            .map(|(_, why)| why.clone())
     }
 }
 

@@ -38,6 +38,7 @@ pub struct PostgresStorage {
     /// may block (`off_runtime`).
     pool: Option<r2d2::Pool<Manager>>,
     writer: Option<Writer<writer::PgWriter>>,
+    target: Arc<Target>,
 }
 
 impl Drop for PostgresStorage {
@@ -67,15 +68,23 @@ impl PostgresStorage {
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(PostgresStorage {
             pool: Some(pool),
-            writer: Some(Writer::start(writer::PgWriter::new(target, conn))),
+            writer: Some(Writer::start(writer::PgWriter::new(target.clone(), conn))),
+            target,
         })
     }
 
+    /// A read connection: an idle one, else a new one. While the database refuses connections,
+    /// a read that would need a new one fails at once instead of waiting out the checkout timeout.
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
         let pool = self
             .pool
             .as_ref()
             .ok_or(StorageError::Unavailable(CLOSED.into()))?;
+        if pool.state().idle_connections == 0 {
+            if let Some(why) = self.target.refused_recently() {
+                return Err(StorageError::Unavailable(why));
+            }
+        }
         pool.get()
             .map_err(|e| StorageError::Unavailable(e.to_string()))
     }

@@ -256,11 +256,14 @@ impl WriteTx for PgTx<'_> {
         .transpose()
     }
 
-    fn insert_namespace(&mut self, n: &NamespaceRow) -> StorageResult<i64> {
-        let row = self.one(
+    /// `ON CONFLICT DO NOTHING` waits for another node's transaction inserting the same name and
+    /// then yields to it, so a race for a name ends as `None`, not as a unique violation.
+    fn insert_namespace(&mut self, n: &NamespaceRow) -> StorageResult<Option<i64>> {
+        let row = self.row(
             "INSERT INTO namespaces (id, name, profile, ttl_enabled, status, comment, overrides, \
              version, item_count, total_bytes, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (name) DO NOTHING RETURNING seq",
             &[
                 &n.id,
                 &n.name,
@@ -276,7 +279,7 @@ impl WriteTx for PgTx<'_> {
                 &n.modified_at_ms,
             ],
         )?;
-        Ok(row.try_get(0)?)
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     fn update_namespace(&mut self, n: &NamespaceRow) -> StorageResult<()> {

@@ -225,12 +225,14 @@ impl WriteTx for Connection {
             .optional()?)
     }
 
-    fn insert_namespace(&mut self, n: &NamespaceRow) -> StorageResult<i64> {
-        self.prepare_cached(
-            "INSERT INTO namespaces (id, name, profile, ttl_enabled, status, comment, overrides, \
-             version, item_count, total_bytes, created_at, modified_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?
+    fn insert_namespace(&mut self, n: &NamespaceRow) -> StorageResult<Option<i64>> {
+        let inserted = self
+            .prepare_cached(
+                "INSERT INTO namespaces (id, name, profile, ttl_enabled, status, comment, overrides, \
+                 version, item_count, total_bytes, created_at, modified_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 ON CONFLICT (name) DO NOTHING",
+            )?
         .execute(params![
             n.id.to_string(),
             n.name,
@@ -245,7 +247,7 @@ impl WriteTx for Connection {
             n.created_at_ms,
             n.modified_at_ms
         ])?;
-        Ok(self.last_insert_rowid())
+        Ok((inserted == 1).then(|| self.last_insert_rowid()))
     }
 
     fn update_namespace(&mut self, n: &NamespaceRow) -> StorageResult<()> {
