@@ -239,3 +239,35 @@ fn nodes_racing_to_create_one_name_make_one_namespace() {
         }
     }
 }
+
+/// A node whose pooled read connections the database dropped reads again at once.
+#[test]
+fn a_read_after_the_database_dropped_the_pooled_connections_succeeds() {
+    let Some(t) = on_postgres() else { return };
+    let ns = t.namespace("reads", Profile::Cloudflare);
+    t.store.put(&ns, Put::new("k", "v")).unwrap();
+    // A node of its own name, so only its connections are dropped.
+    let name = format!("edgekv_{}", Uuid::new_v4().simple());
+    let url = format!("{}&application_name={name}", t.url);
+    let node = Store::open_url(&url, common::options()).unwrap();
+    let reads = |node: &Store| {
+        std::thread::scope(|s| {
+            let readers: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| node.get(&ns, "k").map(|e| e.value)))
+                .collect();
+            readers
+                .into_iter()
+                .map(|r| r.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    assert!(reads(&node).iter().all(|r| matches!(r, Ok(v) if v == b"v")));
+    // As a database restart or an idle timeout drops them.
+    t.sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'"
+    ));
+    for read in reads(&node) {
+        assert_eq!(read.expect("a read once the database is back"), b"v");
+    }
+    assert_eq!(node.namespace(&ns.to_string()).unwrap().name, "reads");
+}

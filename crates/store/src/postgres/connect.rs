@@ -41,6 +41,8 @@ pub struct PgConn {
     /// The client.
     pub client: Client,
     statements: HashMap<String, Statement>,
+    /// Set once the connection is found gone, so the pool drops it.
+    lost: bool,
 }
 
 impl PgConn {
@@ -52,6 +54,13 @@ impl PgConn {
         let statement = self.client.prepare(sql)?;
         self.statements.insert(sql.to_string(), statement.clone());
         Ok(statement)
+    }
+
+    /// Whether the connection is gone (after a statement failed on it): closed, or the database
+    /// ended its session (a restart, an administrator) and it fails an empty query.
+    pub fn is_lost(&mut self) -> bool {
+        self.lost = self.lost || self.client.is_closed() || self.client.check_connection().is_err();
+        self.lost
     }
 }
 
@@ -98,6 +107,7 @@ impl Target {
                 Ok(PgConn {
                     client,
                     statements: HashMap::new(),
+                    lost: false,
                 })
             }
             Err(e) => {
@@ -259,7 +269,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.lost || conn.client.is_closed()
     }
 }
 

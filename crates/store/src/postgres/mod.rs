@@ -63,6 +63,9 @@ impl PostgresStorage {
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(0))
+            // No round trip to test a connection on every checkout: one the database dropped is
+            // seen as closed (`has_broken`), and a read on one lost since fails as unavailable.
+            .test_on_check_out(false)
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build(Manager(target.clone()))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
@@ -73,20 +76,37 @@ impl PostgresStorage {
         })
     }
 
-    /// A read connection: an idle one, else a new one. While the database refuses connections,
-    /// a read that would need a new one fails at once instead of waiting out the checkout timeout.
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+    /// A pooled connection and what `first` returned, having run on it. Pooled connections are not
+    /// tested at checkout (that would cost a round trip per read), so one the database dropped since
+    /// its last use (a restart, an idle timeout) shows only when `first` fails on it: that
+    /// connection leaves the pool and `first` runs again on another, until a fresh connection has
+    /// been tried. `first` must therefore fail on a closed connection before doing anything it
+    /// would not redo. While the database refuses connections, a read that would need a new one
+    /// fails at once rather than waiting out the checkout timeout.
+    fn checkout<T>(
+        &self,
+        mut first: impl FnMut(&mut PgConn) -> Result<T, StoreError>,
+    ) -> Result<(r2d2::PooledConnection<Manager>, T), StoreError> {
         let pool = self
             .pool
             .as_ref()
             .ok_or(StorageError::Unavailable(CLOSED.into()))?;
         if pool.state().idle_connections == 0 {
             if let Some(why) = self.target.refused_recently() {
-                return Err(StorageError::Unavailable(why));
+                return Err(StorageError::Unavailable(why).into());
             }
         }
-        pool.get()
-            .map_err(|e| StorageError::Unavailable(e.to_string()))
+        let mut attempts = pool.max_size() + 1;
+        loop {
+            let mut conn = pool
+                .get()
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            attempts -= 1;
+            match first(&mut conn) {
+                Err(_) if attempts > 0 && conn.is_lost() => continue,
+                result => return result.map(|found| (conn, found)),
+            }
+        }
     }
 }
 
@@ -108,8 +128,9 @@ impl Storage for PostgresStorage {
     /// One statement, outside any explicit transaction: a point read needs no more.
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
         off_runtime(|| {
-            let mut conn = self.checkout()?;
-            Ok(PgTx::reading(&mut conn).entry(ns, key, now_ms)?)
+            let (_, found) =
+                self.checkout(|conn| Ok(PgTx::reading(conn).entry(ns, key, now_ms)?))?;
+            Ok(found)
         })
     }
 }
@@ -119,11 +140,14 @@ impl PostgresStorage {
         &self,
         f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.checkout()?;
+        let (mut conn, ()) = self.checkout(|conn| {
+            let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+            Ok(conn
+                .client
+                .batch_execute(begin)
+                .map_err(StorageError::from)?)
+        })?;
         let conn: &mut PgConn = &mut conn;
-        conn.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .map_err(StorageError::from)?;
         let result = f(&PgTx::reading(conn));
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let ended = conn.client.batch_execute(end).map_err(StorageError::from);
