@@ -134,6 +134,7 @@
 //! retry; the writer reports that as the group's failure rather than retrying it.
 
 mod change;
+pub mod copy;
 pub mod cursor;
 pub mod entry;
 pub mod error;
