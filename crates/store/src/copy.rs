@@ -616,7 +616,7 @@ mod tests {
             },
         ];
         for e in entries {
-            assert_ne!(base, sum(&row(), &[e.clone()]), "{e:?}");
+            assert_ne!(base, sum(&row(), std::slice::from_ref(&e)), "{e:?}");
         }
     }
 
