@@ -282,8 +282,8 @@ enum Landing {
 
 impl Store {
     /// Copies every namespace of this store, and every entry live now (on this store's clock),
-    /// into `to`, then reads them back from `to` and digests both sides (see the module docs of
-    /// `copy`: what is copied, what is refused, the checksum). `on_copied` is told of each
+    /// into `to`, then reads them back from `to` and digests both sides (see [`crate::copy`]: what
+    /// is copied, what is refused, the checksum). `on_copied` is told of each
     /// namespace as its transaction commits. Refused, with nothing written, when `to` is this
     /// store or holds a namespace with the id or name of one of this store's.
     pub fn copy_to(
