@@ -1,6 +1,7 @@
 //! `edgekv kv`: read and write namespaces and keys directly in the data dir, the same SQLite file a
 //! running server uses (safe alongside it: WAL, one writer at a time, the same rules), plus import and
-//! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes).
+//! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes), and a verified copy of
+//! every namespace into another store (`copy --to URL`, in `crate::copy`).
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
 use crate::copy;
@@ -211,7 +212,7 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// The destination store: `postgres://USER:PASSWORD@HOST/DB` (libpq's URL form), `sqlite://PATH`
-    /// or a path (a new SQLite file is created).
+    /// or the path of a SQLite file (created if missing).
     #[arg(long, value_name = "URL")]
     pub to: String,
 }
