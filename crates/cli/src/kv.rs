@@ -1,8 +1,10 @@
 //! `edgekv kv`: read and write namespaces and keys directly in the data dir, the same SQLite file a
 //! running server uses (safe alongside it: WAL, one writer at a time, the same rules), plus import and
-//! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes).
+//! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes), and a verified copy of
+//! every namespace into another store (`copy --to URL`, in `crate::copy`).
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
+use crate::copy;
 use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -61,7 +63,37 @@ pub enum KvCommand {
     /// Export a namespace as Cloudflare bulk JSON (binary values base64-encoded).
     #[command(after_help = "Example:\n  edgekv kv export -n default -o seed.json")]
     Export(ExportArgs),
+    /// Copy every namespace of this store into another store, then verify the copy.
+    #[command(long_about = COPY_ABOUT, after_help = COPY_EXAMPLES)]
+    Copy(CopyArgs),
 }
+
+const COPY_ABOUT: &str = "Copy every namespace of this store (the data dir's, or --store URL's) into the store \
+at --to URL, then read the copy back and verify it.
+
+What is copied: every namespace with the same id, name, profile, TTL support, status, comment, limit \
+overrides, version and times; every live entry with the same key, value bytes, metadata, content \
+type, expiry, version and time. So every namespace ETag and entry ETag stays the same. Entries \
+already expired when the copy starts are not copied. Rules are not checked again: the rows are \
+written as they are.
+
+What is refused, before anything is written: a destination that is the source itself, and a \
+destination that already holds a namespace with the id or the name of one being copied. Each \
+namespace is written in one transaction, so a copy that fails or is interrupted leaves whole \
+namespaces, never part of one.
+
+What is printed: a line on stderr per namespace copied, then on stdout the counts and the checksum \
+(SHA-256 over every copied namespace and its entries, the same on SQLite and PostgreSQL), read from \
+the source as it was copied and from the destination afterwards:
+  copied 3 namespaces, 100000 keys; checksum sha256:<hex> (source and destination agree)
+URLs are shown without their password.
+
+Exit codes: 0 copied and verified; 1 refused, failed, or the destination does not match the source.";
+
+const COPY_EXAMPLES: &str = "Examples:
+  edgekv kv copy --to postgres://edgekv@db.internal/kv          the data dir's SQLite file into PostgreSQL
+  edgekv kv --store postgres://edgekv@db.internal/kv copy --to sqlite://backup.sqlite3
+                                                                PostgreSQL into a new SQLite file";
 
 #[derive(Debug, Subcommand)]
 pub enum NamespaceCommand {
@@ -178,6 +210,14 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The destination store: `postgres://USER:PASSWORD@HOST/DB` (libpq's URL form), `sqlite://PATH`
+    /// or the path of a SQLite file (created if missing).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Namespace name or id.
     #[arg(long, short)]
@@ -190,12 +230,14 @@ pub struct ExportArgs {
 /// Runs a kv command; returns the process exit code.
 pub fn run(args: KvArgs) -> Result<i32> {
     let data_dir = args.data_dir.unwrap_or_else(|| ".edgekv".into());
-    let (store, _) = StoreChoice::resolve(args.store, None, None).open(
-        &data_dir,
-        StoreOptions::default().durability,
-        None,
-    )?;
-    match execute(&store, args.command) {
+    let choice = StoreChoice::resolve(args.store, None, None);
+    let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None)?;
+    let source = Source {
+        store: &store,
+        shown: &shown,
+        pool: choice.pool,
+    };
+    match execute(&source, args.command) {
         Ok(()) => Ok(0),
         Err(e) => match e.downcast_ref::<StoreError>() {
             Some(StoreError::NamespaceNotFound(_) | StoreError::KeyNotFound(_)) => {
@@ -215,7 +257,17 @@ pub fn run(args: KvArgs) -> Result<i32> {
     }
 }
 
-fn execute(store: &Store, command: KvCommand) -> Result<()> {
+/// The store a kv command runs on, and how it was opened.
+struct Source<'s> {
+    store: &'s Store,
+    /// Where it is, as it may be shown.
+    shown: &'s str,
+    /// PostgreSQL's read pool size, for any other store the command opens.
+    pool: u32,
+}
+
+fn execute(source: &Source<'_>, command: KvCommand) -> Result<()> {
+    let store = source.store;
     match command {
         KvCommand::Namespace(command) => namespace(store, command),
         KvCommand::Put(args) => put(store, args),
@@ -240,6 +292,7 @@ fn execute(store: &Store, command: KvCommand) -> Result<()> {
         KvCommand::List(args) => list(store, args),
         KvCommand::Import(args) => import(store, args),
         KvCommand::Export(args) => export(store, args),
+        KvCommand::Copy(args) => copy::run(store, source.shown, &args.to, source.pool),
     }
 }
 

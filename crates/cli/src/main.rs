@@ -3,6 +3,7 @@
 //! Cloudflare Workers KV, AWS CloudFront KeyValueStore and Telnyx Edge Compute KV on the same port.
 
 mod config;
+mod copy;
 mod credentials;
 mod egress;
 mod front_door;

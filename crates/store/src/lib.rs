@@ -132,8 +132,24 @@
 //! exceptions: the migration lock (`pg_advisory_xact_lock`, `hashtext`), which CockroachDB lacks,
 //! and `COLLATE "C"`. Under CockroachDB's `SERIALIZABLE` a transaction may also be asked to
 //! retry; the writer reports that as the group's failure rather than retrying it.
+//!
+//! ## Copying between stores
+//!
+//! [`Store::copy_to`] (the CLI's `edgekv kv copy --to URL`) copies every namespace of one store
+//! into another, whatever their backends: from a laptop's SQLite file into a team's PostgreSQL
+//! database, and back. Ids, names, profiles, statuses, comments, limit overrides, versions and
+//! times are kept, and so are each live entry's value, metadata, content type, expiry, version and
+//! time, so every ETag is the same in the destination; entries expired when the copy starts are
+//! left out. It is refused before any write when the destination is the source
+//! ([`storage::Storage::identity`]) or holds a namespace with a copied id or name. Each namespace
+//! is read from one snapshot ([`storage::Storage::snapshot`]) and written in one transaction of
+//! the destination's writer, its entries streamed in bounded pages ([`storage::ReadTx::entry_rows`],
+//! [`storage::WriteTx::insert_entries`]). Afterwards the copy reads the destination back and
+//! compares counts and a SHA-256 checksum over a canonical encoding of both sides
+//! ([`copy::Checksum`]). The details are in [`copy`].
 
 mod change;
+pub mod copy;
 pub mod cursor;
 pub mod entry;
 pub mod error;

@@ -213,6 +213,15 @@ pub trait ReadTx {
     ) -> StorageResult<Vec<KeyInfo>>;
     /// Count and key + value bytes of the rows that have expired but are still stored.
     fn expired_stats(&self, ns: i64, now_ms: i64) -> StorageResult<(u64, u64)>;
+    /// Up to `limit` whole live entry rows (values included) with keys after `after` (from the
+    /// first key when `None`), in byte order: how a namespace is read out to be copied.
+    fn entry_rows(
+        &self,
+        ns: i64,
+        after: Option<&[u8]>,
+        limit: u64,
+        now_ms: i64,
+    ) -> StorageResult<Vec<EntryRow>>;
 }
 
 /// Writes, inside the current write transaction.
@@ -229,6 +238,9 @@ pub trait WriteTx: ReadTx {
     fn delete_namespace(&mut self, seq: i64) -> StorageResult<()>;
     /// Inserts or replaces an entry.
     fn upsert_entry(&mut self, ns: i64, row: &EntryRow) -> StorageResult<()>;
+    /// Inserts entries the namespace does not hold yet, exactly as given (a restore of rows read
+    /// from another store; no rule is checked and no counter changes).
+    fn insert_entries(&mut self, ns: i64, rows: &[EntryRow]) -> StorageResult<()>;
     /// Deletes the entry at `key`, expired or not; a missing key is not an error.
     fn delete_entry(&mut self, ns: i64, key: &str) -> StorageResult<()>;
     /// Deletes the expired rows of one namespace; returns their count and key + value bytes.
@@ -263,6 +275,18 @@ pub trait Storage: Send + Sync + 'static {
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
         read_entry(self, ns, key, now_ms)
     }
+    /// Runs `f` against a read connection in one snapshot: every read `f` makes sees the data as
+    /// one commit left it, however long `f` takes (how a namespace is read out to be copied). By
+    /// default [`Storage::read`], for a backend whose reads are already one snapshot each.
+    fn snapshot(
+        &self,
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.read(f)
+    }
+    /// What tells this store's data apart from any other's: two storages with the same identity
+    /// read and write the same rows (the same file, or the same schema of the same database).
+    fn identity(&self) -> Result<String, StoreError>;
 }
 
 /// [`ReadTx::entry`] through [`Storage::read`], uncached.

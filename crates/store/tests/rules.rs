@@ -109,6 +109,9 @@ impl storage::Storage for CountingReads {
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<storage::EntryLookup>> {
         self.inner.entry(ns, key, now_ms)
     }
+    fn identity(&self) -> Result<String> {
+        self.inner.identity()
+    }
 }
 
 #[test]

@@ -125,6 +125,30 @@ impl Storage for PostgresStorage {
         off_runtime(|| writer.submit(job))
     }
 
+    /// The server (its start time, which two servers never share), the database and the schema.
+    fn identity(&self) -> Result<String, StoreError> {
+        off_runtime(|| {
+            let mut conn = self.checkout()?;
+            let row = conn
+                .client
+                .query_one(
+                    "SELECT pg_postmaster_start_time()::TEXT, d.oid::BIGINT, current_schema()::TEXT \
+                     FROM pg_database d WHERE d.datname = current_database()",
+                    &[],
+                )
+                .map_err(StorageError::from)?;
+            let (started, database, schema): (String, i64, Option<String>) = (
+                row.try_get(0).map_err(StorageError::from)?,
+                row.try_get(1).map_err(StorageError::from)?,
+                row.try_get(2).map_err(StorageError::from)?,
+            );
+            Ok(format!(
+                "postgres:{started}:{database}:{}",
+                schema.unwrap_or_default()
+            ))
+        })
+    }
+
     /// One statement, outside any explicit transaction: a point read needs no more.
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
         off_runtime(|| {

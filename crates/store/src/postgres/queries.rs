@@ -237,6 +237,38 @@ impl ReadTx for PgTx<'_> {
         )?;
         Ok((count(r.try_get(0)?), count(r.try_get(1)?)))
     }
+
+    fn entry_rows(
+        &self,
+        ns: i64,
+        after: Option<&[u8]>,
+        limit: u64,
+        now_ms: i64,
+    ) -> StorageResult<Vec<EntryRow>> {
+        let (after, op): (&[u8], &str) = match after {
+            Some(after) => (after, ">"),
+            None => (&[], ">="),
+        };
+        let sql = format!(
+            "SELECT key, value, metadata, content_type, expires_at, version, modified_at \
+             FROM entries WHERE ns = $1 AND key {op} $2 \
+             AND (expires_at IS NULL OR expires_at > $3) ORDER BY key LIMIT $4"
+        );
+        let rows = self.rows(&sql, &[&ns, &after, &now_ms, &stored(limit)])?;
+        rows.iter()
+            .map(|r| {
+                Ok(EntryRow {
+                    key: key_string(r.try_get(0)?)?,
+                    value: r.try_get(1)?,
+                    metadata: r.try_get(2)?,
+                    content_type: r.try_get(3)?,
+                    expires_at_ms: r.try_get(4)?,
+                    version: r.try_get(5)?,
+                    modified_at_ms: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
 }
 
 impl WriteTx for PgTx<'_> {
@@ -326,6 +358,29 @@ impl WriteTx for PgTx<'_> {
                 &e.expires_at_ms,
                 &e.version,
                 &e.modified_at_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One statement for all the rows (arrays, one element per row), not a round trip per row.
+    fn insert_entries(&mut self, ns: i64, rows: &[EntryRow]) -> StorageResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&[u8]> = rows.iter().map(|e| e.key.as_bytes()).collect();
+        let values: Vec<&[u8]> = rows.iter().map(|e| e.value.as_slice()).collect();
+        let metadata: Vec<Option<&str>> = rows.iter().map(|e| e.metadata.as_deref()).collect();
+        let types: Vec<Option<&str>> = rows.iter().map(|e| e.content_type.as_deref()).collect();
+        let expiries: Vec<Option<i64>> = rows.iter().map(|e| e.expires_at_ms).collect();
+        let versions: Vec<i64> = rows.iter().map(|e| e.version).collect();
+        let modified: Vec<i64> = rows.iter().map(|e| e.modified_at_ms).collect();
+        self.execute(
+            "INSERT INTO entries (ns, key, value, metadata, content_type, expires_at, version, \
+             modified_at) SELECT $1, * FROM unnest($2::BYTEA[], $3::BYTEA[], $4::TEXT[], \
+             $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[])",
+            &[
+                &ns, &keys, &values, &metadata, &types, &expiries, &versions, &modified,
             ],
         )?;
         Ok(())

@@ -168,6 +168,36 @@ impl Storage for SqliteStorage {
         self.writer.submit(job)
     }
 
+    /// A read transaction: in WAL mode it keeps the snapshot of its first read until it ends.
+    fn snapshot(
+        &self,
+        f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.checkout()?;
+        conn.execute_batch("BEGIN").map_err(StorageError::from)?;
+        let result = f(&conn);
+        let ended = conn.execute_batch("COMMIT").map_err(StorageError::from);
+        if ended.is_ok() {
+            self.checkin(conn);
+        }
+        result?;
+        Ok(ended?)
+    }
+
+    /// The database file itself: its device and inode where there are such, else its canonical
+    /// path, so two paths to one file (a link, a relative path) are one store.
+    fn identity(&self) -> Result<String, StoreError> {
+        let path = std::fs::canonicalize(&self.path).map_err(StorageError::from)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&path).map_err(StorageError::from)?;
+            Ok(format!("sqlite:{}:{}", meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        Ok(format!("sqlite:{}", path.display()))
+    }
+
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
         let read = || storage::read_entry(self, ns, key, now_ms);
         let Some(cache) = &self.entries else {

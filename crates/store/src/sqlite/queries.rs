@@ -206,6 +206,51 @@ impl ReadTx for Connection {
             )?
             .query_row(params![ns, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
+
+    fn entry_rows(
+        &self,
+        ns: i64,
+        after: Option<&[u8]>,
+        limit: u64,
+        now_ms: i64,
+    ) -> StorageResult<Vec<EntryRow>> {
+        let (after, op): (&[u8], &str) = match after {
+            Some(after) => (after, ">"),
+            None => (&[], ">="),
+        };
+        let sql = format!(
+            "SELECT key, value, metadata, content_type, expires_at, version, modified_at \
+             FROM entries WHERE ns = ?1 AND key {op} ?2 \
+             AND (expires_at IS NULL OR expires_at > ?3) ORDER BY key LIMIT ?4"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![ns, after, now_ms, limit], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (key, value, metadata, content_type, expires_at_ms, version, modified_at_ms) = row?;
+            entries.push(EntryRow {
+                key: key_string(key)?,
+                value,
+                metadata,
+                content_type,
+                expires_at_ms,
+                version,
+                modified_at_ms,
+            });
+        }
+        Ok(entries)
+    }
 }
 
 impl WriteTx for Connection {
@@ -296,6 +341,26 @@ impl WriteTx for Connection {
             e.version,
             e.modified_at_ms
         ])?;
+        Ok(())
+    }
+
+    fn insert_entries(&mut self, ns: i64, rows: &[EntryRow]) -> StorageResult<()> {
+        let mut stmt = self.prepare_cached(
+            "INSERT INTO entries (ns, key, value, metadata, content_type, expires_at, version, \
+             modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for e in rows {
+            stmt.execute(params![
+                ns,
+                e.key.as_bytes(),
+                e.value,
+                e.metadata,
+                e.content_type,
+                e.expires_at_ms,
+                e.version,
+                e.modified_at_ms
+            ])?;
+        }
         Ok(())
     }
 
