@@ -424,7 +424,18 @@ fn land(tx: &mut dyn WriteTx, incoming: &Receiver<Part>) -> crate::Result<Landin
     }
     row.item_count = 0;
     row.total_bytes = 0;
-    row.seq = tx.insert_namespace(&row)?;
+    row.seq = match tx.insert_namespace(&row)? {
+        Some(seq) => seq,
+        // The name was taken since the look above, by another writer of the destination.
+        None => {
+            let existing = tx.namespace(NamespaceKey::Name(&row.name))?;
+            let existing = existing.map_or((row.id, row.name.clone()), |e| (e.id, e.name));
+            return Ok(Landing::Clash(Clash {
+                copied: (row.id, row.name),
+                existing,
+            }));
+        }
+    };
     loop {
         match incoming.recv() {
             Ok(Part::Entries(rows)) => {

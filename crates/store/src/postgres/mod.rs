@@ -127,16 +127,15 @@ impl Storage for PostgresStorage {
 
     /// The server (its start time, which two servers never share), the database and the schema.
     fn identity(&self) -> Result<String, StoreError> {
+        let sql = "SELECT pg_postmaster_start_time()::TEXT, d.oid::BIGINT, current_schema()::TEXT \
+                   FROM pg_database d WHERE d.datname = current_database()";
         off_runtime(|| {
-            let mut conn = self.checkout()?;
-            let row = conn
-                .client
-                .query_one(
-                    "SELECT pg_postmaster_start_time()::TEXT, d.oid::BIGINT, current_schema()::TEXT \
-                     FROM pg_database d WHERE d.datname = current_database()",
-                    &[],
-                )
-                .map_err(StorageError::from)?;
+            let (_, row) = self.checkout(|conn| {
+                Ok(conn
+                    .client
+                    .query_one(sql, &[])
+                    .map_err(StorageError::from)?)
+            })?;
             let (started, database, schema): (String, i64, Option<String>) = (
                 row.try_get(0).map_err(StorageError::from)?,
                 row.try_get(1).map_err(StorageError::from)?,
