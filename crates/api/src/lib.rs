@@ -173,17 +173,6 @@ pub fn route_table(credentials: &Credentials) -> Vec<(Dialect, &'static str, Str
     table
 }
 
-/// Runs a blocking store call off the async executor.
-pub async fn blocking<T: Send + 'static>(
-    store: &Store,
-    f: impl FnOnce(&Store) -> edgekv_store::Result<T> + Send + 'static,
-) -> edgekv_store::Result<T> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .unwrap_or(Err(edgekv_store::StoreError::Closed))
-}
-
 /// Internal parsers, reachable only for the fuzz targets in `tests/fuzz`. Not an API: no stability.
 #[doc(hidden)]
 pub mod fuzzing {

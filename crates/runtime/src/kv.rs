@@ -65,23 +65,24 @@ pub struct KvCtx {
     pub abandoned: Abandoned,
 }
 
-/// Runs a store write on the blocking pool and waits for its commit, unless the request was
-/// abandoned (checked on the blocking thread, right before the write); `other` makes the error for
-/// a refused write or a failed call. Owns what it needs, so host futures that await it stay `Send`.
-pub(crate) async fn write<T: Send + 'static, E: Send + 'static>(
+/// Runs a store write on the blocking pool ([`Store::run`]) and waits for its commit, unless the
+/// request was abandoned (checked on the blocking thread, right before the write); `other` makes
+/// the error for a refused write. Owns what it needs, so host futures that await it stay `Send`.
+pub(crate) async fn write<T, E>(
     store: Store,
     abandoned: Abandoned,
     f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
     other: fn(String) -> E,
-) -> Result<T, E> {
-    let write = move || match abandoned.is_set() {
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let write = move |s: &Store| match abandoned.is_set() {
         true => Err(other(REFUSED_WRITE.into())),
-        false => f(&store),
+        false => f(s),
     };
-    match tokio::task::spawn_blocking(write).await {
-        Ok(result) => result,
-        Err(e) => Err(other(format!("store call failed: {e}"))),
-    }
+    store.run(write).await
 }
 
 /// What the generated host traits are implemented for: the instance's resource table and KV state.
@@ -242,6 +243,12 @@ impl wit::HostNamespace for KvView<'_> {
     fn drop(&mut self, handle: Resource<NamespaceHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
+    }
+}
+
+impl From<StoreError> for KvError {
+    fn from(e: StoreError) -> KvError {
+        to_wit_error(e)
     }
 }
 

@@ -294,6 +294,26 @@ impl Store {
         }
     }
 
+    /// Runs `f` with this store on tokio's blocking pool and waits for it: how async code calls
+    /// the store, whose calls block (a write waits for its commit group, a PostgreSQL read for the
+    /// database). `E` is the caller's error type; when the runtime shuts down before `f` ran, the
+    /// call fails as [`StoreError::Closed`]. A panic in `f` resumes in the caller.
+    pub async fn run<T, E>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Closed.into()),
+        }
+    }
+
     /// Now, in unix milliseconds, on the store's clock.
     pub fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()

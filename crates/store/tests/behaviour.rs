@@ -534,6 +534,35 @@ fn content_type_and_metadata_round_trip(backend: Backend) {
     );
 }
 
+/// Async code waits for a call through `Store::run`: the result is the call's, its error the
+/// caller's type, and a call that panicked panics in the caller's task, not as a store error.
+fn async_code_waits_through_run(backend: Backend) {
+    let t = open_on(backend);
+    let ns = t.namespace("async", Profile::Cloudflare);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let written = t.store.run(move |s| s.put(&ns, Put::new("k", "v"))).await;
+        let read = t.store.run(move |s| s.get(&ns, "k")).await.unwrap();
+        assert_eq!(
+            (read.value.as_slice(), Some(read.etag)),
+            (&b"v"[..], written.unwrap().etag)
+        );
+        let missing = t.store.run(move |s| s.get(&ns, "absent")).await;
+        assert!(matches!(missing, Err(StoreError::KeyNotFound(_))));
+        let store = t.store.clone();
+        let panicked = tokio::spawn(async move {
+            store
+                .run(|_| -> Result<()> { panic!("a bug in a store call") })
+                .await
+        });
+        assert!(panicked.await.unwrap_err().is_panic());
+    });
+}
+
 /// Says, once per run, whether the PostgreSQL halves of these suites ran.
 #[test]
 fn postgres_backend() {
@@ -554,4 +583,5 @@ on_both_backends!(
     cursor_pages_never_repeat_or_skip_under_writes,
     key_operations_need_a_ready_namespace,
     content_type_and_metadata_round_trip,
+    async_code_waits_through_run,
 );

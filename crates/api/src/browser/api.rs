@@ -16,7 +16,7 @@
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
-use crate::{blocking, Body, Management};
+use crate::{Body, Management};
 use base64::Engine as _;
 use edgekv_store::{
     Delete, Entry, Expiry, Limits, ListQuery, Namespace, NamespaceQuery, Precondition, Put, Rule,
@@ -107,7 +107,7 @@ async fn namespaces(store: &Store) -> Result<Response<Body>, Failure> {
         limit: u64::MAX >> 1,
         ..NamespaceQuery::default()
     };
-    let page = blocking(store, move |s| s.list_namespaces(&query)).await?;
+    let page = store.run(move |s| s.list_namespaces(&query)).await?;
     let list: Vec<Value> = page.namespaces.iter().map(describe).collect();
     ok(json!({ "namespaces": list }))
 }
@@ -144,16 +144,17 @@ async fn keys(store: &Store, namespace: &str, target: &str) -> Result<Response<B
     let requested = requested_limit(target)?;
     let prefix = route::query_param(target, "prefix").unwrap_or_default();
     let cursor = route::query_param(target, "cursor").filter(|c| !c.is_empty());
-    let page = blocking(store, move |s| {
-        let largest = s.limits(&namespace_id)?.max_list_limit;
-        let query = ListQuery {
-            prefix,
-            cursor,
-            limit: Some(requested.unwrap_or(PAGE_SIZE).min(largest)),
-        };
-        s.list(&namespace_id, &query)
-    })
-    .await?;
+    let page = store
+        .run(move |s| {
+            let largest = s.limits(&namespace_id)?.max_list_limit;
+            let query = ListQuery {
+                prefix,
+                cursor,
+                limit: Some(requested.unwrap_or(PAGE_SIZE).min(largest)),
+            };
+            s.list(&namespace_id, &query)
+        })
+        .await?;
     let keys: Vec<Value> = page
         .keys
         .iter()
@@ -172,7 +173,7 @@ async fn keys(store: &Store, namespace: &str, target: &str) -> Result<Response<B
 
 async fn entry(store: &Store, namespace: &str, key: String) -> Result<Response<Body>, Failure> {
     let namespace_id = namespace_id(store, namespace).await?;
-    let entry = blocking(store, move |s| s.get(&namespace_id, &key)).await?;
+    let entry = store.run(move |s| s.get(&namespace_id, &key)).await?;
     ok(entry_json(&entry))
 }
 
@@ -243,11 +244,12 @@ async fn put(
     req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
     let namespace = namespace.to_string();
-    let (namespace_id, limits) = blocking(store, move |s| {
-        let found = s.namespace(&namespace)?;
-        Ok((found.id, s.limits(&found.id)?))
-    })
-    .await?;
+    let (namespace_id, limits) = store
+        .run(move |s| {
+            let found = s.namespace(&namespace)?;
+            Ok::<_, StoreError>((found.id, s.limits(&found.id)?))
+        })
+        .await?;
     let precondition = write_precondition(&req, true)?;
     let body = body::read_request(req, edit_body_limit(&limits))
         .await
@@ -284,7 +286,7 @@ async fn put(
             .map_or(Expiry::Never, |ms| Expiry::AtUnixSecs(ms / 1000)),
         precondition,
     };
-    let out = blocking(store, move |s| s.put(&namespace_id, put)).await?;
+    let out = store.run(move |s| s.put(&namespace_id, put)).await?;
     let etag = out.etag.map(|e| e.as_str().to_string());
     let status = if out.existed {
         StatusCode::OK
@@ -304,7 +306,7 @@ async fn delete(
     let namespace_id = namespace_id(store, namespace).await?;
     let precondition = write_precondition(req, false)?;
     let delete = Delete { key, precondition };
-    let out = blocking(store, move |s| s.delete(&namespace_id, delete)).await?;
+    let out = store.run(move |s| s.delete(&namespace_id, delete)).await?;
     ok(json!({ "deleted": out.existed }))
 }
 
@@ -331,7 +333,7 @@ fn write_precondition(req: &Request<Body>, create_allowed: bool) -> Result<Preco
 /// The id of the namespace a path names, by id or by name.
 async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid, Failure> {
     let namespace = namespace.to_string();
-    let found = blocking(store, move |s| s.namespace(&namespace)).await?;
+    let found = store.run(move |s| s.namespace(&namespace)).await?;
     Ok(found.id)
 }
 

@@ -8,7 +8,7 @@ use super::envelope::{success, CfError};
 use super::values::parse_metadata;
 use super::{limits, Call};
 use crate::rest::body;
-use crate::{blocking, Body};
+use crate::Body;
 use edgekv_store::{Batch, BatchOp, Delete, Entry, Limits, Rule, Uuid};
 
 use hyper::{Request, Response};
@@ -61,7 +61,9 @@ async fn apply(
         ops,
         ..Batch::default()
     };
-    blocking(call.m.store(), move |s| s.apply(&id, batch))
+    call.m
+        .store()
+        .run(move |s| s.apply(&id, batch))
         .await
         .map_err(|e| CfError::from_store(op, e))?;
     bulk_result(count)
@@ -115,7 +117,10 @@ pub async fn get(call: &Call<'_>, id: Uuid, req: Request<Body>) -> Result<Respon
         ));
     }
     let keys = request.keys.clone();
-    let entries = blocking(call.m.store(), move |s| s.get_many(&id, &keys))
+    let entries = call
+        .m
+        .store()
+        .run(move |s| s.get_many(&id, &keys))
         .await
         .map_err(|e| CfError::from_store("bulk get keys", e))?;
     let mut values = Map::new();

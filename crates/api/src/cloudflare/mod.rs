@@ -17,7 +17,7 @@ pub use values::read_multipart;
 
 use crate::credentials::constant_time_eq;
 use crate::rest::route::{self, Mount, Route, Seg, Unrouted, Verb};
-use crate::{blocking, Body, Credentials, Management};
+use crate::{Body, Credentials, Management};
 use edgekv_store::{Limits, Uuid};
 use envelope::{failure, CfError};
 
@@ -184,7 +184,9 @@ fn namespace_id(namespace: &str) -> Result<Uuid, CfError> {
 /// The effective limits of namespace `id`, read before a body is, so the body is capped by them;
 /// a missing namespace is answered as the store answers it during `op`.
 async fn limits(call: &Call<'_>, id: Uuid, op: &str) -> Result<Limits, CfError> {
-    blocking(call.m.store(), move |s| s.limits(&id))
+    call.m
+        .store()
+        .run(move |s| s.limits(&id))
         .await
         .map_err(|e| CfError::from_store(op, e))
 }

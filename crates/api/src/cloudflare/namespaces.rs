@@ -4,7 +4,7 @@
 use super::envelope::{success, CfError};
 use super::{number, Call};
 use crate::rest::body;
-use crate::{blocking, Body};
+use crate::Body;
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespaceQuery, NamespaceUpdate, NewNamespace, Profile, Uuid,
 };
@@ -35,7 +35,10 @@ pub async fn list(call: &Call<'_>) -> Result<Response<Body>, CfError> {
         limit: per_page,
         profile: None,
     };
-    let found = blocking(call.m.store(), move |s| s.list_namespaces(&query))
+    let found = call
+        .m
+        .store()
+        .run(move |s| s.list_namespaces(&query))
         .await
         .map_err(|e| CfError::from_store("list namespaces", e))?;
     let result: Vec<Value> = found.namespaces.iter().map(render).collect();
@@ -109,16 +112,20 @@ async fn read_title(req: Request<Body>) -> Result<String, CfError> {
 
 pub async fn create(call: &Call<'_>, req: Request<Body>) -> Result<Response<Body>, CfError> {
     let title = read_title(req).await?;
-    let created = blocking(call.m.store(), move |s| {
-        s.create_namespace(NewNamespace::new(title, Profile::Cloudflare))
-    })
-    .await
-    .map_err(|e| CfError::from_store("create namespace", e))?;
+    let created = call
+        .m
+        .store()
+        .run(move |s| s.create_namespace(NewNamespace::new(title, Profile::Cloudflare)))
+        .await
+        .map_err(|e| CfError::from_store("create namespace", e))?;
     success(render(&created), None)
 }
 
 pub async fn get(call: &Call<'_>, id: Uuid) -> Result<Response<Body>, CfError> {
-    let found = blocking(call.m.store(), move |s| s.namespace(&id.to_string()))
+    let found = call
+        .m
+        .store()
+        .run(move |s| s.namespace(&id.to_string()))
         .await
         .map_err(|e| CfError::from_store("get namespace", e))?;
     success(render(&found), None)
@@ -134,14 +141,19 @@ pub async fn rename(
         name: Some(title),
         ..NamespaceUpdate::default()
     };
-    let renamed = blocking(call.m.store(), move |s| s.update_namespace(&id, update))
+    let renamed = call
+        .m
+        .store()
+        .run(move |s| s.update_namespace(&id, update))
         .await
         .map_err(|e| CfError::from_store("rename namespace", e))?;
     success(render(&renamed), None)
 }
 
 pub async fn delete(call: &Call<'_>, id: Uuid) -> Result<Response<Body>, CfError> {
-    blocking(call.m.store(), move |s| s.delete_namespace(&id, None))
+    call.m
+        .store()
+        .run(move |s| s.delete_namespace(&id, None))
         .await
         .map_err(|e| CfError::from_store("delete namespace", e))?;
     success(json!({}), None)

@@ -7,7 +7,7 @@ use super::bulk_json;
 use super::envelope::{success, CfError};
 use super::{limits, number, Call};
 use crate::rest::{body, reply};
-use crate::{blocking, Body};
+use crate::Body;
 use edgekv_store::{Delete, Expiry, Limits, ListQuery, Put, Rule, Uuid};
 use http_body_util::{BodyExt, Full};
 
@@ -37,7 +37,9 @@ pub async fn put(
         expiry,
         ..Put::default()
     };
-    blocking(call.m.store(), move |s| s.put(&id, put))
+    call.m
+        .store()
+        .run(move |s| s.put(&id, put))
         .await
         .map_err(|e| CfError::from_store("put", e))?;
     success(json!({}), None)
@@ -132,7 +134,10 @@ fn multipart_error(name: Option<&str>, e: multer::Error) -> CfError {
 }
 
 pub async fn get(call: &Call<'_>, id: Uuid, key: String) -> Result<Response<Body>, CfError> {
-    let entry = blocking(call.m.store(), move |s| s.get(&id, &key))
+    let entry = call
+        .m
+        .store()
+        .run(move |s| s.get(&id, &key))
         .await
         .map_err(|e| CfError::from_store("get", e))?;
     let mut response = Response::builder()
@@ -149,14 +154,19 @@ pub async fn delete(call: &Call<'_>, id: Uuid, key: String) -> Result<Response<B
         key,
         ..Delete::default()
     };
-    blocking(call.m.store(), move |s| s.delete(&id, delete))
+    call.m
+        .store()
+        .run(move |s| s.delete(&id, delete))
         .await
         .map_err(|e| CfError::from_store("remove key", e))?;
     success(json!({}), None)
 }
 
 pub async fn metadata(call: &Call<'_>, id: Uuid, key: String) -> Result<Response<Body>, CfError> {
-    let entry = blocking(call.m.store(), move |s| s.get(&id, &key))
+    let entry = call
+        .m
+        .store()
+        .run(move |s| s.get(&id, &key))
         .await
         .map_err(|e| CfError::from_store("get", e))?;
     success(parse_metadata(entry.metadata.as_deref()), None)
@@ -175,7 +185,10 @@ pub async fn list(call: &Call<'_>, id: Uuid) -> Result<Response<Body>, CfError> 
         cursor: call.query("cursor").filter(|c| !c.is_empty()),
         limit: page_size(call)?,
     };
-    let page = blocking(call.m.store(), move |s| s.list(&id, &query))
+    let page = call
+        .m
+        .store()
+        .run(move |s| s.list(&id, &query))
         .await
         .map_err(|e| CfError::from_store("list keys", e))?;
     let keys: Vec<Value> = page

@@ -7,7 +7,7 @@ use super::errors::CfrError;
 use super::{arn, Plane, XMLNS};
 use crate::rest::reply;
 use crate::rest::route::{self, Mount, Route, Seg, Verb};
-use crate::{blocking, Body, Management};
+use crate::{Body, Management};
 use edgekv_store::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceUpdate, NewNamespace,
     Profile,
@@ -192,7 +192,9 @@ async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError>
         comment: request.comment,
         ..NewNamespace::new(request.name, Profile::Cloudfront)
     };
-    let ns = blocking(m.store(), move |s| s.create_namespace(new))
+    let ns = m
+        .store()
+        .run(move |s| s.create_namespace(new))
         .await
         .map_err(store_error)?;
     let location = format!("/2020-05-31/key-value-store/{}", ns.name);
@@ -206,7 +208,9 @@ async fn create(m: &Management, body: &[u8]) -> Result<Response<Body>, CfrError>
 async fn find(m: &Management, name: &str) -> Result<Namespace, CfrError> {
     let not_found = || CfrError::not_found(format!("The key value store {name} was not found"));
     let wanted = name.to_string();
-    let ns = blocking(m.store(), move |s| s.namespace(&wanted))
+    let ns = m
+        .store()
+        .run(move |s| s.namespace(&wanted))
         .await
         .map_err(|e| match e {
             edgekv_store::StoreError::NamespaceNotFound(_) => not_found(),
@@ -245,7 +249,9 @@ async fn list(m: &Management, target: &str) -> Result<Response<Body>, CfrError> 
     // Every store is READY, so a filter on any other status matches none.
     let any_ready = route::query_param(target, "Status").is_none_or(|s| s == "READY");
     let page = match any_ready {
-        true => blocking(m.store(), move |s| s.list_namespaces(&query))
+        true => m
+            .store()
+            .run(move |s| s.list_namespaces(&query))
             .await
             .map_err(store_error)?,
         false => NamespacePage {
@@ -286,7 +292,9 @@ async fn update(
         ..NamespaceUpdate::default()
     };
     let id = ns.id;
-    let ns = blocking(m.store(), move |s| s.update_namespace(&id, update))
+    let ns = m
+        .store()
+        .run(move |s| s.update_namespace(&id, update))
         .await
         .map_err(store_error)?;
     xml(ok(), Some(ns.etag().as_str()), &store_xml(m, &ns))
@@ -295,7 +303,8 @@ async fn update(
 async fn delete(m: &Management, name: &str, etag: String) -> Result<Response<Body>, CfrError> {
     let ns = find(m, name).await?;
     let id = ns.id;
-    blocking(m.store(), move |s| s.delete_namespace(&id, Some(&etag)))
+    m.store()
+        .run(move |s| s.delete_namespace(&id, Some(&etag)))
         .await
         .map_err(store_error)?;
     Ok(reply::bytes(

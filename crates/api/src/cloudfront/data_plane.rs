@@ -7,7 +7,7 @@ use super::errors::CfrError;
 use super::{arn, epoch_seconds, Plane};
 use crate::rest::reply;
 use crate::rest::route::{self, Mount, Route, Seg, Verb};
-use crate::{blocking, Body, Management};
+use crate::{Body, Management};
 use edgekv_store::{
     Batch, BatchOp, Delete, Limits, ListQuery, MissingKeys, Precondition, Profile, Put, Stats,
     StoreError, Uuid, WriteOutcome,
@@ -113,15 +113,17 @@ async fn find(m: &Management, store_arn: &str) -> Result<(Uuid, Limits), CfrErro
         .strip_prefix(&prefix)
         .and_then(|id| Uuid::try_parse(id).ok())
         .ok_or_else(not_found)?;
-    let (profile, limits) = blocking(m.store(), move |s| {
-        let profile = s.namespace(&namespace_id.to_string())?.profile;
-        Ok((profile, s.limits(&namespace_id)?))
-    })
-    .await
-    .map_err(|e| match e {
-        StoreError::NamespaceNotFound(_) => not_found(),
-        e => CfrError::from_store(e),
-    })?;
+    let (profile, limits) = m
+        .store()
+        .run(move |s| {
+            let profile = s.namespace(&namespace_id.to_string())?.profile;
+            Ok((profile, s.limits(&namespace_id)?))
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NamespaceNotFound(_) => not_found(),
+            e => CfrError::from_store(e),
+        })?;
     match profile {
         Profile::Cloudfront => Ok((namespace_id, limits)),
         _ => Err(not_found()),
@@ -155,7 +157,9 @@ fn written(out: WriteOutcome) -> Result<Response<Body>, CfrError> {
 }
 
 async fn describe(m: &Management, namespace_id: Uuid) -> Result<Response<Body>, CfrError> {
-    let ns = blocking(m.store(), move |s| s.namespace(&namespace_id.to_string()))
+    let ns = m
+        .store()
+        .run(move |s| s.namespace(&namespace_id.to_string()))
         .await
         .map_err(CfrError::from_store)?;
     let body = json!({
@@ -170,14 +174,16 @@ async fn describe(m: &Management, namespace_id: Uuid) -> Result<Response<Body>, 
 }
 
 async fn get(m: &Management, namespace_id: Uuid, key: String) -> Result<Response<Body>, CfrError> {
-    let (entry, ns) = blocking(m.store(), move |s| {
-        Ok((
-            s.get(&namespace_id, &key)?,
-            s.namespace(&namespace_id.to_string())?,
-        ))
-    })
-    .await
-    .map_err(CfrError::from_store)?;
+    let (entry, ns) = m
+        .store()
+        .run(move |s| {
+            Ok((
+                s.get(&namespace_id, &key)?,
+                s.namespace(&namespace_id.to_string())?,
+            ))
+        })
+        .await
+        .map_err(CfrError::from_store)?;
     let body = json!({
         "Key": entry.key,
         "Value": String::from_utf8_lossy(&entry.value),
@@ -205,14 +211,16 @@ async fn list(
         cursor: route::query_param(target, "NextToken"),
         limit: Some(limit),
     };
-    let (keys, values, cursor) = blocking(m.store(), move |s| {
-        let page = s.list(&namespace_id, &query)?;
-        let names: Vec<String> = page.keys.into_iter().map(|k| k.key).collect();
-        let values = s.get_many(&namespace_id, &names)?;
-        Ok((names, values, page.cursor))
-    })
-    .await
-    .map_err(CfrError::from_store)?;
+    let (keys, values, cursor) = m
+        .store()
+        .run(move |s| {
+            let page = s.list(&namespace_id, &query)?;
+            let names: Vec<String> = page.keys.into_iter().map(|k| k.key).collect();
+            let values = s.get_many(&namespace_id, &names)?;
+            Ok((names, values, page.cursor))
+        })
+        .await
+        .map_err(CfrError::from_store)?;
     let items: Vec<Value> = keys
         .into_iter()
         .zip(values)
@@ -252,7 +260,9 @@ async fn put(
         precondition: Precondition::NamespaceEtag(etag),
         ..Put::default()
     };
-    let out = blocking(m.store(), move |s| s.put(&namespace_id, put))
+    let out = m
+        .store()
+        .run(move |s| s.put(&namespace_id, put))
         .await
         .map_err(CfrError::from_store)?;
     written(out)
@@ -269,7 +279,9 @@ async fn delete(
         key,
         precondition: Precondition::NamespaceEtag(etag),
     };
-    let out = blocking(m.store(), move |s| s.delete(&namespace_id, delete))
+    let out = m
+        .store()
+        .run(move |s| s.delete(&namespace_id, delete))
         .await
         .map_err(CfrError::from_store)?;
     if !out.existed {
@@ -320,7 +332,9 @@ async fn update_keys(
         if_match: Some(etag),
         missing_keys: MissingKeys::Fail,
     };
-    let out = blocking(m.store(), move |s| s.apply(&namespace_id, batch))
+    let out = m
+        .store()
+        .run(move |s| s.apply(&namespace_id, batch))
         .await
         .map_err(CfrError::from_store)?;
     written(out)

@@ -9,7 +9,7 @@ use super::namespaces::timestamp;
 use super::parse_namespace_id;
 use crate::rest::body::{self, BodyError};
 use crate::rest::{reply, route};
-use crate::{blocking, Body, Management};
+use crate::{Body, Management};
 use edgekv_store::{Delete, Expiry, ListQuery, Put, Rule, RuleViolation, StoreError};
 
 use hyper::header::CONTENT_TYPE;
@@ -73,7 +73,7 @@ pub async fn put(
     let namespace_id = parse_namespace_id(namespace_id)?;
     let expiry = ttl(target)?;
     let content_type = content_type(req.headers());
-    let limits = blocking(m.store(), move |s| s.limits(&namespace_id)).await?;
+    let limits = m.store().run(move |s| s.limits(&namespace_id)).await?;
     let value = body::read_request(req, limits.max_value_bytes)
         .await
         .map_err(value_body_error)?;
@@ -84,7 +84,7 @@ pub async fn put(
         expiry,
         ..Put::default()
     };
-    let out = blocking(m.store(), move |s| s.put(&namespace_id, put)).await?;
+    let out = m.store().run(move |s| s.put(&namespace_id, put)).await?;
     Ok(reply::empty(if out.existed {
         StatusCode::OK
     } else {
@@ -99,7 +99,7 @@ pub async fn get(
     key: String,
 ) -> Result<Response<Body>, TxError> {
     let namespace_id = parse_namespace_id(namespace_id)?;
-    let entry = blocking(m.store(), move |s| s.get(&namespace_id, &key)).await?;
+    let entry = m.store().run(move |s| s.get(&namespace_id, &key)).await?;
     value_response(entry.content_type.as_deref(), entry.value)
 }
 
@@ -124,7 +124,9 @@ pub async fn delete(
         key,
         ..Delete::default()
     };
-    blocking(m.store(), move |s| s.delete(&namespace_id, delete)).await?;
+    m.store()
+        .run(move |s| s.delete(&namespace_id, delete))
+        .await?;
     Ok(reply::empty(StatusCode::OK))
 }
 
@@ -153,16 +155,18 @@ pub async fn list(
     let requested = requested_limit(target)?;
     let prefix = route::query_param(target, "prefix").unwrap_or_default();
     let cursor = route::query_param(target, "cursor").filter(|c| !c.is_empty());
-    let page = blocking(m.store(), move |s| {
-        let largest = s.limits(&namespace_id)?.max_list_limit;
-        let query = ListQuery {
-            prefix,
-            cursor,
-            limit: requested.map(|limit| limit.min(largest)),
-        };
-        s.list(&namespace_id, &query)
-    })
-    .await?;
+    let page = m
+        .store()
+        .run(move |s| {
+            let largest = s.limits(&namespace_id)?.max_list_limit;
+            let query = ListQuery {
+                prefix,
+                cursor,
+                limit: requested.map(|limit| limit.min(largest)),
+            };
+            s.list(&namespace_id, &query)
+        })
+        .await?;
     let data: Vec<Value> = page
         .keys
         .iter()

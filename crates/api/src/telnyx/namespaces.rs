@@ -7,9 +7,9 @@ use super::errors::TxError;
 use super::parse_namespace_id;
 use crate::rest::body::{self, BodyError};
 use crate::rest::{reply, route};
-use crate::{blocking, Body, Management};
+use crate::{Body, Management};
 use edgekv_store::{
-    Namespace, NamespaceOrder, NamespaceQuery, NamespaceStatus, NewNamespace, Profile,
+    Namespace, NamespaceOrder, NamespaceQuery, NamespaceStatus, NewNamespace, Profile, StoreError,
 };
 
 use hyper::{Request, Response, StatusCode};
@@ -92,10 +92,10 @@ pub async fn create(m: &Management, req: Request<Body>) -> Result<Response<Body>
     let parsed: CreateBody = serde_json::from_slice(&body)
         .map_err(|e| TxError::bad_request(format!("Invalid JSON body: {e}"), None))?;
     let name = parsed.name.unwrap_or_default();
-    let namespace = blocking(m.store(), move |s| {
-        s.create_namespace(NewNamespace::new(name, Profile::Telnyx))
-    })
-    .await?;
+    let namespace = m
+        .store()
+        .run(move |s| s.create_namespace(NewNamespace::new(name, Profile::Telnyx)))
+        .await?;
     one(StatusCode::CREATED, &namespace, status(&namespace))
 }
 
@@ -125,7 +125,7 @@ pub async fn list(m: &Management, target: &str) -> Result<Response<Body>, TxErro
         limit: size,
         ..NamespaceQuery::default()
     };
-    let page = blocking(m.store(), move |s| s.list_namespaces(&query)).await?;
+    let page = m.store().run(move |s| s.list_namespaces(&query)).await?;
     let data: Vec<Value> = page
         .namespaces
         .iter()
@@ -147,7 +147,10 @@ pub async fn list(m: &Management, target: &str) -> Result<Response<Body>, TxErro
 /// `GET /{namespace_id}`.
 pub async fn get(m: &Management, namespace_id: &str) -> Result<Response<Body>, TxError> {
     let namespace_id = parse_namespace_id(namespace_id)?;
-    let namespace = blocking(m.store(), move |s| s.namespace(&namespace_id.to_string())).await?;
+    let namespace = m
+        .store()
+        .run(move |s| s.namespace(&namespace_id.to_string()))
+        .await?;
     one(StatusCode::OK, &namespace, status(&namespace))
 }
 
@@ -155,11 +158,13 @@ pub async fn get(m: &Management, namespace_id: &str) -> Result<Response<Body>, T
 /// it is gone (404) from then on.
 pub async fn delete(m: &Management, namespace_id: &str) -> Result<Response<Body>, TxError> {
     let namespace_id = parse_namespace_id(namespace_id)?;
-    let namespace = blocking(m.store(), move |s| {
-        let namespace = s.namespace(&namespace_id.to_string())?;
-        s.delete_namespace(&namespace_id, None)?;
-        Ok(namespace)
-    })
-    .await?;
+    let namespace = m
+        .store()
+        .run(move |s| {
+            let namespace = s.namespace(&namespace_id.to_string())?;
+            s.delete_namespace(&namespace_id, None)?;
+            Ok::<_, StoreError>(namespace)
+        })
+        .await?;
     one(StatusCode::OK, &namespace, "deleting")
 }
