@@ -357,7 +357,7 @@ pub enum StorageError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL (or the connection to it) reported an error.
-    #[error(transparent)]
+    #[error("{}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     /// No connection to the database could be had: it is unreachable, or every pooled connection
     /// stayed busy past the wait; holds why.
@@ -388,10 +388,25 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
 }
 
+/// SQLSTATEs of a transaction failed for another's sake: serialization_failure, deadlock_detected.
+const TRY_AGAIN: [&str; 2] = ["40001", "40P01"];
+
+/// A PostgreSQL error with what the server said (the client's own text is only "db error").
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 impl StorageError {
-    /// Whether a retry may succeed: the database cannot be reached, a commit group failed, or
+    /// Whether a retry may succeed: the database cannot be reached, a commit group failed,
     /// PostgreSQL lost the connection or is shutting down, restarting or not yet accepting
-    /// connections (SQLSTATE classes 08 and 57P).
+    /// connections (SQLSTATE classes 08 and 57P), or it chose this transaction to fail so that
+    /// another could go on (a deadlock, a serialization failure).
     pub fn is_transient(&self) -> bool {
         match self {
             StorageError::Unavailable(_) | StorageError::Commit(_) => true,
@@ -399,7 +414,9 @@ impl StorageError {
                 e.is_closed()
                     || e.code().is_some_and(|c| {
                         let code = c.code();
-                        code.starts_with("08") || code.starts_with("57P")
+                        code.starts_with("08")
+                            || code.starts_with("57P")
+                            || TRY_AGAIN.contains(&code)
                     })
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }

@@ -410,7 +410,7 @@ impl Store {
     pub fn update_namespace(&self, id: &Uuid, update: NamespaceUpdate) -> Result<Namespace> {
         let seq = self.seq(id)?;
         let now = self.now_ms();
-        self.write(move |tx| {
+        self.write_locking(Some(seq), move |tx| {
             let change = Change::begin_any_status(tx, seq, now)?;
             change.check_if_match(update.if_match.as_deref())?;
             change.update(update, now)
@@ -423,7 +423,7 @@ impl Store {
         let seq = self.seq(id)?;
         let if_match = if_match.map(str::to_string);
         let now = self.now_ms();
-        self.write(move |tx| {
+        self.write_locking(Some(seq), move |tx| {
             let change = Change::begin_any_status(tx, seq, now)?;
             change.check_if_match(if_match.as_deref())?;
             change.delete_namespace()
@@ -559,7 +559,7 @@ impl Store {
     ) -> Result<WriteOutcome> {
         let seq = self.seq(id)?;
         let now = self.now_ms();
-        self.write(move |tx| {
+        self.write_locking(Some(seq), move |tx| {
             let mut change = Change::begin(tx, seq, now)?;
             change.apply(ops, batch, if_match.as_deref(), missing)?;
             change.finish()
@@ -619,8 +619,19 @@ impl Store {
         &self,
         f: impl FnOnce(&mut dyn WriteTx) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_locking(None, f)
+    }
+
+    /// [`Store::write`] of a job that locks the row of namespace `lock` first (see
+    /// [`WriteJob::lock_order`]).
+    fn write_locking<T: Send + 'static>(
+        &self,
+        lock: Option<i64>,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (done, outcome) = mpsc::sync_channel(1);
         self.inner.storage.submit(Box::new(Job {
+            lock,
             f: Some(f),
             result: None,
             done,
@@ -676,6 +687,8 @@ impl<'u> StoreUrl<'u> {
 
 /// A write of [`Store::write`]: its closure until it runs, then its result until the commit.
 struct Job<F, T> {
+    /// The namespace whose row `f` locks first, if one.
+    lock: Option<i64>,
     f: Option<F>,
     result: Option<Result<T>>,
     done: mpsc::SyncSender<Result<T>>,
@@ -704,6 +717,10 @@ where
             (Ok(()), None) => Err(StoreError::Closed),
         };
         let _ = self.done.send(outcome);
+    }
+
+    fn lock_order(&self) -> Option<i64> {
+        self.lock
     }
 }
 

@@ -259,6 +259,12 @@ pub trait WriteJob: Send {
     /// Called once with the shared transaction's commit result, whether or not the job ran or
     /// its changes stood.
     fn deliver(self: Box<Self>, commit: Result<(), StorageError>);
+    /// The namespace (`seq`) whose row this job locks first, if it is one: a commit group runs
+    /// its jobs in this order (those without one first), so groups on several nodes take their
+    /// namespace rows' locks in one order and never wait for each other in a cycle.
+    fn lock_order(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// A storage backend.

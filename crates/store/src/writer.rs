@@ -3,6 +3,8 @@
 //! itself), commits once, and only then tells each caller its outcome. When the transaction fails
 //! (it could not begin because another process held the write lock past the timeout, the database
 //! went away, the commit was refused), every job of the group is told why, whether it ran or not.
+//! A group runs its jobs ordered by the namespace row each locks ([`WriteJob::lock_order`]), so
+//! writers on several nodes sharing a database lock rows in one order and do not deadlock.
 //! When nothing is queued and the connection is free, a caller commits its own job on its own thread
 //! instead, saving two thread hand-offs on an uncontended write.
 
@@ -94,6 +96,8 @@ fn run<C: WriterConn>(conn: &Mutex<C>, pending: &AtomicUsize, jobs: Receiver<Box
             }
         }
         pending.fetch_sub(group.len(), Ordering::AcqRel);
+        // Stable: jobs on one namespace keep their order of arrival.
+        group.sort_by_key(|job| job.lock_order());
         commit_group(&mut *lock(conn), group);
     }
 }

@@ -183,8 +183,9 @@ fn a_store_url_names_its_backend() {
     }
 }
 
-/// A connection the database ended (a restart, an administrator) fails a call for now, not for
-/// good: the APIs answer it 503, so clients retry. A broken statement is not transient.
+/// A connection the database ended (a restart, an administrator), or a transaction it failed to
+/// break a deadlock, fails a call for now, not for good: the APIs answer it 503, so clients retry.
+/// A broken statement is not transient; each says what the server said.
 #[test]
 fn a_connection_the_database_ended_is_a_transient_failure() {
     let Some(t) = on_postgres() else { return };
@@ -203,7 +204,42 @@ fn a_connection_the_database_ended_is_a_transient_failure() {
     assert!(StoreError::from(StorageError::Postgres(ended)).is_transient());
 
     let broken = connect().simple_query("SELECT FROM nowhere").unwrap_err();
-    assert!(!StoreError::from(StorageError::Postgres(broken)).is_transient());
+    let broken = StoreError::from(StorageError::Postgres(broken));
+    assert!(!broken.is_transient());
+    // What the server said, not only the client's "db error".
+    assert!(
+        broken
+            .to_string()
+            .contains("\"nowhere\" does not exist (SQLSTATE 42P01)"),
+        "{broken}"
+    );
+
+    // Two sessions each waiting for the other's lock: PostgreSQL fails one (deadlock_detected).
+    let sessions = [(1, 2), (2, 1)].map(|(held, wanted)| {
+        let mut session = connect();
+        session
+            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({held})"))
+            .unwrap();
+        (session, wanted)
+    });
+    let waits: Vec<_> = sessions
+        .into_iter()
+        .map(|(mut session, wanted)| {
+            std::thread::spawn(move || {
+                let wait =
+                    session.batch_execute(&format!("SELECT pg_advisory_xact_lock({wanted})"));
+                session.batch_execute("ROLLBACK").unwrap();
+                wait
+            })
+        })
+        .collect();
+    let failed: Vec<_> = waits
+        .into_iter()
+        .filter_map(|w| w.join().unwrap().err())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    let victim = StoreError::from(StorageError::Postgres(failed.into_iter().next().unwrap()));
+    assert!(victim.is_transient(), "{victim}");
 }
 
 /// Nodes racing to create the same name: one namespace is made, every other node is told the
@@ -270,4 +306,45 @@ fn a_read_after_the_database_dropped_the_pooled_connections_succeeds() {
         assert_eq!(read.expect("a read once the database is back"), b"v");
     }
     assert_eq!(node.namespace(&ns.to_string()).unwrap().name, "reads");
+}
+
+/// Groups on two nodes writing the same namespaces in different orders: each group takes its
+/// namespaces' row locks in one order, so no two groups wait for each other (PostgreSQL would
+/// break such a deadlock by failing a whole group).
+#[test]
+fn groups_on_two_nodes_writing_several_namespaces_never_deadlock() {
+    const THREADS: usize = 16;
+    let Some(t) = on_postgres() else { return };
+    let namespaces: Vec<Uuid> = (0..4)
+        .map(|i| t.namespace(&format!("ns{i}"), Profile::Cloudflare))
+        .collect();
+    let nodes = [t.store.clone(), t.another()];
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let (node, namespaces) = (&nodes[thread % 2], &namespaces);
+                s.spawn(move || {
+                    let mut failures = Vec::new();
+                    for i in 0..60 {
+                        let ns = namespaces[(thread * 7 + i * 3) % namespaces.len()];
+                        let put = Put::new(format!("k{}", (thread + i) % 5), "v");
+                        if let Err(e) = node.put(&ns, put) {
+                            failures.push(e.to_string());
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
 }
