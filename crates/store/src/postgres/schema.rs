@@ -50,8 +50,10 @@ pub fn migrate(client: &mut Client) -> Result<(), StorageError> {
         "SELECT pg_advisory_xact_lock(hashtext('edgekv schema ' || current_schema()))",
         &[],
     )?;
+    // Without the NOTICE "relation already exists" each node would log at every start.
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS edgekv_schema (\
+        "SET LOCAL client_min_messages = warning; \
+         CREATE TABLE IF NOT EXISTS edgekv_schema (\
          version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )?;
     let found: i64 = tx
