@@ -105,9 +105,13 @@
 //!   that lock until its commit. So writes to one namespace from any node run one at a time, each
 //!   reads the version and entries the last commit left (a `READ COMMITTED` statement sees every
 //!   commit before it), checks the namespace ETag, entry ETag or absence against them, and raises
-//!   the version from there. Two nodes' groups that each hold a namespace the other wants are a
-//!   deadlock PostgreSQL breaks (after its `deadlock_timeout`): the write that loses fails with
-//!   that cause, the rest of its group commits.
+//!   the version from there. A group runs its jobs in the order of the namespace each locks
+//!   ([`storage::WriteJob::lock_order`]), so groups on two nodes take those locks in one order and
+//!   do not deadlock; should PostgreSQL still break a deadlock (a sweep's locks), the write that
+//!   loses fails as transient (503), the rest of its group commits.
+//! - **Creating a name is decided once.** Nodes racing to create one name insert with
+//!   `ON CONFLICT (name) DO NOTHING`, which waits for the other node's transaction: one creates
+//!   the namespace, the others get [`StoreError::NamespaceExists`].
 //! - **A read that starts after any node acknowledged a write sees it.** Every read asks the
 //!   database: there is no cache of entries or namespaces on this backend (a node cannot tell
 //!   that another committed without asking the database, which costs what the read does). The
@@ -124,14 +128,19 @@
 //!   then find the schema current. A node that finds a schema newer than it knows refuses to
 //!   start ([`StorageError::SchemaTooNew`]).
 //! - **A lost connection is replaced.** The writer reconnects before its next group and the pool
-//!   drops broken connections; while the database is unreachable, calls fail with
-//!   [`StorageError::Unavailable`] or, for writes, [`StorageError::Commit`].
+//!   drops broken connections (a read that finds its pooled connection gone runs again on
+//!   another); while the database is unreachable, calls fail with [`StorageError::Unavailable`]
+//!   or, for writes, [`StorageError::Commit`], and reads that would need a new connection fail at
+//!   once for a second after a refused attempt rather than each waiting for the pool. All of
+//!   these, and PostgreSQL's own "connection lost / shutting down / try again" errors (SQLSTATE
+//!   classes 08 and 57P, 40001, 40P01), are [`StoreError::is_transient`]: the APIs answer 503.
 //!
 //! The SQL stays within what CockroachDB and YugabyteDB also accept (identity columns, `BYTEA`,
-//! partial indexes, `ON CONFLICT`, `FOR UPDATE`, `DELETE ... RETURNING` in a `WITH`), with these
-//! exceptions: the migration lock (`pg_advisory_xact_lock`, `hashtext`), which CockroachDB lacks,
-//! and `COLLATE "C"`. Under CockroachDB's `SERIALIZABLE` a transaction may also be asked to
-//! retry; the writer reports that as the group's failure rather than retrying it.
+//! partial indexes, `ON CONFLICT`, `FOR UPDATE`, `DELETE ... RETURNING` in a `WITH`, `unnest`),
+//! with these exceptions: the migration lock (`pg_advisory_xact_lock`, `hashtext`), which
+//! CockroachDB lacks, `COLLATE "C"`, and `pg_postmaster_start_time()` (the copy's identity
+//! check). Under CockroachDB's `SERIALIZABLE` a transaction may also be asked to retry; the
+//! writer reports that as a transient failure (503) rather than retrying it.
 //!
 //! ## Copying between stores
 //!
