@@ -72,7 +72,7 @@ fi
 # The suites that drive vendor SDKs and CLIs; the several-nodes, fault and copy suites already ran
 # on PostgreSQL above.
 sdk_suites=(tests/test_cloudflare.py tests/test_cloudfront.py tests/test_telnyx.py tests/test_wrangler.py
-  tests/test_recipes.py tests/test_messages.py tests/test_visibility.py)
+  tests/test_recipes.py tests/test_messages.py tests/test_visibility.py tests/test_credentials.py)
 step "test: the SDK suites once more on PostgreSQL (each server on a database of its own)"
 EDGEKV_TEST_BACKEND=postgres "$venv/bin/python" -m pytest -q "${sdk_suites[@]}"
 
