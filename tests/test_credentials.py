@@ -311,6 +311,7 @@ def test_serve_creates_a_private_data_dir_and_database(umask_022, serve):
         assert mode(data / name) == 0o600, name
 
 
+@pytest.mark.sqlite_only("checks the file modes of the SQLite database `edgekv kv` creates in the data dir")
 def test_kv_creates_a_private_data_dir_and_database(tmp_path, umask_022):
     data = tmp_path / "fresh" / "data"
     done = subprocess.run(
