@@ -68,15 +68,29 @@ def psql(sql):
 
 
 class Database:
-    """A PostgreSQL database of its own on the test server, created now, dropped by `drop`."""
+    """A PostgreSQL database of its own on the test server, created now, dropped by `drop` (or at
+    the end of the session, for a server its test only stopped)."""
+
+    live = set()
 
     def __init__(self):
         self.name = f"edgekv_test_{uuid.uuid4().hex[:12]}"
         psql(f"CREATE DATABASE {self.name}")
+        Database.live.add(self.name)
         self.url = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{self.name}"
 
     def drop(self):
-        psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        Database.drop_named(self.name)
+
+    @staticmethod
+    def drop_named(name):
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        Database.live.discard(name)
+
+
+def pytest_sessionfinish(session):
+    for name in sorted(Database.live):
+        Database.drop_named(name)
 
 
 class Server:
