@@ -217,8 +217,13 @@ def edgekv(tmp_path):
         return server
 
     yield start
+    wrong_backend = []
     for server in servers:
-        server.close()
+        try:
+            server.close()
+        except AssertionError as e:
+            wrong_backend.append(str(e))
+    assert not wrong_backend, wrong_backend
 
 
 @pytest.fixture
