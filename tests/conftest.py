@@ -1,5 +1,11 @@
 """Shared fixtures for the black-box suites: the real `edgekv` binary on an ephemeral port with a
-temporary data dir and fixed test credentials, and the directory of guests built from source."""
+temporary data dir and fixed test credentials, and the directory of guests built from source.
+
+The backend the servers store their data in is SQLite in the data dir, unless
+`EDGEKV_TEST_BACKEND=postgres`: then each server gets a PostgreSQL database of its own on the server
+`EDGEKV_TEST_POSTGRES_URL` names (created at its first start, kept across restarts, dropped when it
+is closed), passed as `--store`, and `Server.kv` opens the same database. Tests about the SQLite file
+itself are marked `@pytest.mark.sqlite_only(reason)` and skipped on PostgreSQL."""
 
 import os
 import re
@@ -7,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,12 +36,66 @@ CREDENTIALS_ENV = {
     "EDGEKV_AWS_ACCOUNT_ID": AWS_ACCOUNT_ID,
 }
 
+BACKEND = os.environ.get("EDGEKV_TEST_BACKEND") or "sqlite"
+POSTGRES_URL = os.environ.get("EDGEKV_TEST_POSTGRES_URL")
+
 LISTENING = re.compile(r"^edgekv listening on (http://127\.0\.0\.1:(\d+))$")
 START_TIMEOUT = 240  # a first start compiles the component: large JS and Python guests take a while
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): a test about the SQLite file itself, skipped when EDGEKV_TEST_BACKEND=postgres"
+    )
+    if BACKEND not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"EDGEKV_TEST_BACKEND is {BACKEND!r}: use sqlite or postgres")
+    if BACKEND == "postgres" and not POSTGRES_URL:
+        raise pytest.UsageError(
+            "EDGEKV_TEST_BACKEND=postgres needs EDGEKV_TEST_POSTGRES_URL: start a server with "
+            '`eval "$(tests/postgres.sh start)"`'
+        )
+
+
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("sqlite_only")
+    if marker and BACKEND == "postgres":
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else marker.kwargs.get('reason', '')}")
+
+
+def psql(sql):
+    """Runs one SQL statement on the test PostgreSQL server's `edgekv` database."""
+    subprocess.run(["psql", POSTGRES_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
+
+
+class Database:
+    """A PostgreSQL database of its own on the test server, created now, dropped by `drop` (or at
+    the end of the session, for a server its test only stopped)."""
+
+    live = set()
+
+    def __init__(self):
+        self.name = f"edgekv_test_{uuid.uuid4().hex[:12]}"
+        psql(f"CREATE DATABASE {self.name}")
+        Database.live.add(self.name)
+        self.url = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{self.name}"
+
+    def drop(self):
+        Database.drop_named(self.name)
+
+    @staticmethod
+    def drop_named(name):
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        Database.live.discard(name)
+
+
+def pytest_sessionfinish(session):
+    for name in sorted(Database.live):
+        Database.drop_named(name)
+
+
 class Server:
-    """One running `edgekv serve` process."""
+    """One running `edgekv serve` process. On the PostgreSQL backend (and unless `args` name a
+    `--store` already) it has a database of its own, which a restart keeps and `close` drops."""
 
     def __init__(self, data_dir, args, env):
         self.data_dir = Path(data_dir)
@@ -44,10 +105,19 @@ class Server:
         self.url = None
         self.port = None
         self._lines = []
-        self.start()
+        self.database = Database() if BACKEND == "postgres" and "--store" not in self.args else None
+        self.store_args = ["--store", self.database.url] if self.database else []
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def start(self):
-        cmd = [EDGEKV_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.args]
+        cmd = [
+            EDGEKV_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+            *self.store_args, *self.args,
+        ]
         self.proc = subprocess.Popen(
             cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
@@ -109,16 +179,27 @@ class Server:
         self.stop()
         self.start()
 
+    def close(self):
+        """Stops the server and drops its database, if it has one of its own. On the PostgreSQL
+        backend, fails if a SQLite file appeared in the data dir: then something ran on SQLite."""
+        self.stop()
+        if self.database:
+            self.database.drop()
+            self.database = None
+        if BACKEND == "postgres":
+            sqlite = self.data_dir / "kv.sqlite3"
+            assert not sqlite.exists(), f"{sqlite} was created although EDGEKV_TEST_BACKEND=postgres"
+
     def kv(self, *args, input=None, timeout=300):
-        """Runs `edgekv kv ARGS...` on this server's data dir; the finished process."""
-        cmd = [EDGEKV_BIN, "kv", "--data-dir", str(self.data_dir), *args]
+        """Runs `edgekv kv ARGS...` on this server's data dir and store; the finished process."""
+        cmd = [EDGEKV_BIN, "kv", "--data-dir", str(self.data_dir), *self.store_args, *args]
         return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
 
 
 @pytest.fixture
 def edgekv(tmp_path):
     """Factory: `edgekv(app=None, config=None, args=[], env={})` starts a server; all are stopped at
-    teardown."""
+    teardown (and their databases dropped, on the PostgreSQL backend)."""
     servers = []
 
     def start(app=None, config=None, args=(), env=None):
@@ -136,8 +217,13 @@ def edgekv(tmp_path):
         return server
 
     yield start
+    wrong_backend = []
     for server in servers:
-        server.stop()
+        try:
+            server.close()
+        except AssertionError as e:
+            wrong_backend.append(str(e))
+    assert not wrong_backend, wrong_backend
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@
 # cargo-fuzz), checks formatting and clippy (warnings are errors, the workspace's lints included),
 # builds the workspace and every guest once, starts a throwaway PostgreSQL server (tests/postgres.sh,
 # stopped on exit) so the store's suites run on both backends, then runs the Rust tests, the
-# black-box suites against the real server, and each fuzz target for a bounded time.
+# black-box suites against the real server (the SDK suites a second time with every server on
+# PostgreSQL), and each fuzz target for a bounded time.
 #
 # Caches (all optional): CARGO_TARGET_DIR (build output), EDGEKV_VENV (the Python venv),
 # npm_config_cache (npm's download cache). .ci/run points them outside the clone.
@@ -63,10 +64,18 @@ fi
 step "test: black-box suites against the real server"
 export EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv"
 if ls tests/test_*.py >/dev/null 2>&1; then
-  "$venv/bin/python" -m pytest -q tests
+  EDGEKV_TEST_BACKEND=sqlite "$venv/bin/python" -m pytest -q tests
 else
   echo "no black-box suites yet"
 fi
+
+# The suites that drive vendor SDKs and CLIs; the several-nodes, fault and copy suites already ran
+# on PostgreSQL above.
+sdk_suites=(tests/test_cloudflare.py tests/test_cloudfront.py tests/test_telnyx.py tests/test_wrangler.py
+  tests/test_recipes.py tests/test_messages.py tests/test_visibility.py tests/test_credentials.py)
+step "test: the SDK suites once more on PostgreSQL (each server on a database of its own)"
+EDGEKV_TEST_BACKEND=postgres "$venv/bin/python" -m pytest -q "${sdk_suites[@]}"
+
 step "fuzz: every cargo-fuzz target for ${EDGEKV_FUZZ_SECONDS:-60} s (tests/fuzz)"
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
   EDGEKV_FUZZ_TOOLS="${EDGEKV_FUZZ_TOOLS:-$CARGO_TARGET_DIR/fuzz-tools}" \

@@ -4,7 +4,9 @@ SigV4A) against a real edgekv server: the `cloudfront` control plane creates sto
 endpoint host, so the data-plane client reaches edgekv as its HTTP proxy (absolute-form targets)."""
 
 import datetime
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import botocore
@@ -436,23 +438,30 @@ def test_control_plane_errors(server, cf):
         wrong.list_key_value_stores()
 
 
-def test_concurrent_writers_with_one_etag_exactly_one_wins(server, store):
-    """Eight clients race with the same If-Match: one write lands, the others conflict, and the
-    winner's ETag is the store's."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    _, data = clients(server)
-    first = etag(data, store)
+def race_with_one_etag(servers, store, writers=8):
+    """`writers` clients, each on one of `servers` in turn, put key `race` = "writer I" at once, all
+    with the store's ETag from before: [("ok", I, new ETag) or ("conflict", I, None)] per writer."""
+    first = etag(clients(servers[0])[1], store)
+    datas = [clients(servers[i % len(servers)])[1] for i in range(writers)]
+    start = threading.Barrier(writers)
 
     def attempt(i):
-        _, mine = clients(server)
+        mine = datas[i]
+        start.wait(timeout=60)
         try:
             return ("ok", i, mine.put_key(KvsARN=store, Key="race", Value=f"writer {i}", IfMatch=first)["ETag"])
         except mine.exceptions.ConflictException:
             return ("conflict", i, None)
 
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(attempt, range(8)))
+    with ThreadPoolExecutor(writers) as pool:
+        return list(pool.map(attempt, range(writers)))
+
+
+def test_concurrent_writers_with_one_etag_exactly_one_wins(server, store):
+    """Eight clients race with the same If-Match: one write lands, the others conflict, and the
+    winner's ETag is the store's."""
+    _, data = clients(server)
+    results = race_with_one_etag([server], store)
     winners = [r for r in results if r[0] == "ok"]
     assert len(winners) == 1 and sum(r[0] == "conflict" for r in results) == 7
     _, winner, winner_etag = winners[0]

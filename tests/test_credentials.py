@@ -89,7 +89,7 @@ def serve(tmp_path):
 
     yield start
     for server in servers:
-        server.stop()
+        server.close()
 
 
 def empty_credential_requests(url):
@@ -202,7 +202,7 @@ def test_only_what_is_missing_is_generated_saved_and_printed(serve, missing):
     if "EDGEKV_AWS_SECRET_ACCESS_KEY" in missing:
         assert printed["AWS_SECRET_ACCESS_KEY"] == saved["aws_secret_access_key"]
     server.stop()
-    again = Run(server.data_dir, [], server.env)
+    again = Run(server.data_dir, server.store_args, server.env)
     assert again.url and again.served()
     _, log = again.finish()
     assert "generated" not in log, log
@@ -297,6 +297,7 @@ def mode(path):
     return path.stat().st_mode & 0o777
 
 
+@pytest.mark.sqlite_only("checks the file modes of the SQLite database in the data dir")
 def test_serve_creates_a_private_data_dir_and_database(umask_022, serve):
     server = serve(EDGEKV_API_TOKEN=None)
     server.wait_for_log(r"AWS: .*\n")
@@ -310,6 +311,7 @@ def test_serve_creates_a_private_data_dir_and_database(umask_022, serve):
         assert mode(data / name) == 0o600, name
 
 
+@pytest.mark.sqlite_only("checks the file modes of the SQLite database `edgekv kv` creates in the data dir")
 def test_kv_creates_a_private_data_dir_and_database(tmp_path, umask_022):
     data = tmp_path / "fresh" / "data"
     done = subprocess.run(

@@ -53,7 +53,7 @@ def server(tmp_path_factory):
     env.pop("RUST_BACKTRACE", None)
     s = Server(tmp / "data", ["--config", str(tmp / "edgekv.toml")], env)
     yield s
-    s.stop()
+    s.close()
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def world(tmp_path_factory):
         }
         yield server, {name: id for name, (id, _) in ids.items()}
     finally:
-        server.stop()
+        server.close()
 
 
 def kv_json(server, *args):
