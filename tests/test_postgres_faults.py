@@ -136,11 +136,16 @@ def assert_each_api_answers_503_in_its_own_format(node, namespace_id):
     assert "unavailable" in guest_read.json()["message"], guest_read.text
 
 
-def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, guests_dir, postgres):
-    url, directory = postgres
+def two_nodes_under_write_load(edgekv, url):
+    """Two nodes serving rust-kv-api on the database at `url`, and a write load on both."""
     a, b = (edgekv(app=guest("rust-kv-api"), args=["--store", url]) for _ in range(2))
     namespace_id = default_namespace(a)
-    load = WriteLoad([a, b], namespace_id)
+    return a, b, namespace_id, WriteLoad([a, b], namespace_id)
+
+
+def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, guests_dir, postgres):
+    url, directory = postgres
+    a, b, namespace_id, load = two_nodes_under_write_load(edgekv, url)
     try:
         load.wait_for_more(20)
         crash(directory)
@@ -160,9 +165,7 @@ def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, g
 
 def test_a_node_killed_under_write_load_loses_no_acknowledged_write(edgekv, guests_dir, postgres):
     url, _ = postgres
-    a, b = (edgekv(app=guest("rust-kv-api"), args=["--store", url]) for _ in range(2))
-    namespace_id = default_namespace(a)
-    load = WriteLoad([a, b], namespace_id)
+    a, b, namespace_id, load = two_nodes_under_write_load(edgekv, url)
     try:
         load.wait_for_more(50)
         a.kill()

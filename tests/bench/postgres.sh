@@ -64,18 +64,7 @@ psql() { "$pgbin/psql" -qAt -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_ST
 token=bench-token account=0123456789abcdef0123456789abcdef
 export EDGEKV_API_TOKEN=$token EDGEKV_CLOUDFLARE_ACCOUNT_ID=$account
 
-# start NAME CMD... : starts a server in the background, waits for its URL, sets $url.
-start() {
-  local name="$1"; shift
-  "$@" >"$work/$name.log" 2>&1 &
-  pids+=("$!")
-  for _ in $(seq 1 600); do
-    url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/$name.log" | head -1 || true)"
-    [ -n "$url" ] && return 0
-    sleep 0.1
-  done
-  echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
-}
+. "$repo/tests/bench/servers.sh"
 
 start pg-a "$edgekv" serve "$kvapi" --listen 127.0.0.1:0 --data-dir "$work/a" --store "$pg"; node_a=$url
 start pg-b "$edgekv" serve "$kvapi" --listen 127.0.0.1:0 --data-dir "$work/b" --store "$pg"; node_b=$url

@@ -40,18 +40,7 @@ trap cleanup EXIT
 token=bench-token account=0123456789abcdef0123456789abcdef
 export EDGEKV_API_TOKEN=$token EDGEKV_CLOUDFLARE_ACCOUNT_ID=$account
 
-# start NAME CMD... : starts a server in the background, waits for its URL, sets $url and $pid.
-start() {
-  local name="$1"; shift
-  "$@" >"$work/$name.log" 2>&1 &
-  pid=$!; pids+=("$pid")
-  for _ in $(seq 1 600); do
-    url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/$name.log" | head -1 || true)"
-    [ -n "$url" ] && return 0
-    sleep 0.1
-  done
-  echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
-}
+. "$repo/tests/bench/servers.sh"
 wasmtime_flags=(serve -S cli=y -O pooling-memory-keep-resident=2097152 -O pooling-table-keep-resident=65536
   -O pooling-async-stack-keep-resident=262144 -O pooling-pagemap-scan=y --addr 127.0.0.1:0)
 

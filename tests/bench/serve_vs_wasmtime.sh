@@ -28,18 +28,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-# start NAME CMD... : starts a server, waits for its URL line, sets $url.
-start() {
-  local name="$1"; shift
-  "$@" >"$work/$name.log" 2>&1 &
-  pids+=("$!")
-  for _ in $(seq 1 600); do
-    url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/$name.log" | head -1 || true)"
-    [ -n "$url" ] && return 0
-    sleep 0.1
-  done
-  echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
-}
+. "$repo/tests/bench/servers.sh"
 
 start edgekv-hello "$edgekv" serve "$hello" --listen 127.0.0.1:0 --data-dir "$work/hello"
 ek_hello="$url"
