@@ -4,7 +4,7 @@
 //! version raised once.
 
 use crate::entry::{BatchOp, Delete, MissingKeys, Precondition, Put, Stats, WriteOutcome};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StorageError, StoreError};
 use crate::etag::Etag;
 use crate::namespace::{effective_limits, NamespaceStatus, NamespaceUpdate};
 use crate::profile::{Limits, Profile};
@@ -226,8 +226,10 @@ impl<'t> Change<'t> {
         }
         self.namespace.version += 1;
         self.namespace.modified_at_ms = now_ms;
-        self.tx.update_namespace(&self.namespace)?;
-        Ok(self.namespace)
+        match self.tx.update_namespace(&self.namespace) {
+            Err(StorageError::NameTaken(name)) => Err(StoreError::NamespaceExists(name)),
+            updated => Ok(updated.map(|()| self.namespace)?),
+        }
     }
 
     /// Deletes the namespace with all its entries.

@@ -379,6 +379,10 @@ pub enum StorageError {
     /// overrides JSON); holds what is wrong.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A namespace name another transaction took first; the store reports it as
+    /// [`StoreError::NamespaceExists`].
+    #[error("the namespace name {0:?} is taken")]
+    NameTaken(String),
     /// The transaction of this write's commit group failed after the write ran, and was rolled
     /// back; holds the cause.
     #[error("commit failed: {0}")]

@@ -232,7 +232,8 @@ pub trait WriteTx: ReadTx {
     /// namespace another transaction inserted since this one looked).
     fn insert_namespace(&mut self, row: &NamespaceRow) -> StorageResult<Option<i64>>;
     /// Writes the row's changeable columns (all but `id`, `profile` and `created_at_ms`) to the
-    /// namespace with its `seq`.
+    /// namespace with its `seq`. Fails with [`StorageError::NameTaken`] when its new name was
+    /// taken by a namespace another transaction committed since this one looked.
     fn update_namespace(&mut self, row: &NamespaceRow) -> StorageResult<()>;
     /// Deletes the namespace and all its entries.
     fn delete_namespace(&mut self, seq: i64) -> StorageResult<()>;

@@ -348,3 +348,54 @@ fn groups_on_two_nodes_writing_several_namespaces_never_deadlock() {
         &failures[..failures.len().min(3)]
     );
 }
+
+/// Nodes racing to rename their namespaces to one name: one rename lands, every other node is
+/// told the name exists and its namespace keeps its old name.
+#[test]
+fn nodes_racing_to_rename_to_one_name_rename_one_namespace() {
+    const NODES: usize = 4;
+    let Some(t) = on_postgres() else { return };
+    let nodes: Vec<Store> = (0..NODES).map(|_| t.another()).collect();
+    for round in 0..20 {
+        let name = format!("renamed-{round}");
+        let ids: Vec<Uuid> = (0..NODES)
+            .map(|n| t.namespace(&format!("r{round}-{n}"), Profile::Telnyx))
+            .collect();
+        let start = std::sync::Barrier::new(NODES);
+        let outcomes: Vec<Result<Namespace>> = std::thread::scope(|s| {
+            let racers: Vec<_> = nodes
+                .iter()
+                .zip(&ids)
+                .map(|(node, id)| {
+                    let (name, start) = (name.clone(), &start);
+                    s.spawn(move || {
+                        let rename = NamespaceUpdate {
+                            name: Some(name),
+                            ..Default::default()
+                        };
+                        start.wait();
+                        node.update_namespace(id, rename)
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "round {round}: {outcomes:?}"
+        );
+        for (n, outcome) in outcomes.iter().enumerate() {
+            if let Err(e) = outcome {
+                assert!(
+                    matches!(e, StoreError::NamespaceExists(x) if *x == name),
+                    "round {round}: {e}"
+                );
+                assert_eq!(
+                    t.store.namespace(&ids[n].to_string()).unwrap().name,
+                    format!("r{round}-{n}")
+                );
+            }
+        }
+    }
+}

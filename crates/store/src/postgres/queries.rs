@@ -15,6 +15,7 @@ use crate::storage::{
     decode_lookup, decode_rules, encode_overrides, EntryHead, EntryLookup, EntryRow, KeyRange,
     NamespaceKey, NamespaceRow, ReadTx, StorageResult, WriteTx,
 };
+use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
 use ::postgres::Row;
 use std::cell::RefCell;
@@ -331,7 +332,15 @@ impl WriteTx for PgTx<'_> {
                 &n.modified_at_ms,
                 &n.ttl_enabled,
             ],
-        )?;
+        )
+        .map_err(|e| match &e {
+            // A rename racing another node's create or rename to the same name, which committed
+            // after this one looked.
+            StorageError::Postgres(pg) if pg.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                StorageError::NameTaken(n.name.clone())
+            }
+            _ => e,
+        })?;
         Ok(())
     }
 
