@@ -88,6 +88,14 @@ class Database:
         Database.live.discard(name)
 
 
+@pytest.fixture
+def database():
+    """The URL of a PostgreSQL database of this test's own on the test server, dropped afterwards."""
+    db = Database()
+    yield db.url
+    db.drop()
+
+
 def pytest_sessionfinish(session):
     for name in sorted(Database.live):
         Database.drop_named(name)

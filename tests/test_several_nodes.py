@@ -5,16 +5,14 @@ tests/run.sh starts a throwaway one and exports EDGEKV_TEST_POSTGRES_URL (tests/
 
 import os
 import subprocess
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from conftest import API_TOKEN, CF_ACCOUNT_ID, CREDENTIALS_ENV, EDGEKV_BIN, guest
+from conftest import API_TOKEN, CF_ACCOUNT_ID, CREDENTIALS_ENV, EDGEKV_BIN, POSTGRES_URL, guest
 from test_cloudfront import clients, etag, race_with_one_etag
 
-POSTGRES_URL = os.environ.get("EDGEKV_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL,
     reason="EDGEKV_TEST_POSTGRES_URL is not set: start a server with `eval \"$(tests/postgres.sh start)\"`",
@@ -22,19 +20,6 @@ pytestmark = pytest.mark.skipif(
 
 BEARER = {"authorization": f"Bearer {API_TOKEN}"}
 RACE_ROUNDS = 5
-
-
-def psql(sql):
-    subprocess.run(["psql", POSTGRES_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
-
-
-@pytest.fixture
-def database():
-    """The URL of a database of its own for this test, dropped afterwards."""
-    name = f"edgekv_{uuid.uuid4().hex[:12]}"
-    psql(f"CREATE DATABASE {name}")
-    yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    psql(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def two_nodes(edgekv, database, app=None):

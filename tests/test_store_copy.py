@@ -12,13 +12,11 @@ import re
 import sqlite3
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from conftest import EDGEKV_BIN
+from conftest import EDGEKV_BIN, POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("EDGEKV_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL,
     reason="EDGEKV_TEST_POSTGRES_URL is not set: start a server with `eval \"$(tests/postgres.sh start)\"`",
@@ -32,20 +30,12 @@ BULK_KEYS = 99_990
 PASSWORD = "not-to-be-shown-3141"
 
 
-def psql(sql):
-    subprocess.run(["psql", POSTGRES_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
-
-
 @pytest.fixture
-def database():
-    """The URL of a database of its own for this test, with a password in it, dropped afterwards."""
-    name = f"edgekv_{uuid.uuid4().hex[:12]}"
-    psql(f"CREATE DATABASE {name}")
-    scheme, rest = POSTGRES_URL.split("://", 1)
-    userinfo, host = rest.rsplit("/", 1)[0].rsplit("@", 1)
-    user = userinfo.split(":")[0]
-    yield f"{scheme}://{user}:{PASSWORD}@{host}/{name}"
-    psql(f"DROP DATABASE {name} WITH (FORCE)")
+def database(database):
+    """conftest's database of this test's own, its URL with a password in it."""
+    scheme, rest = database.split("://", 1)
+    userinfo, host = rest.rsplit("@", 1)
+    return f"{scheme}://{userinfo.split(':')[0]}:{PASSWORD}@{host}"
 
 
 def kv(store, *args, stdin=None):
