@@ -412,30 +412,29 @@ fn land(tx: &mut dyn WriteTx, incoming: &Receiver<Part>) -> crate::Result<Landin
         Err(_) => return Ok(Landing::Gone),
         Ok(_) => return Err(StoreError::Closed),
     };
-    let existing = match tx.namespace(NamespaceKey::Id(&row.id))? {
+    row.item_count = 0;
+    row.total_bytes = 0;
+    let taken = match tx.namespace(NamespaceKey::Id(&row.id))? {
         Some(existing) => Some(existing),
-        None => tx.namespace(NamespaceKey::Name(&row.name))?,
+        None => match tx.insert_namespace(&row)? {
+            Some(seq) => {
+                row.seq = seq;
+                None
+            }
+            // The insert yields to the destination's namespace of that name, made before the
+            // copy looked or by another writer since.
+            None => Some(
+                tx.namespace(NamespaceKey::Name(&row.name))?
+                    .ok_or_else(|| StoreError::NamespaceExists(row.name.clone()))?,
+            ),
+        },
     };
-    if let Some(existing) = existing {
+    if let Some(existing) = taken {
         return Ok(Landing::Clash(Clash {
             copied: (row.id, row.name),
             existing: (existing.id, existing.name),
         }));
     }
-    row.item_count = 0;
-    row.total_bytes = 0;
-    row.seq = match tx.insert_namespace(&row)? {
-        Some(seq) => seq,
-        // The name was taken since the look above, by another writer of the destination.
-        None => {
-            let existing = tx.namespace(NamespaceKey::Name(&row.name))?;
-            let existing = existing.map_or((row.id, row.name.clone()), |e| (e.id, e.name));
-            return Ok(Landing::Clash(Clash {
-                copied: (row.id, row.name),
-                existing,
-            }));
-        }
-    };
     loop {
         match incoming.recv() {
             Ok(Part::Entries(rows)) => {
