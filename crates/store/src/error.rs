@@ -396,7 +396,7 @@ pub enum StorageError {
 const TRY_AGAIN: [&str; 2] = ["40001", "40P01"];
 
 /// A PostgreSQL error with what the server said (the client's own text is only "db error").
-fn postgres_message(e: &postgres::Error) -> String {
+pub(crate) fn postgres_message(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => match std::error::Error::source(e) {

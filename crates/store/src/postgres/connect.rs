@@ -8,7 +8,7 @@
 //! host name (both do the full check), against `sslrootcert=PATH` (PEM) when given, else the Mozilla
 //! roots. A connection's lock wait is bounded by the store's lock timeout (`lock_timeout`).
 
-use crate::error::StorageError;
+use crate::error::{postgres_message, StorageError};
 use ::postgres::{Client, Config, Statement};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -111,8 +111,10 @@ impl Target {
                 })
             }
             Err(e) => {
-                *refusal = Some((Instant::now(), e.to_string()));
-                Err(StorageError::Unavailable(e.to_string()))
+                // With its cause: "error performing TLS handshake" alone does not say which check.
+                let why = postgres_message(&e);
+                *refusal = Some((Instant::now(), why.clone()));
+                Err(StorageError::Unavailable(why))
             }
         }
     }
