@@ -138,6 +138,19 @@ def test_browser_writes_need_the_guard_header_and_an_etag(server, tmp_path):
     assert requests.get(value, headers=auth).json()["text"] == "hello"
 
 
+def test_a_script_writing_with_the_bearer_token_needs_no_guard(server, tmp_path):
+    # A browser never attaches a Bearer token by itself, so a script's write with one is no
+    # cross-site request: on the page's listener and on the guests' alike, it needs no guard.
+    ns = seed(server, tmp_path)
+    for origin in (browser_url(server), server.url):
+        value = f"{origin}/_edgekv/api/namespaces/{ns}/values/from-a-script"
+        current = requests.get(value, headers=BEARER)
+        precondition = {"if-match": current.json()["etag"]} if current.ok else {"if-none-match": "*"}
+        r = requests.put(value, headers={**BEARER, **precondition}, json={"value": origin, "encoding": "text"})
+        assert r.status_code in (200, 201), r.text
+        assert requests.get(value, headers=BEARER).json()["text"] == origin
+
+
 def test_browser_on_the_admin_listener_only(edgekv):
     server = edgekv(config=CONFIG, args=["--admin-listen", "127.0.0.1:0"])
     assert requests.get(f"{server.url}/_edgekv/", headers={"authorization": BASIC}).status_code == 404

@@ -7,9 +7,11 @@
 //! `Surfaces::browser_ui`), the token comes as `Authorization: Basic` (any user name, the token as
 //! password: what a browser prompts for) or `Bearer`. On a listener that also serves guests, whose
 //! pages share its origin, only `Bearer` counts and there is no page: a credential a browser
-//! attaches by itself would be usable by any script a guest serves. Writes also need the
-//! `x-edgekv-browser` header, which a cross-origin page cannot send without a CORS preflight that
-//! is never granted (no response here carries CORS headers). Every response forbids framing and
+//! attaches by itself would be usable by any script a guest serves. A write signed in with Basic
+//! (what a browser attaches by itself) also needs the `x-edgekv-browser` header, which a
+//! cross-origin page cannot send without a CORS preflight that is never granted (no response here
+//! carries CORS headers); a Bearer token is never attached by a browser, so a script's write with
+//! one needs nothing more. Every response forbids framing and
 //! sniffing.
 
 pub(crate) mod api;
@@ -48,8 +50,8 @@ async fn serve(m: &Management, sign_in: SignIn, req: Request<Body>) -> Response<
     if !sign_in.accepts(&m.credentials().api_token, req.headers()) {
         return sign_in.challenge();
     }
-    let writes = matches!(*req.method(), Method::PUT | Method::DELETE);
-    if writes && !req.headers().contains_key(WRITE_GUARD) {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if writes && signed_in_by_basic(req.headers()) && !req.headers().contains_key(WRITE_GUARD) {
         return api::error(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -130,6 +132,11 @@ impl SignIn {
             .insert("www-authenticate", HeaderValue::from_static(challenge));
         response
     }
+}
+
+/// Whether the request signed in with Basic credentials, which a browser attaches by itself.
+fn signed_in_by_basic(headers: &HeaderMap) -> bool {
+    authorization(headers).is_some_and(|(scheme, _)| scheme == "basic")
 }
 
 /// The password of Basic credentials (`base64(user:password)`).
