@@ -3,6 +3,7 @@
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
 //! The same side serves edgekv's own data browser (`browser`).
 
+mod admin;
 pub mod browser;
 mod cloudflare;
 mod cloudfront;

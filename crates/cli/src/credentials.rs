@@ -209,6 +209,20 @@ pub fn resolve(args: &CredentialArgs, data_dir: &Path) -> Result<Resolved> {
     })
 }
 
+/// The API token a server on `data_dir` saved, for a command that calls that server.
+pub fn saved_api_token(data_dir: &Path) -> Result<String> {
+    let file = data_dir.join(FILE);
+    load(&file)?
+        .api_token
+        .filter(|token| check(token).is_ok())
+        .ok_or_else(|| {
+            anyhow!(
+                "no API token in {}: give --token or EDGEKV_API_TOKEN (the server's token)",
+                file.display()
+            )
+        })
+}
+
 fn given_error(field: Field, e: InvalidCredential, data_dir: &Path) -> anyhow::Error {
     anyhow!(
         "{} ({}) {e}: give it a non-blank value, or unset it to have one generated into {}",

@@ -4,6 +4,7 @@
 //! every namespace into another store (`copy --to URL`, in `crate::copy`).
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
+use crate::clock;
 use crate::copy;
 use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{Context, Result};
@@ -231,7 +232,8 @@ pub struct ExportArgs {
 pub fn run(args: KvArgs) -> Result<i32> {
     let data_dir = args.data_dir.unwrap_or_else(|| ".edgekv".into());
     let choice = StoreChoice::resolve(args.store, None, None);
-    let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None)?;
+    let clock = clock::of_data_dir(&data_dir)?;
+    let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None, clock)?;
     let source = Source {
         store: &store,
         shown: &shown,

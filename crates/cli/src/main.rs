@@ -2,6 +2,7 @@
 //! persisted to SQLite under the rules of the real edge KV services, and the management REST APIs of
 //! Cloudflare Workers KV, AWS CloudFront KeyValueStore and Telnyx Edge Compute KV on the same port.
 
+mod clock;
 mod config;
 mod copy;
 mod credentials;
@@ -10,6 +11,7 @@ mod front_door;
 mod kv;
 mod reload;
 mod serve;
+mod serve_lock;
 mod settings;
 mod store;
 
@@ -28,7 +30,8 @@ const EXAMPLES: &str = "Examples:
   edgekv serve --config edgekv.toml          namespaces, apps and listeners from a config file
   edgekv serve --listen 127.0.0.1:0          management APIs only, on a free port
   edgekv kv put -n default greeting hello    write a key in the data dir a server uses
-  edgekv kv export -n default -o seed.json   export a namespace as Cloudflare bulk JSON";
+  edgekv kv export -n default -o seed.json   export a namespace as Cloudflare bulk JSON
+  edgekv clock advance 90s                   move a `serve --clock manual` server's clock on";
 
 #[derive(Subcommand)]
 enum Command {
@@ -39,7 +42,20 @@ enum Command {
     ///
     /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
     Kv(kv::KvArgs),
+    /// Read or move a running server's clock (`edgekv serve --clock manual`), to test expiry
+    /// without waiting.
+    #[command(after_help = CLOCK_EXAMPLES)]
+    Clock(clock::ClockArgs),
 }
+
+const CLOCK_EXAMPLES: &str = "Examples:
+  edgekv serve app.wasm --clock manual --start-time 2030-01-01T00:00:00Z
+  edgekv clock show
+  edgekv clock advance 90s                   expire what a 60-second TTL wrote
+  edgekv clock set 2030-06-01T00:00:00Z --server http://127.0.0.1:8788
+
+A move back is refused: ETags, versions and expiry follow the clock. The same API: GET and POST
+/_edgekv/api/clock with {\"advance\": \"90s\"} or {\"set\": \"<RFC 3339>\"}, Bearer token.";
 
 /// mimalloc (its v2 line): the server allocates and frees per request (hyper buffers, wasmtime
 /// stores, resource tables), where it is measurably cheaper than glibc malloc; v2 also starts
@@ -67,6 +83,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve::run(args))
         }
         Command::Kv(args) => std::process::exit(kv::run(args)?),
+        Command::Clock(args) => clock::run(args),
     }
 }
 

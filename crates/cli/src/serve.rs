@@ -7,16 +7,18 @@
 //! admin listener when there is one, else on a listener of its own (`--browser-listen`, by default
 //! the port after the main one). Each listener has its own connection budget.
 
+use crate::clock::{self, ClockChoice};
 use crate::config::NamespaceConfig;
 use crate::credentials;
 use crate::egress;
 use crate::front_door::{self, ClientLimits, FrontDoor};
 use crate::reload::{self, AppSource, LiveApp};
+use crate::serve_lock;
 use crate::settings::{ServeArgs, Settings, BROWSER_CONNECTIONS};
 use anyhow::{Context, Result};
 use edgekv_api::{Management, Surfaces};
 use edgekv_runtime::{AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
-use edgekv_store::{NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid};
+use edgekv_store::{Clock, NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,11 +29,13 @@ use tokio::sync::{watch, Semaphore};
 /// Runs `edgekv serve`: resolves its settings, then starts what they say.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = Settings::resolve(args)?;
+    let _serving = serve_lock::hold(&settings.data_dir)?;
     let credentials = credentials::resolve(&settings.credentials, &settings.data_dir)?;
     // Reserving the engine's instance pools (a mapping and a guard page per stack, one per
     // instance slot) takes about as long as opening the store; do both at once.
     let engine = start_engine(&settings);
-    let (store, db) = open_store(&settings)?;
+    let clock = clock::for_server(settings.clock, settings.start_time_ms, &settings.data_dir)?;
+    let (store, db) = open_store(&settings, clock)?;
     let bindings = ensure_namespaces(&store, &settings.namespaces)?;
     let listeners = Listeners::bind(&settings).await?;
     // Guests are loaded once the listeners are bound: their egress policy names them.
@@ -45,15 +49,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let management = Management::new(store, credentials.credentials.clone());
     listeners.serve(management, apps, &settings).await;
+    if settings.clock == ClockChoice::Manual {
+        clock::forget(&settings.data_dir);
+    }
     Ok(())
 }
 
-/// Opens the store the settings name; returns it and how to show where it is.
-fn open_store(settings: &Settings) -> Result<(Store, String)> {
+/// Opens the store the settings name, on `clock`; returns it and how to show where it is.
+fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> Result<(Store, String)> {
     let sweep = StoreOptions::default().sweep_interval;
     settings
         .store
-        .open(&settings.data_dir, settings.durability, sweep)
+        .open(&settings.data_dir, settings.durability, sweep, clock)
 }
 
 /// The listeners bound: the main one, the admin one if asked for, and where the browser is.

@@ -3,6 +3,7 @@
 //! config file over the default. Each default is written once, as a constant here, and `--help`
 //! quotes that constant.
 
+use crate::clock::{self, ClockChoice};
 use crate::config::{self, AppConfig, Config, NamespaceConfig};
 use crate::credentials::CredentialArgs;
 use crate::store::{StoreArgs, StoreChoice};
@@ -99,6 +100,13 @@ pub struct ServeArgs {
     /// closes and a guest still writing the response is cancelled (its instance freed).
     #[arg(long, default_value_t = DEFAULT_WRITE_TIMEOUT_SECS, value_name = "SECS")]
     pub write_timeout: u64,
+    /// `manual`: time stands still from --start-time until moved (`edgekv clock`, or POST
+    /// /_edgekv/api/clock), for expiry, the times the APIs report and the guests' wall clock.
+    #[arg(long, value_enum, default_value_t = ClockChoice::System)]
+    pub clock: ClockChoice,
+    /// Where a manual clock starts, in RFC 3339 (e.g. 2030-01-01T00:00:00Z) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = clock::parse_start)]
+    pub start_time: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -142,6 +150,10 @@ pub struct Settings {
     pub write_timeout: Duration,
     /// The management credentials given (flags or variables); the rest are made or read later.
     pub credentials: CredentialArgs,
+    /// Which clock the store and the guests run on.
+    pub clock: ClockChoice,
+    /// Where a manual clock starts, in unix milliseconds; `None`: now.
+    pub start_time_ms: Option<i64>,
 }
 
 impl Settings {
@@ -173,6 +185,9 @@ impl Settings {
                 .parse()
                 .map_err(anyhow::Error::msg)?,
         };
+        if args.start_time.is_some() && args.clock != ClockChoice::Manual {
+            bail!("--start-time sets where a manual clock starts: give --clock manual with it");
+        }
         let seconds = |secs: u64| Duration::from_secs(secs.max(1));
         Ok(Settings {
             namespaces: config.namespaces,
@@ -194,6 +209,8 @@ impl Settings {
             request_timeout: seconds(args.request_timeout),
             write_timeout: seconds(args.write_timeout),
             credentials: args.credentials,
+            clock: args.clock,
+            start_time_ms: args.start_time,
         })
     }
 }

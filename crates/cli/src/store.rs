@@ -5,8 +5,9 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use edgekv_store::{Durability, Store, StoreOptions};
+use edgekv_store::{Clock, Durability, Store, StoreOptions};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The read connections a PostgreSQL store opens at most, unless told otherwise.
@@ -50,12 +51,13 @@ impl StoreChoice {
         }
     }
 
-    /// Opens the store; returns it and how to show where it is.
+    /// Opens the store on `clock`; returns it and how to show where it is.
     pub fn open(
         &self,
         data_dir: &Path,
         durability: Durability,
         sweep_interval: Option<Duration>,
+        clock: Arc<dyn Clock>,
     ) -> Result<(Store, String)> {
         let options = StoreOptions {
             durability,
@@ -66,13 +68,13 @@ impl StoreChoice {
         match &self.url {
             Some(url) => {
                 let shown = shown(url);
-                let store = Store::open_url(url, options)
+                let store = Store::open_url_with_clock(url, options, clock)
                     .with_context(|| format!("opening the store at {shown}"))?;
                 Ok((store, shown))
             }
             None => {
                 let db = data_dir.join("kv.sqlite3");
-                let store = Store::open(&db, options)
+                let store = Store::open_with_clock(&db, options, clock)
                     .with_context(|| format!("opening {}", db.display()))?;
                 Ok((store, db.display().to_string()))
             }

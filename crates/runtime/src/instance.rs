@@ -1,4 +1,4 @@
-//! The state of one guest instance (one request): WASI, `wasi:http` (outgoing requests behind the
+//! The state of one guest instance (one request): WASI (its wall clock the store's when that is manual), `wasi:http` (outgoing requests behind the
 //! app's egress policy), the KV bindings (`edgekv:kv` and `wasi:keyvalue`), its resource table, the
 //! memory cap, and what ended it (deadline or memory) when it failed.
 
@@ -6,11 +6,12 @@ use crate::egress::EgressHooks;
 use crate::guest_log::GuestLog;
 use crate::keyvalue::{DraftCursors, KeyValueView};
 use crate::kv::{KvCtx, KvView};
+use edgekv_store::Store;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct Instance {
@@ -36,10 +37,13 @@ impl Instance {
         deadline: Instant,
         egress: EgressHooks,
     ) -> Self {
-        let wasi = WasiCtx::builder()
-            .stdout(GuestLog::new(request_id, "stdout"))
-            .stderr(GuestLog::new(request_id, "stderr"))
-            .build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(GuestLog::new(request_id, "stdout"))
+            .stderr(GuestLog::new(request_id, "stderr"));
+        if kv.store.clock_is_manual() {
+            wasi.wall_clock(StoreClock(kv.store.clone()));
+        }
+        let wasi = wasi.build();
         Instance {
             wasi,
             http: WasiHttpCtx::new(),
@@ -88,6 +92,20 @@ impl WasiHttpView for Instance {
             table: &mut self.table,
             hooks: &mut self.egress,
         }
+    }
+}
+
+/// `wasi:clocks/wall-clock` on the store's manual clock, so a guest's `Date.now()` agrees with the
+/// expiry the store applies. The monotonic clock stays real: it times, it does not tell the date.
+struct StoreClock(Store);
+
+impl HostWallClock for StoreClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
     }
 }
 

@@ -1,56 +1,9 @@
-//! Expiry: the injected clock, the two ways a write asks for expiry (TTL or absolute time), and the
-//! resolution of either into an exact `expires_at` under a namespace's limits. An entry is live iff it
+//! Expiry: the two ways a write asks for expiry (TTL or absolute time), and the resolution of
+//! either into an exact `expires_at` under a namespace's limits, at the store clock's now. An entry is live iff it
 //! has no `expires_at` or `expires_at > now`.
 
 use crate::error::{Result, Rule, StoreError};
 use crate::profile::ExpiryLimits;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A source of "now" in unix milliseconds. Injected so tests move time instead of sleeping.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time, in unix milliseconds.
-    fn now_ms(&self) -> i64;
-}
-
-/// The wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// A clock that only moves when told to. Clones share the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    /// A clock stopped at `now_ms`, in unix milliseconds.
-    pub fn new(now_ms: i64) -> Self {
-        ManualClock(Arc::new(AtomicI64::new(now_ms)))
-    }
-    /// Moves the time on by `ms` milliseconds (back, if negative), for every clone.
-    pub fn advance_ms(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-    /// Sets the time to `now_ms`, in unix milliseconds, for every clone.
-    pub fn set_ms(&self, now_ms: i64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// When a written entry expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

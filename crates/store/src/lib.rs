@@ -158,6 +158,7 @@
 //! ([`copy::Checksum`]). The details are in [`copy`].
 
 mod change;
+pub mod clock;
 pub mod copy;
 pub mod cursor;
 pub mod entry;
@@ -171,13 +172,14 @@ pub mod sqlite;
 pub mod storage;
 mod writer;
 
+pub use clock::{Clock, ClockError, ClockMove, ManualClock, SystemClock};
 pub use entry::{
     Batch, BatchOp, Delete, Entry, KeyInfo, KeyPage, ListQuery, MissingKeys, Precondition, Put,
     Stats, WriteOutcome,
 };
 pub use error::{Result, Rule, RuleFamily, RuleViolation, StorageError, StoreError};
 pub use etag::Etag;
-pub use expiry::{Clock, Expiry, ManualClock, SystemClock};
+pub use expiry::Expiry;
 pub use namespace::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceStatus, NamespaceUpdate,
     NewNamespace,
@@ -326,6 +328,17 @@ impl Store {
     /// Now, in unix milliseconds, on the store's clock.
     pub fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
+    }
+
+    /// Whether the store's clock is manual: it stands still until [`Store::advance_clock`].
+    pub fn clock_is_manual(&self) -> bool {
+        self.inner.clock.is_manual()
+    }
+
+    /// Moves a manual clock forwards and returns the new time, in unix milliseconds. Every read
+    /// after it sees entries expire as at that time.
+    pub fn advance_clock(&self, to: ClockMove) -> std::result::Result<i64, ClockError> {
+        self.inner.clock.advance(to)
     }
 
     // ---- namespaces ----

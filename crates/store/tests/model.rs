@@ -45,7 +45,7 @@ enum Op {
         limit: u64,
     },
     Advance {
-        ms: i64,
+        ms: u64,
     },
     /// Moves the clock to exactly the expiry of a key, the boundary where it stops being live.
     AdvanceToExpiry {
@@ -76,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(ops, stale)| Op::Batch { ops, stale }),
         2 => key.prop_map(|key| Op::Get { key }),
         2 => (0..PREFIXES.len(), 1u64..4).prop_map(|(prefix, limit)| Op::List { prefix, limit }),
-        2 => (0i64..90_000).prop_map(|ms| Op::Advance { ms }),
+        2 => (0u64..90_000).prop_map(|ms| Op::Advance { ms }),
         1 => (0..KEYS.len()).prop_map(|key| Op::AdvanceToExpiry { key }),
         1 => Just(Op::Sweep),
     ]
@@ -331,7 +331,7 @@ fn run(ops: Vec<Op>, backend: Backend) {
                     .get(KEYS[key].as_bytes())
                     .and_then(|e| e.expires_at)
                 {
-                    t.clock.set_ms(at.max(now));
+                    t.clock.set_ms(at.max(now)).expect("forwards");
                 }
             }
             Op::Sweep => drop(t.store.sweep().unwrap()),

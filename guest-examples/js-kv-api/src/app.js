@@ -8,6 +8,8 @@
 //   stream failed instead of closing) is answered 400 and nothing is written.
 // - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 // - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+// - `GET /now`: the guest's wall clock (`Date.now()`, from `wasi:clocks/wall-clock`) as
+//   `{"now_ms": ...}`.
 //
 // Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
 // a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
@@ -69,6 +71,9 @@ export const incomingHandler = {
 // ---- routing -----------------------------------------------------------------------------------
 
 function route(req) {
+  if (req.method === 'get' && req.path === '/now') {
+    return Reply.json(200, JSON.stringify({ now_ms: Date.now() }));
+  }
   const binding = req.header('x-binding') ?? 'default';
   let namespace;
   try {

@@ -8,6 +8,7 @@
 //!   answered 400 and nothing is written.
 //! - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 //! - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+//! - `GET /now`: the guest's wall clock (`wasi:clocks/wall-clock`) as `{"now_ms": ...}`.
 //!
 //! Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
 //! a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
@@ -40,6 +41,9 @@ impl Guest for App {
 export!(App);
 
 fn route(req: &Request) -> Reply {
+    if matches!(req.method, Method::Get) && req.path == "/now" {
+        return now();
+    }
     let binding = req.header("x-binding");
     let namespace = match Namespace::open(binding.as_deref().unwrap_or("default")) {
         Ok(ns) => ns,
@@ -55,6 +59,12 @@ fn route(req: &Request) -> Reply {
         _ => Ok(Reply::text(404, "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=")),
     };
     result.unwrap_or_else(error_reply)
+}
+
+fn now() -> Reply {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let ms = since_epoch.map_or(0, |d| d.as_millis());
+    Reply::json(200, format!("{{\"now_ms\":{ms}}}"))
 }
 
 fn entry_route(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error> {

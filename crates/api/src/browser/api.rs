@@ -13,6 +13,7 @@
 //! the body), and a key page is at most the namespace's largest (a larger `limit` is taken as
 //! that, so the page's own page size works on every namespace).
 
+use crate::admin;
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
@@ -62,6 +63,10 @@ pub enum Op {
     PutEntry,
     /// `DELETE api/namespaces/{namespace}/values/{key}`.
     DeleteEntry,
+    /// `GET api/clock`.
+    Clock,
+    /// `POST api/clock`.
+    MoveClock,
 }
 
 const NS: Seg = Seg::Param("namespace");
@@ -76,6 +81,8 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::GetEntry },
     Route { verb: Verb::Put, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::PutEntry },
     Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::DeleteEntry },
+    Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("clock")], op: Op::Clock },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("clock")], op: Op::MoveClock },
 ];
 
 /// Serves an API operation (everything but `Op::Page`).
@@ -98,6 +105,8 @@ pub async fn serve(
         Op::GetEntry => entry(store, &namespace, key).await,
         Op::PutEntry => put(store, &namespace, key, req).await,
         Op::DeleteEntry => delete(store, &namespace, key, &req).await,
+        Op::Clock => admin::clock::show(store),
+        Op::MoveClock => admin::clock::advance(store, req).await,
     };
     result.unwrap_or_else(|f| f.response())
 }
@@ -338,7 +347,7 @@ async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid, Failure> {
 }
 
 /// A 200 with `body` (the browser's hardening headers are added to every response by `handle`).
-fn ok(body: Value) -> Result<Response<Body>, Failure> {
+pub(crate) fn ok(body: Value) -> Result<Response<Body>, Failure> {
     Ok(reply::json(
         Response::builder().status(StatusCode::OK),
         &body,
@@ -357,7 +366,8 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
+    /// A failure of `status`, its `kind` and message in the JSON body.
+    pub(crate) fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
         Failure {
             status,
             body: json!({ "error": kind, "message": message.into() }),

@@ -1,0 +1,81 @@
+//! The store's clock over HTTP: `GET /_edgekv/api/clock` reads it, `POST /_edgekv/api/clock` with
+//! `{"advance": "90s"}` or `{"set": "<RFC 3339>"}` moves a manual clock forwards (a move back is
+//! refused with 400 and changes nothing; a server on the system clock answers 409).
+
+use crate::browser::api::{ok, Failure};
+use crate::rest::body;
+use crate::Body;
+use edgekv_store::clock::format_time;
+use edgekv_store::{ClockError, ClockMove, Store};
+use hyper::{Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The largest move body: a duration or a time, with room for whitespace.
+const MOVE_BODY_BYTES: u64 = 1024;
+
+/// A move: exactly one of the two fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    advance: Option<String>,
+    set: Option<String>,
+}
+
+/// `GET clock`: the mode and the time.
+pub(crate) fn show(store: &Store) -> Result<Response<Body>, Failure> {
+    ok(reading(store, store.now_ms()))
+}
+
+/// `POST clock`: moves a manual clock and answers the new time.
+pub(crate) async fn advance(store: &Store, req: Request<Body>) -> Result<Response<Body>, Failure> {
+    let bytes = body::read_request(req, MOVE_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            invalid(format!(
+                "send a JSON body of at most {MOVE_BODY_BYTES} bytes"
+            ))
+        })?;
+    let to = match serde_json::from_slice::<Move>(&bytes) {
+        Ok(Move {
+            advance: Some(by),
+            set: None,
+        }) => ClockMove::by(&by),
+        Ok(Move {
+            advance: None,
+            set: Some(at),
+        }) => ClockMove::to(&at),
+        _ => {
+            return Err(invalid(
+                r#"send {"advance": "90s"} or {"set": "<RFC 3339 time>"}"#.into(),
+            ))
+        }
+    };
+    let now = to.and_then(|to| store.advance_clock(to)).map_err(refused)?;
+    ok(reading(store, now))
+}
+
+fn reading(store: &Store, now_ms: i64) -> serde_json::Value {
+    let mode = if store.clock_is_manual() {
+        "manual"
+    } else {
+        "system"
+    };
+    json!({ "mode": mode, "now": format_time(now_ms), "now_ms": now_ms })
+}
+
+fn refused(e: ClockError) -> Failure {
+    match e {
+        ClockError::NotManual => {
+            Failure::new(StatusCode::CONFLICT, "clock-not-manual", e.to_string())
+        }
+        ClockError::Backwards(_) => {
+            Failure::new(StatusCode::BAD_REQUEST, "clock-backwards", e.to_string())
+        }
+        ClockError::BadDuration(_) | ClockError::BadTime(_) => invalid(e.to_string()),
+    }
+}
+
+fn invalid(message: String) -> Failure {
+    Failure::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+}
