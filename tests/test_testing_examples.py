@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import BACKEND, EDGEKV_BIN, REPO, guest
+from conftest import EDGEKV_BIN, REPO, guest
 
 EXAMPLES = REPO / "examples" / "testing"
 
