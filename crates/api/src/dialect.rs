@@ -2,7 +2,7 @@
 //! and the target's raw path (before any decoding) is matched against those mounts.
 
 use crate::rest::route::{raw_path, Mount};
-use crate::{browser, cloudflare, cloudfront, telnyx};
+use crate::{browser, cloudflare, cloudfront, operations, telnyx};
 
 /// A management API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,17 +15,21 @@ pub enum Dialect {
     CloudfrontControl,
     /// `/v2/storage/kvs...`.
     Telnyx,
-    /// `/_edgekv...`: edgekv's own data browser.
+    /// `/_edgekv/livez`, `/_edgekv/readyz`: the operations endpoints, without credentials.
+    Operations,
+    /// `/_edgekv...`: edgekv's own data browser and admin API.
     Browser,
 }
 
 impl Dialect {
-    /// Every dialect.
-    pub const ALL: [Dialect; 5] = [
+    /// Every dialect, in the order a target is matched: the operations endpoints before the
+    /// browser, whose mount holds theirs.
+    pub const ALL: [Dialect; 6] = [
         Dialect::Cloudflare,
         Dialect::CloudfrontData,
         Dialect::CloudfrontControl,
         Dialect::Telnyx,
+        Dialect::Operations,
         Dialect::Browser,
     ];
 
@@ -36,6 +40,7 @@ impl Dialect {
             Dialect::CloudfrontData => "CloudFront KeyValueStore",
             Dialect::CloudfrontControl => "CloudFront (key value store control plane)",
             Dialect::Telnyx => "Telnyx Edge Compute KV",
+            Dialect::Operations => "edgekv operations endpoints",
             Dialect::Browser => "edgekv data browser",
         }
     }
@@ -47,6 +52,7 @@ impl Dialect {
             Dialect::CloudfrontData => &cloudfront::data_plane::MOUNT,
             Dialect::CloudfrontControl => &cloudfront::control_plane::MOUNT,
             Dialect::Telnyx => &telnyx::MOUNT,
+            Dialect::Operations => &operations::MOUNT,
             Dialect::Browser => &browser::MOUNT,
         }
     }

@@ -9,6 +9,7 @@ mod cloudflare;
 mod cloudfront;
 pub mod credentials;
 mod dialect;
+mod operations;
 pub mod rest;
 mod telnyx;
 
@@ -89,8 +90,14 @@ impl Management {
     }
 
     /// The dialect this listener serves a raw request target with, if any: `Dialect::of`, less
-    /// the REST dialects on a browser-only listener.
+    /// the REST dialects on a browser-only listener, plus the operations endpoints at the root of
+    /// a listener that serves no guest and has the REST dialects (the admin listener).
     pub fn dialect_of(&self, raw_target: &str) -> Option<Dialect> {
+        if self.surfaces == Surfaces::ApisAndBrowser
+            && operations::ADMIN_ROOT.claims(rest::route::raw_path(raw_target))
+        {
+            return Some(Dialect::Operations);
+        }
         let dialect = Dialect::of(raw_target)?;
         match self.surfaces {
             Surfaces::Browser if dialect != Dialect::Browser => None,
@@ -128,15 +135,17 @@ impl Management {
             Dialect::CloudfrontControl => {
                 cloudfront::handle(self, cloudfront::Plane::Control, req).await
             }
+            Dialect::Operations => operations::handle(self, req).await,
             Dialect::Browser => browser::handle(self, req).await,
         }
     }
 }
 
-/// Every management route of every dialect, as (dialect, method, a request target for it), with
-/// made-up ids and keys. Each dialect routes only through its table, so this is the whole surface
-/// a client can reach; the auth tests send each of these without, with wrong and with malformed
-/// credentials.
+/// Every management route of every dialect that needs credentials, as (dialect, method, a request
+/// target for it), with made-up ids and keys: every dialect but the operations endpoints, which
+/// are public. Each dialect routes only through its table, so this is the whole surface a client
+/// can reach with credentials; the auth tests send each of these without, with wrong and with
+/// malformed credentials.
 pub fn route_table(credentials: &Credentials) -> Vec<(Dialect, &'static str, String)> {
     const UUID: &str = "6f1c2b9a-4d3e-4f5a-8b7c-0d1e2f3a4b5c";
     let store_id = UUID.parse().unwrap_or_default();
@@ -161,6 +170,7 @@ pub fn route_table(credentials: &Credentials) -> Vec<(Dialect, &'static str, Str
             Dialect::CloudfrontControl => of(cloudfront::control_plane::ROUTES),
             Dialect::Telnyx => of(telnyx::ROUTES),
             Dialect::Browser => of(browser::api::ROUTES),
+            Dialect::Operations => Vec::new(),
         }
     };
     let mut table = Vec::new();

@@ -229,7 +229,9 @@ Listeners: --listen serves the guests, and the management APIs unless --admin-li
 their own. The data browser (sign in with the API token as the password) is never served where
 guests are: it is on the admin listener when there is one, else on --browser-listen (by default
 the port after --listen's). On a listener that serves guests, /_edgekv/api/ takes only
-`Authorization: Bearer <token>`. Each listener has a connection budget of its own, so clients of
+`Authorization: Bearer <token>`. Health checks answer without credentials: /_edgekv/livez (the
+process serves) and /_edgekv/readyz (the store answers; 503 with the reason otherwise), also at
+/livez and /readyz on the admin listener. Each listener has a connection budget of its own, so clients of
 one cannot lock out another: --max-connections each for the main and admin listeners, {BROWSER_CONNECTIONS} for the
 browser's.
 

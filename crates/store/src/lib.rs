@@ -551,6 +551,11 @@ impl Store {
         Ok(KeyPage { keys, cursor })
     }
 
+    /// Reads from the backend, to tell whether it answers (a readiness check).
+    pub fn ping(&self) -> Result<()> {
+        self.read(|tx| Ok(tx.namespace(NamespaceKey::Name("")).map(drop)?))
+    }
+
     /// Deletes every expired row now; returns how many.
     pub fn sweep(&self) -> Result<u64> {
         let now = self.now_ms();
