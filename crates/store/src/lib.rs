@@ -167,6 +167,7 @@ pub mod expiry;
 pub mod namespace;
 pub mod postgres;
 pub mod profile;
+pub mod snapshot;
 pub mod sqlite;
 pub mod storage;
 mod writer;
@@ -183,6 +184,7 @@ pub use namespace::{
     NewNamespace,
 };
 pub use profile::{ExpiryLimits, LimitOverrides, Limits, Profile};
+pub use snapshot::{Restored, SnapshotError};
 pub use sqlite::Durability;
 pub use uuid::Uuid;
 
