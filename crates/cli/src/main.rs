@@ -10,6 +10,7 @@ mod front_door;
 mod kv;
 mod reload;
 mod serve;
+mod serve_lock;
 mod settings;
 mod store;
 

@@ -7,12 +7,14 @@
 //! - `PUT namespaces/{id}/values/{key}` with `If-Match: <etag>` (edit) or `If-None-Match: *`
 //!   (create); JSON body `{value, encoding: "text"|"base64", metadata, content_type, expires_at_ms}`.
 //! - `DELETE namespaces/{id}/values/{key}` with `If-Match: <etag>`.
+//! - The admin API's routes (`snapshots`), routed here and answered by `crate::admin`.
 //!
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`. The namespace's limits decide: an edit body is capped from them (read before
 //! the body), and a key page is at most the namespace's largest (a larger `limit` is taken as
 //! that, so the page's own page size works on every namespace).
 
+use crate::admin::snapshots;
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
@@ -62,10 +64,19 @@ pub enum Op {
     PutEntry,
     /// `DELETE api/namespaces/{namespace}/values/{key}`.
     DeleteEntry,
+    /// `GET api/snapshots`.
+    ListSnapshots,
+    /// `POST api/snapshots`.
+    TakeSnapshot,
+    /// `POST api/snapshots/{name}/restore`.
+    RestoreSnapshot,
+    /// `DELETE api/snapshots/{name}`.
+    DeleteSnapshot,
 }
 
 const NS: Seg = Seg::Param("namespace");
 const KEY: Seg = Seg::Rest("key");
+const SNAPSHOT: Seg = Seg::Param("name");
 
 /// Every route, below `/_edgekv`.
 #[rustfmt::skip]
@@ -76,6 +87,10 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::GetEntry },
     Route { verb: Verb::Put, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::PutEntry },
     Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::DeleteEntry },
+    Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots")], op: Op::ListSnapshots },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots")], op: Op::TakeSnapshot },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT, Seg::Lit("restore")], op: Op::RestoreSnapshot },
+    Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT], op: Op::DeleteSnapshot },
 ];
 
 /// Serves an API operation (everything but `Op::Page`).
@@ -86,6 +101,7 @@ pub async fn serve(
 ) -> Response<Body> {
     let store = m.store();
     let target = route::target(req.uri()).to_string();
+    // The first parameter is the namespace, or the snapshot's name on the snapshot routes.
     let (namespace, key) = (found.param(), found.param());
     let result = match found.op {
         Op::Page => Err(Failure::new(
@@ -98,6 +114,10 @@ pub async fn serve(
         Op::GetEntry => entry(store, &namespace, key).await,
         Op::PutEntry => put(store, &namespace, key, req).await,
         Op::DeleteEntry => delete(store, &namespace, key, &req).await,
+        Op::ListSnapshots => snapshots::list(m).await,
+        Op::TakeSnapshot => snapshots::take(m, req).await,
+        Op::RestoreSnapshot => snapshots::restore(m, &namespace).await,
+        Op::DeleteSnapshot => snapshots::delete(m, &namespace).await,
     };
     result.unwrap_or_else(|f| f.response())
 }
@@ -357,7 +377,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
         Failure {
             status,
             body: json!({ "error": kind, "message": message.into() }),
