@@ -35,6 +35,11 @@
 //!
 //! The file is read only: restoring it leaves it as it was, and it can be restored again.
 //!
+//! Another process on the same PostgreSQL database keeps its own id -> `seq` cache: a namespace
+//! the restore created under a new `seq` (one the store did not hold, or held with another
+//! profile or creation time) reads as not found there until that process restarts. Namespaces
+//! kept across the restore read the restored data on every node at once.
+//!
 //! [`Storage::backup_to`]: crate::storage::Storage::backup_to
 //! [`Storage::snapshot`]: crate::storage::Storage::snapshot
 
