@@ -64,6 +64,7 @@ pub struct Management {
     credentials: Credentials,
     unverified_bodies: cloudfront::unverified::BodyBudget,
     surfaces: Surfaces,
+    snapshots: Option<admin::snapshots::SnapshotDir>,
 }
 
 impl Management {
@@ -76,7 +77,20 @@ impl Management {
                 cloudfront::UNVERIFIED_BODY_BYTES,
             ),
             surfaces: Surfaces::Apis,
+            snapshots: None,
         }
+    }
+
+    /// The same management side, keeping the admin API's named snapshots as files in `dir`
+    /// (created when the first is taken). Without one, the snapshot routes answer 404.
+    pub fn with_snapshot_dir(self, dir: impl Into<std::path::PathBuf>) -> Self {
+        let snapshots = Some(admin::snapshots::SnapshotDir::new(dir.into()));
+        Management { snapshots, ..self }
+    }
+
+    /// Where the named snapshots live, if this server keeps them.
+    pub(crate) fn snapshot_dir(&self) -> Option<&admin::snapshots::SnapshotDir> {
+        self.snapshots.as_ref()
     }
 
     /// The same management side, answering `surfaces`.

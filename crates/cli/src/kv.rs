@@ -1,11 +1,14 @@
 //! `edgekv kv`: read and write namespaces and keys directly in the data dir, the same SQLite file a
 //! running server uses (safe alongside it: WAL, one writer at a time, the same rules), plus import and
 //! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes), and a verified copy of
-//! every namespace into another store (`copy --to URL`, in `crate::copy`).
+//! every namespace into another store (`copy --to URL`, in `crate::copy`), and snapshots of the
+//! whole store (`snapshot FILE`, taken beside a running server; `restore FILE`, refused while one
+//! runs on the data dir: `crate::serve_lock`).
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
 use crate::clock;
 use crate::copy;
+use crate::serve_lock;
 use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -17,7 +20,7 @@ use edgekv_store::{
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct KvArgs {
@@ -67,7 +70,45 @@ pub enum KvCommand {
     /// Copy every namespace of this store into another store, then verify the copy.
     #[command(long_about = COPY_ABOUT, after_help = COPY_EXAMPLES)]
     Copy(CopyArgs),
+    /// Write a consistent copy of the whole store to FILE, while a server keeps serving.
+    #[command(long_about = SNAPSHOT_ABOUT, after_help = SNAPSHOT_EXAMPLES)]
+    Snapshot(SnapshotArgs),
+    /// Replace every namespace and key of the store with a snapshot's (no server may be running).
+    #[command(long_about = RESTORE_ABOUT, after_help = RESTORE_EXAMPLES)]
+    Restore(SnapshotArgs),
 }
+
+const SNAPSHOT_ABOUT: &str =
+    "Write a consistent copy of the whole store (the data dir's, or --store URL's) \
+to FILE, while a server keeps serving and writing.
+
+The copy is the store as one commit left it: on SQLite, SQLite's online backup in one step (never \
+a file copy); on PostgreSQL, every namespace and live entry read in one REPEATABLE READ snapshot. \
+It is written to a temporary file beside FILE and renamed into place, so a failed snapshot leaves \
+no partial file. FILE is a normal edgekv SQLite store: `edgekv kv --store FILE list ...` reads it, \
+and `edgekv kv restore FILE` brings it back.
+
+A running server takes named snapshots itself: POST /_edgekv/api/snapshots {\"name\": \"s1\"}.";
+
+const SNAPSHOT_EXAMPLES: &str = "Examples:
+  edgekv kv snapshot before-tests.sqlite3
+  edgekv kv --store postgres://edgekv@db.internal/kv snapshot nightly.sqlite3";
+
+const RESTORE_ABOUT: &str =
+    "Replace every namespace and key of the store (the data dir's, or --store \
+URL's) with those of the snapshot FILE, in one transaction.
+
+Versions only grow: every restored namespace and entry gets a version above any the store held, so \
+an ETag read before the restore no longer matches and cannot overwrite restored data. Entries that \
+have expired by now are left out. FILE is left as it was.
+
+Refused while a server uses the data dir (it holds <data-dir>/serve.lock): restore through the \
+server instead, with POST /_edgekv/api/snapshots/NAME/restore (a snapshot file copied to \
+<data-dir>/snapshots/NAME.sqlite3 is the server's snapshot NAME).";
+
+const RESTORE_EXAMPLES: &str = "Examples:
+  edgekv kv restore before-tests.sqlite3
+  edgekv kv --data-dir .edgekv restore .edgekv/snapshots/s1.sqlite3";
 
 const COPY_ABOUT: &str = "Copy every namespace of this store (the data dir's, or --store URL's) into the store \
 at --to URL, then read the copy back and verify it.
@@ -219,6 +260,12 @@ pub struct CopyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot file (a SQLite edgekv store).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Namespace name or id.
     #[arg(long, short)]
@@ -235,6 +282,7 @@ pub fn run(args: KvArgs) -> Result<i32> {
     let clock = clock::of_data_dir(&data_dir)?;
     let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None, clock)?;
     let source = Source {
+        data_dir: &data_dir,
         store: &store,
         shown: &shown,
         pool: choice.pool,
@@ -261,6 +309,8 @@ pub fn run(args: KvArgs) -> Result<i32> {
 
 /// The store a kv command runs on, and how it was opened.
 struct Source<'s> {
+    /// The data dir, whose server lock `restore` checks.
+    data_dir: &'s Path,
     store: &'s Store,
     /// Where it is, as it may be shown.
     shown: &'s str,
@@ -295,7 +345,37 @@ fn execute(source: &Source<'_>, command: KvCommand) -> Result<()> {
         KvCommand::Import(args) => import(store, args),
         KvCommand::Export(args) => export(store, args),
         KvCommand::Copy(args) => copy::run(store, source.shown, &args.to, source.pool),
+        KvCommand::Snapshot(args) => snapshot(store, &args.file),
+        KvCommand::Restore(args) => restore(store, source.data_dir, &args.file),
     }
+}
+
+fn snapshot(store: &Store, file: &Path) -> Result<()> {
+    store.snapshot_to(file)?;
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!("snapshot written to {} ({size} bytes)", file.display());
+    Ok(())
+}
+
+fn restore(store: &Store, data_dir: &Path, file: &Path) -> Result<()> {
+    // Held until the restore ends, so no server starts on the data dir meanwhile.
+    let Some(_alone) = serve_lock::hold_alone(data_dir)? else {
+        anyhow::bail!(
+            "a server is using the data dir {dir} (it holds {lock}); restore through it instead: \
+             copy the file to {dir}/snapshots/NAME.sqlite3 and POST \
+             /_edgekv/api/snapshots/NAME/restore, or stop the server first",
+            dir = data_dir.display(),
+            lock = serve_lock::path(data_dir).display(),
+        );
+    };
+    let restored = store.restore_from(file)?;
+    println!(
+        "restored {} namespaces, {} keys from {}",
+        restored.namespaces,
+        restored.keys,
+        file.display()
+    );
+    Ok(())
 }
 
 fn namespace_id(store: &Store, name_or_id: &str) -> Result<Uuid> {

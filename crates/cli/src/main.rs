@@ -40,6 +40,10 @@ enum Command {
     Serve(settings::ServeArgs),
     /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs).
     ///
+    /// `kv snapshot FILE` copies the whole store consistently while a server runs; `kv restore
+    /// FILE` brings one back and is refused while a server uses the data dir (a running server
+    /// restores named snapshots through POST /_edgekv/api/snapshots/NAME/restore).
+    ///
     /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
     Kv(kv::KvArgs),
     /// Read or move a running server's clock (`edgekv serve --clock manual`), to test expiry

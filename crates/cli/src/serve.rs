@@ -1,6 +1,8 @@
 //! `edgekv serve`: starts what its [`Settings`] say. Opens the store, makes sure every configured
 //! namespace exists with its profile and limits, loads the apps, binds the listeners, prints where
-//! everything is, and serves until Ctrl-C or SIGTERM.
+//! everything is, and serves until Ctrl-C or SIGTERM. It holds the data dir's server lock
+//! (`crate::serve_lock`) while it runs, and keeps the admin API's named snapshots in
+//! `<data-dir>/snapshots/`.
 //!
 //! Listeners: the main one serves guests (and the management APIs unless `--admin-listen` moves
 //! them); the data browser's page never shares an origin with guest content, so it lives on the
@@ -26,9 +28,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+/// Where in the data dir the admin API keeps named snapshots.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
 /// Runs `edgekv serve`: resolves its settings, then starts what they say.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = Settings::resolve(args)?;
+    // Held until the server stops: `kv restore` refuses to run beside it.
     let _serving = serve_lock::hold(&settings.data_dir)?;
     let credentials = credentials::resolve(&settings.credentials, &settings.data_dir)?;
     // Reserving the engine's instance pools (a mapping and a guard page per stack, one per
@@ -47,7 +53,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(announcement) = credentials.announcement(&urls.management) {
         println!("{announcement}");
     }
-    let management = Management::new(store, credentials.credentials.clone());
+    let management = Management::new(store, credentials.credentials.clone())
+        .with_snapshot_dir(settings.data_dir.join(SNAPSHOT_DIR));
     listeners.serve(management, apps, &settings).await;
     if settings.clock == ClockChoice::Manual {
         clock::forget(&settings.data_dir);

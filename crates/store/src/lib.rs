@@ -156,6 +156,20 @@
 //! [`storage::WriteTx::insert_entries`]). Afterwards the copy reads the destination back and
 //! compares counts and a SHA-256 checksum over a canonical encoding of both sides
 //! ([`copy::Checksum`]). The details are in [`copy`].
+//!
+//! ## Snapshots
+//!
+//! [`Store::snapshot_to`] (`edgekv kv snapshot FILE`, the admin API's named snapshots) writes the
+//! whole store, as one commit left it, to a SQLite store file while the store keeps serving: on
+//! SQLite by SQLite's online backup in one step (one read transaction over every page); on
+//! PostgreSQL by reading every namespace and live entry in one `REPEATABLE READ` snapshot into a
+//! new SQLite file in one transaction. The file is written beside its destination and renamed
+//! into place, so a failed snapshot leaves none. [`Store::restore_from`] replaces every namespace
+//! and entry with a snapshot's in one transaction of the writer, so every read path sees the
+//! restored data at once (the SQLite point-read cache is versioned by commits; the id -> `seq`
+//! cache is cleared). Versions only grow: every restored version is raised above the highest
+//! namespace version the store held, so an ETag read before the restore fails its precondition.
+//! The details are in [`snapshot`].
 
 mod change;
 pub mod clock;
@@ -168,6 +182,7 @@ pub mod expiry;
 pub mod namespace;
 pub mod postgres;
 pub mod profile;
+pub mod snapshot;
 pub mod sqlite;
 pub mod storage;
 mod writer;
@@ -185,6 +200,7 @@ pub use namespace::{
     NewNamespace,
 };
 pub use profile::{ExpiryLimits, LimitOverrides, Limits, Profile};
+pub use snapshot::{Restored, SnapshotError};
 pub use sqlite::Durability;
 pub use uuid::Uuid;
 
@@ -235,7 +251,8 @@ pub struct Store {
 struct Inner {
     storage: Box<dyn Storage>,
     clock: Arc<dyn Clock>,
-    /// Namespace id -> internal `seq`. Safe to cache: seqs are never reused.
+    /// Namespace id -> internal `seq`. Safe to cache: seqs are never reused; a restore, which may
+    /// bring an id back under a new one, clears it.
     seqs: RwLock<HashMap<Uuid, i64>>,
 }
 

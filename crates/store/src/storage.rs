@@ -248,6 +248,8 @@ pub trait WriteTx: ReadTx {
     fn purge_expired(&mut self, ns: i64, now_ms: i64) -> StorageResult<(u64, u64)>;
     /// Sequence numbers of namespaces that hold expired rows.
     fn namespaces_with_expired(&self, now_ms: i64) -> StorageResult<Vec<i64>>;
+    /// Deletes every entry of the namespace, expired or not; its row stays, counters unchanged.
+    fn clear_entries(&mut self, ns: i64) -> StorageResult<()>;
 }
 
 /// A unit of writing. The writer runs it inside its own savepoint of a shared transaction, then
@@ -294,6 +296,13 @@ pub trait Storage: Send + Sync + 'static {
     /// What tells this store's data apart from any other's: two storages with the same identity
     /// read and write the same rows (the same file, or the same schema of the same database).
     fn identity(&self) -> Result<String, StoreError>;
+    /// Writes a copy of the whole database, as one commit left it, to a new SQLite store file at
+    /// `dest` (which must not exist) by the backend's own means; `false` when it has none, and the
+    /// store copies the rows from one [`Storage::snapshot`] instead.
+    fn backup_to(&self, dest: &std::path::Path) -> Result<bool, StoreError> {
+        let _ = dest;
+        Ok(false)
+    }
 }
 
 /// [`ReadTx::entry`] through [`Storage::read`], uncached.

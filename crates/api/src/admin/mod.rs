@@ -4,3 +4,4 @@
 //! JSON and error format.
 
 pub(crate) mod clock;
+pub(crate) mod snapshots;

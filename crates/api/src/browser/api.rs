@@ -7,6 +7,7 @@
 //! - `PUT namespaces/{id}/values/{key}` with `If-Match: <etag>` (edit) or `If-None-Match: *`
 //!   (create); JSON body `{value, encoding: "text"|"base64", metadata, content_type, expires_at_ms}`.
 //! - `DELETE namespaces/{id}/values/{key}` with `If-Match: <etag>`.
+//! - The admin API's routes (`snapshots`), routed here and answered by `crate::admin`.
 //!
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`. The namespace's limits decide: an edit body is capped from them (read before
@@ -14,6 +15,7 @@
 //! that, so the page's own page size works on every namespace).
 
 use crate::admin;
+
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
@@ -67,10 +69,19 @@ pub enum Op {
     Clock,
     /// `POST api/clock`.
     MoveClock,
+    /// `GET api/snapshots`.
+    ListSnapshots,
+    /// `POST api/snapshots`.
+    TakeSnapshot,
+    /// `POST api/snapshots/{name}/restore`.
+    RestoreSnapshot,
+    /// `DELETE api/snapshots/{name}`.
+    DeleteSnapshot,
 }
 
 const NS: Seg = Seg::Param("namespace");
 const KEY: Seg = Seg::Rest("key");
+const SNAPSHOT: Seg = Seg::Param("name");
 
 /// Every route, below `/_edgekv`.
 #[rustfmt::skip]
@@ -83,6 +94,10 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("values"), KEY], op: Op::DeleteEntry },
     Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("clock")], op: Op::Clock },
     Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("clock")], op: Op::MoveClock },
+    Route { verb: Verb::Get, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots")], op: Op::ListSnapshots },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots")], op: Op::TakeSnapshot },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT, Seg::Lit("restore")], op: Op::RestoreSnapshot },
+    Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT], op: Op::DeleteSnapshot },
 ];
 
 /// Serves an API operation (everything but `Op::Page`).
@@ -93,6 +108,7 @@ pub async fn serve(
 ) -> Response<Body> {
     let store = m.store();
     let target = route::target(req.uri()).to_string();
+    // The first parameter is the namespace, or the snapshot's name on the snapshot routes.
     let (namespace, key) = (found.param(), found.param());
     let result = match found.op {
         Op::Page => Err(Failure::new(
@@ -107,6 +123,10 @@ pub async fn serve(
         Op::DeleteEntry => delete(store, &namespace, key, &req).await,
         Op::Clock => admin::clock::show(store),
         Op::MoveClock => admin::clock::advance(store, req).await,
+        Op::ListSnapshots => admin::snapshots::list(m).await,
+        Op::TakeSnapshot => admin::snapshots::take(m, req).await,
+        Op::RestoreSnapshot => admin::snapshots::restore(m, &namespace).await,
+        Op::DeleteSnapshot => admin::snapshots::delete(m, &namespace).await,
     };
     result.unwrap_or_else(|f| f.response())
 }

@@ -198,6 +198,17 @@ impl Storage for SqliteStorage {
         Ok(format!("sqlite:{}", path.display()))
     }
 
+    /// SQLite's online backup, in one step: the step reads every page inside one read transaction
+    /// of the source, so the copy is the database as one commit left it, and in WAL mode it holds
+    /// no lock that would stop the writer. The copy leaves WAL mode, so it is one file.
+    fn backup_to(&self, dest: &Path) -> Result<bool, StoreError> {
+        let source = self.checkout()?;
+        let copied = backup(&source, dest);
+        self.checkin(source);
+        copied?;
+        Ok(true)
+    }
+
     fn entry(&self, ns: i64, key: &str, now_ms: i64) -> Result<Option<EntryLookup>, StoreError> {
         let read = || storage::read_entry(self, ns, key, now_ms);
         let Some(cache) = &self.entries else {
@@ -213,6 +224,50 @@ impl Storage for SqliteStorage {
         }
         Ok(found)
     }
+}
+
+fn backup(source: &Connection, dest: &Path) -> Result<(), StorageError> {
+    let mut copy = Connection::open(dest)?;
+    rusqlite::backup::Backup::new(source, &mut copy)?.step(-1)?;
+    copy.pragma_update(None, "journal_mode", "DELETE")?;
+    copy.close().map_err(|(_, e)| e)?;
+    Ok(())
+}
+
+/// Creates a SQLite store file at `path` (which must not exist yet), with this build's schema and
+/// no data: what a copy of another backend's store is written into.
+pub(crate) fn create_store_file(path: &Path) -> Result<Connection, StorageError> {
+    let mut conn = open_connection(path, OpenFlags::default(), BUSY_TIMEOUT)?;
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a SQLite store file to read it out whole (a restore's source), after checking it is an
+/// edgekv store of this build's schema version; nothing is written to it.
+pub(crate) fn open_store_file(path: &Path) -> Result<Connection, String> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = open_connection(path, flags, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if found != schema::VERSION {
+        return Err(format!(
+            "its schema version is {found}; this build reads version {}",
+            schema::VERSION
+        ));
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('namespaces', 'entries')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if tables != 2 {
+        return Err("it has no namespaces and entries tables".into());
+    }
+    Ok(conn)
 }
 
 /// The writer's connection: `BEGIN IMMEDIATE` takes the write lock up front, so a group never fails
