@@ -491,8 +491,8 @@ fn read_namespace(
 /// The next page of live entries after `after`: as many as fit in [`PAGE_BYTES`] (at least one,
 /// at most [`PAGE_KEYS`]), told from the keys' sizes before any value is read. `None` past the
 /// last entry.
-fn entry_page(
-    tx: &dyn ReadTx,
+pub(crate) fn entry_page<T: ReadTx + ?Sized>(
+    tx: &T,
     ns: i64,
     after: Option<&[u8]>,
     now_ms: i64,
@@ -519,7 +519,7 @@ fn entry_page(
     Ok((!page.is_empty()).then_some(page))
 }
 
-fn entry_bytes(e: &EntryRow) -> u64 {
+pub(crate) fn entry_bytes(e: &EntryRow) -> u64 {
     (e.key.len() + e.value.len()) as u64
 }
 

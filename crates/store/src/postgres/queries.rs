@@ -425,4 +425,9 @@ impl WriteTx for PgTx<'_> {
         )?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
+
+    fn delete_entries(&mut self, ns: i64) -> StorageResult<()> {
+        self.execute("DELETE FROM entries WHERE ns = $1", &[&ns])?;
+        Ok(())
+    }
 }

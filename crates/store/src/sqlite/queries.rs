@@ -391,4 +391,10 @@ impl WriteTx for Connection {
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         Ok(seqs)
     }
+
+    fn delete_entries(&mut self, ns: i64) -> StorageResult<()> {
+        self.prepare_cached("DELETE FROM entries WHERE ns = ?1")?
+            .execute([ns])?;
+        Ok(())
+    }
 }
