@@ -1,8 +1,10 @@
 //! edgekv-api: the management REST APIs of Cloudflare Workers KV, AWS CloudFront KeyValueStore and
 //! Telnyx Edge Compute KV, served over the store. Each dialect module translates its HTTP requests
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
-//! The same side serves edgekv's own data browser (`browser`).
+//! The same side serves edgekv's own data browser (`browser`) and its admin API for test suites
+//! (`admin`).
 
+mod admin;
 pub mod browser;
 mod cloudflare;
 mod cloudfront;
@@ -16,7 +18,10 @@ pub use credentials::{Credentials, InvalidCredential, Secret};
 pub use dialect::Dialect;
 
 use bytes::Bytes;
-use edgekv_store::Store;
+use edgekv_store::{Store, Uuid};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::{Request, Response};
 
@@ -62,6 +67,8 @@ pub struct Management {
     credentials: Credentials,
     unverified_bodies: cloudfront::unverified::BodyBudget,
     surfaces: Surfaces,
+    /// Namespace id -> its seed file, for the admin API's reseed.
+    seeds: Arc<HashMap<Uuid, PathBuf>>,
 }
 
 impl Management {
@@ -74,7 +81,22 @@ impl Management {
                 cloudfront::UNVERIFIED_BODY_BYTES,
             ),
             surfaces: Surfaces::Apis,
+            seeds: Arc::default(),
         }
+    }
+
+    /// The same management side, knowing each seeded namespace's seed file (Cloudflare bulk
+    /// JSON), which the admin API's reset re-applies when asked to reseed.
+    pub fn with_seeds(self, seeds: HashMap<Uuid, PathBuf>) -> Self {
+        Management {
+            seeds: Arc::new(seeds),
+            ..self
+        }
+    }
+
+    /// The seed file of namespace `id`, if it has one.
+    pub fn seed(&self, id: &Uuid) -> Option<&Path> {
+        self.seeds.get(id).map(PathBuf::as_path)
     }
 
     /// The same management side, answering `surfaces`.
