@@ -19,11 +19,11 @@ pub use dialect::Dialect;
 
 use bytes::Bytes;
 use edgekv_store::{Store, Uuid};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::{Request, Response};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
-use hyper::{Request, Response};
 
 /// The error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -159,7 +159,8 @@ pub enum NamespaceCommand {
     },
 }
 
-const RESET_ABOUT: &str = "Empty a namespace in one transaction: every key goes, the namespace stays \
+const RESET_ABOUT: &str =
+    "Empty a namespace in one transaction: every key goes, the namespace stays \
 (same id, name, profile, TTL setting and limits) and its version rises, so no ETag read before \
 the reset matches afterwards. Safe while `edgekv serve` runs on the same data dir.
 

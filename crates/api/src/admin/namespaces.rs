@@ -101,13 +101,8 @@ pub(crate) async fn fork(
 
 /// The seed file's writes, or the failure naming the file.
 fn read_seed(path: &std::path::Path) -> Result<Vec<edgekv_store::Put>, Failure> {
-    crate::bulk_json::read_file(path).map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-seed",
-            format!("seed {e}"),
-        )
-    })
+    crate::bulk_json::read_file(path)
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid-seed", format!("seed {e}")))
 }
 
 /// A refused reset: a seed's put is named by the file and the key.
