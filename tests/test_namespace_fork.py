@@ -414,3 +414,7 @@ def test_the_new_routes_refuse_missing_and_wrong_credentials(edgekv, route):
     assert described(server, "stolen") is None
     assert browser_put(server, "users", "k", "v").status_code == 201
     assert described(server, "users")["item_count"] == 1
+    # The same request with the token is served.
+    r = requests.post(url, json=body, headers=BEARER, timeout=60)
+    assert r.status_code == (201 if route == "fork" else 200), r.text
+    assert described(server, "users")["item_count"] == (1 if route == "fork" else 0)
