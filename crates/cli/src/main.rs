@@ -37,6 +37,10 @@ enum Command {
     Serve(settings::ServeArgs),
     /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs).
     ///
+    /// `namespace reset` empties a namespace (or refills it from its seed: `--config edgekv.toml
+    /// namespace reset NAME --reseed`), `namespace fork` copies one to a new name: a clean or a
+    /// private fixture per test.
+    ///
     /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
     Kv(kv::KvArgs),
 }

@@ -156,6 +156,15 @@
 //! [`storage::WriteTx::insert_entries`]). Afterwards the copy reads the destination back and
 //! compares counts and a SHA-256 checksum over a canonical encoding of both sides
 //! ([`copy::Checksum`]). The details are in [`copy`].
+//!
+//! ## Reset, fork and seeds
+//!
+//! What a test suite asks of one namespace, each in one transaction ([`fork`]):
+//! [`Store::reset_namespace`] empties it in place (same id, name, profile and limits; its version
+//! rises, so no earlier ETag matches again), optionally refilled with puts checked by every rule,
+//! the refused one named by its key ([`SeedError`]); [`Store::fork_namespace`] copies its live
+//! entries and settings to a new namespace with a new id and name; and
+//! [`Store::create_namespace_seeded`] creates one with its first content, or nothing.
 
 mod change;
 pub mod copy;
