@@ -1,7 +1,8 @@
 //! edgekv-api: the management REST APIs of Cloudflare Workers KV, AWS CloudFront KeyValueStore and
 //! Telnyx Edge Compute KV, served over the store. Each dialect module translates its HTTP requests
 //! into store calls and store errors into its own error format; the KV rules stay in the store.
-//! The same side serves edgekv's own data browser (`browser`).
+//! The same side serves edgekv's own data browser (`browser`) and its admin API for test suites
+//! (`admin`).
 
 mod admin;
 pub mod browser;
@@ -18,9 +19,12 @@ pub use credentials::{Credentials, InvalidCredential, Secret};
 pub use dialect::Dialect;
 
 use bytes::Bytes;
-use edgekv_store::Store;
+use edgekv_store::{Store, Uuid};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::{Request, Response};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,6 +69,8 @@ pub struct Management {
     unverified_bodies: cloudfront::unverified::BodyBudget,
     surfaces: Surfaces,
     snapshots: Option<admin::snapshots::SnapshotDir>,
+    /// Namespace id -> its seed file, for the admin API's reseed.
+    seeds: Arc<HashMap<Uuid, PathBuf>>,
 }
 
 impl Management {
@@ -78,6 +84,7 @@ impl Management {
             ),
             surfaces: Surfaces::Apis,
             snapshots: None,
+            seeds: Arc::default(),
         }
     }
 
@@ -91,6 +98,20 @@ impl Management {
     /// Where the named snapshots live, if this server keeps them.
     pub(crate) fn snapshot_dir(&self) -> Option<&admin::snapshots::SnapshotDir> {
         self.snapshots.as_ref()
+    }
+
+    /// The same management side, knowing each seeded namespace's seed file (Cloudflare bulk
+    /// JSON), which the admin API's reset re-applies when asked to reseed.
+    pub fn with_seeds(self, seeds: HashMap<Uuid, PathBuf>) -> Self {
+        Management {
+            seeds: Arc::new(seeds),
+            ..self
+        }
+    }
+
+    /// The seed file of namespace `id`, if it has one.
+    pub fn seed(&self, id: &Uuid) -> Option<&Path> {
+        self.seeds.get(id).map(PathBuf::as_path)
     }
 
     /// The same management side, answering `surfaces`.

@@ -1,5 +1,12 @@
 //! `edgekv.toml`: the namespaces an instance serves (binding name, profile, TTL support, limit
-//! overrides), the apps (route, component, granted bindings, limits) and the listeners.
+//! overrides, seed), the apps (route, component, granted bindings, limits) and the listeners.
+//!
+//! A namespace's `seed` names a Cloudflare bulk JSON file (what `edgekv kv import` reads),
+//! relative to the config file: `edgekv serve` writes it when it creates the namespace, the first
+//! time (a namespace that exists is left as it is), rule-checked like any write; a seed that cannot
+//! be read or breaks a rule stops the start, naming the file, the key and the rule, with nothing of
+//! it written. `POST /_edgekv/api/namespaces/{name}/reset {"reseed": true}` and
+//! `edgekv kv --config edgekv.toml namespace reset NAME --reseed` write it again.
 //!
 //! ```toml
 //! [server]
@@ -19,6 +26,7 @@
 //! profile = "cloudflare"           # cloudflare | cloudfront | telnyx
 //! ttl = true                       # whether entries may expire
 //! limits = { max_value_bytes = 1048576 }
+//! seed = "fixtures/users.json"     # optional: its first content (Cloudflare bulk JSON)
 //!
 //! [[apps]]
 //! route = "/"                      # path prefix this app serves
@@ -78,6 +86,9 @@ pub struct NamespaceConfig {
     pub ttl: bool,
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// A Cloudflare bulk JSON file: the namespace's content when it is created (and on a reseed);
+    /// relative to the config file once loaded.
+    pub seed: Option<PathBuf>,
 }
 
 impl NamespaceConfig {
@@ -132,6 +143,9 @@ impl Config {
         for app in &mut config.apps {
             app.component = base.join(&app.component);
         }
+        for namespace in &mut config.namespaces {
+            namespace.seed = namespace.seed.as_ref().map(|seed| base.join(seed));
+        }
         config.check()?;
         Ok(config)
     }
@@ -148,6 +162,7 @@ impl Config {
                 profile: Profile::Cloudflare,
                 ttl: true,
                 limits: LimitOverrides::default(),
+                seed: None,
             }],
             apps: vec![AppConfig {
                 route: "/".into(),

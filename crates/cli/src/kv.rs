@@ -3,20 +3,23 @@
 //! export in Cloudflare's bulk JSON format (what `wrangler kv bulk put` takes), and a verified copy of
 //! every namespace into another store (`copy --to URL`, in `crate::copy`), and snapshots of the
 //! whole store (`snapshot FILE`, taken beside a running server; `restore FILE`, refused while one
-//! runs on the data dir: `crate::serve_lock`).
+//! runs on the data dir: `crate::serve_lock`). `namespace reset` and `namespace fork` give a test
+//! suite a clean or a private copy of a fixture namespace; with `--config edgekv.toml` the data dir
+//! and store come from that file, and so do the seeds that `namespace reset --reseed` writes again.
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
 use crate::clock;
+use crate::config::Config;
 use crate::copy;
 use crate::serve_lock;
 use crate::store::{StoreArgs, StoreChoice};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::{Args, Subcommand};
 use edgekv_api::bulk_json::{self, Item};
 use edgekv_store::{
     Delete, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition, Profile, Put,
-    Store, StoreError, StoreOptions, Uuid,
+    SeedError, Store, StoreError, StoreOptions, Uuid,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -27,6 +30,10 @@ pub struct KvArgs {
     /// The data dir (the one `edgekv serve` uses) [default: .edgekv]
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The edgekv.toml `edgekv serve` uses: its data dir and store (unless given here) and its
+    /// namespaces' seeds (for `namespace reset --reseed`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(subcommand)]
@@ -35,10 +42,10 @@ pub struct KvArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KvCommand {
-    /// Create, list, rename or delete namespaces.
+    /// Create, list, rename, delete, reset or fork namespaces.
     #[command(
         subcommand,
-        after_help = "Example:\n  edgekv kv namespace create my-kv --profile telnyx --no-ttl\n  edgekv kv namespace list --json"
+        after_help = "Examples:\n  edgekv kv namespace create my-kv --profile telnyx --no-ttl\n  edgekv kv namespace list --json\n  edgekv kv namespace fork users users-test-1\n  edgekv kv --config edgekv.toml namespace reset users --reseed"
     )]
     Namespace(NamespaceCommand),
     /// Write a value: from the argument, --file, or stdin.
@@ -174,7 +181,50 @@ pub enum NamespaceCommand {
         /// The namespace's name or id.
         namespace: String,
     },
+    /// Empty a namespace in one transaction, or refill it from its seed (--reseed).
+    #[command(long_about = RESET_ABOUT, after_help = RESET_EXAMPLES)]
+    Reset {
+        /// The namespace's name or id.
+        namespace: String,
+        /// Refill it from the seed its [[namespaces]] entry names in the --config file.
+        #[arg(long)]
+        reseed: bool,
+    },
+    /// Copy a namespace (keys, values, metadata, content types, expiry, profile, limits) to a new one.
+    #[command(long_about = FORK_ABOUT, after_help = FORK_EXAMPLES)]
+    Fork {
+        /// The namespace's name or id.
+        namespace: String,
+        /// The new namespace's name (free, and valid for the profile).
+        new_name: String,
+    },
 }
+
+const RESET_ABOUT: &str =
+    "Empty a namespace in one transaction: every key goes, the namespace stays \
+(same id, name, profile, TTL setting and limits) and its version rises, so no ETag read before \
+the reset matches afterwards. Safe while `edgekv serve` runs on the same data dir.
+
+--reseed refills it, in the same transaction, from the seed file (Cloudflare bulk JSON) that \
+its [[namespaces]] entry of the --config file names (`seed = \"fixtures/users.json\"`); every \
+key is checked by the namespace's rules, and a key that breaks one is named and nothing is \
+written. The running server's equivalent: POST /_edgekv/api/namespaces/NAME/reset with \
+{\"reseed\": true}.";
+
+const RESET_EXAMPLES: &str = "Examples:
+  edgekv kv namespace reset sessions
+  edgekv kv --config edgekv.toml namespace reset users --reseed";
+
+const FORK_ABOUT: &str = "Copy a namespace to a new namespace, in one transaction: every live key \
+with its value, metadata, content type and expiry, and the namespace's profile, TTL setting and \
+limit overrides. The new namespace has its own id; expired keys are not copied; later writes to \
+either do not show in the other. The new name must be free and follow the profile's naming \
+rule. Prints the new namespace's id. Point an app's binding at the fork in edgekv.toml \
+([[namespaces]] binding = \"default\", name = \"NEW_NAME\") to give a test its own copy. The \
+running server's equivalent: POST /_edgekv/api/namespaces/NAME/fork with {\"name\": \"NEW_NAME\"}.";
+
+const FORK_EXAMPLES: &str = "Example:
+  edgekv kv namespace fork users users-test-1";
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
@@ -277,8 +327,17 @@ pub struct ExportArgs {
 
 /// Runs a kv command; returns the process exit code.
 pub fn run(args: KvArgs) -> Result<i32> {
-    let data_dir = args.data_dir.unwrap_or_else(|| ".edgekv".into());
-    let choice = StoreChoice::resolve(args.store, None, None);
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let server = config.as_ref().map(|c| &c.server);
+    let data_dir = (args.data_dir)
+        .or_else(|| server.and_then(|s| s.data_dir.clone()))
+        .unwrap_or_else(|| ".edgekv".into());
+    let section = config.as_ref().map(|c| &c.store);
+    let choice = StoreChoice::resolve(
+        args.store,
+        section.and_then(|s| s.url.clone()),
+        section.and_then(|s| s.pool),
+    );
     let clock = clock::of_data_dir(&data_dir)?;
     let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None, clock)?;
     let source = Source {
@@ -286,6 +345,7 @@ pub fn run(args: KvArgs) -> Result<i32> {
         store: &store,
         shown: &shown,
         pool: choice.pool,
+        config: config.as_ref(),
     };
     match execute(&source, args.command) {
         Ok(()) => Ok(0),
@@ -294,8 +354,8 @@ pub fn run(args: KvArgs) -> Result<i32> {
                 eprintln!("edgekv: {e}");
                 Ok(1)
             }
-            Some(StoreError::Rule(v)) => {
-                eprintln!("edgekv: rule broken: {v}");
+            Some(StoreError::Rule(_)) => {
+                eprintln!("edgekv: rule broken: {e:#}");
                 Ok(3)
             }
             Some(StoreError::Conflict { .. }) => {
@@ -316,12 +376,14 @@ struct Source<'s> {
     shown: &'s str,
     /// PostgreSQL's read pool size, for any other store the command opens.
     pool: u32,
+    /// The config file, if one was given.
+    config: Option<&'s Config>,
 }
 
 fn execute(source: &Source<'_>, command: KvCommand) -> Result<()> {
     let store = source.store;
     match command {
-        KvCommand::Namespace(command) => namespace(store, command),
+        KvCommand::Namespace(command) => namespace(store, source.config, command),
         KvCommand::Put(args) => put(store, args),
         KvCommand::Get(args) => get(store, args),
         KvCommand::Delete(args) => {
@@ -382,7 +444,7 @@ fn namespace_id(store: &Store, name_or_id: &str) -> Result<Uuid> {
     Ok(store.namespace(name_or_id)?.id)
 }
 
-fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
+fn namespace(store: &Store, config: Option<&Config>, command: NamespaceCommand) -> Result<()> {
     match command {
         NamespaceCommand::Create {
             name,
@@ -433,8 +495,49 @@ fn namespace(store: &Store, command: NamespaceCommand) -> Result<()> {
             let id = namespace_id(store, &namespace)?;
             store.delete_namespace(&id, None)?;
         }
+        NamespaceCommand::Reset { namespace, reseed } => {
+            let found = store.namespace(&namespace)?;
+            let content = match reseed {
+                true => {
+                    let seed = seed_of(config, &found.name)?;
+                    bulk_json::read_file(&seed)?
+                }
+                false => Vec::new(),
+            };
+            let reset = store
+                .reset_namespace(&found.id, content)
+                .map_err(|e| match e {
+                    SeedError::Entry { key, source } => {
+                        anyhow::Error::new(source).context(format!("seed key {key:?}"))
+                    }
+                    SeedError::Store(e) => e.into(),
+                })?;
+            eprintln!("reset {:?}: {} keys", reset.name, reset.item_count);
+        }
+        NamespaceCommand::Fork {
+            namespace,
+            new_name,
+        } => {
+            let id = namespace_id(store, &namespace)?;
+            println!("{}", store.fork_namespace(&id, &new_name)?.id);
+        }
     }
     Ok(())
+}
+
+/// The seed file the config gives the namespace named `name`.
+fn seed_of(config: Option<&Config>, name: &str) -> Result<PathBuf> {
+    let Some(config) = config else {
+        bail!(
+            "--reseed needs the seed from the config file: pass --config edgekv.toml (the one \
+             whose [[namespaces]] entry names `seed = \"...\"` for {name:?})"
+        );
+    };
+    let entry = config.namespaces.iter().find(|n| n.name() == name);
+    match entry.and_then(|n| n.seed.clone()) {
+        Some(seed) => Ok(seed),
+        None => bail!("namespace {name:?} has no seed in the config file: give its [[namespaces]] entry `seed = \"FILE.json\"`"),
+    }
 }
 
 fn put(store: &Store, args: PutArgs) -> Result<()> {
@@ -557,17 +660,8 @@ fn import(store: &Store, args: ImportArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let reader = progress.wrap_read(std::io::BufReader::new(file));
-    let items: Vec<Item> = serde_json::from_reader(reader).with_context(|| {
-        format!(
-            "{} is not a Cloudflare bulk JSON array",
-            args.file.display()
-        )
-    })?;
+    let puts = bulk_json::read(reader).with_context(|| args.file.display().to_string())?;
     progress.set_message("writing");
-    let puts = items
-        .into_iter()
-        .map(Item::into_put)
-        .collect::<Result<Vec<Put>, _>>()?;
     let count = puts.len();
     let written = store.import(&id, puts);
     progress.finish_and_clear();

@@ -43,6 +43,9 @@ enum Command {
     /// `kv snapshot FILE` copies the whole store consistently while a server runs; `kv restore
     /// FILE` brings one back and is refused while a server uses the data dir (a running server
     /// restores named snapshots through POST /_edgekv/api/snapshots/NAME/restore).
+    /// `namespace reset` empties a namespace (or refills it from its seed: `--config edgekv.toml
+    /// namespace reset NAME --reseed`), `namespace fork` copies one to a new name: a clean or a
+    /// private fixture per test.
     ///
     /// Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
     Kv(kv::KvArgs),

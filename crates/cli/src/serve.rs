@@ -1,5 +1,6 @@
 //! `edgekv serve`: starts what its [`Settings`] say. Opens the store, makes sure every configured
-//! namespace exists with its profile and limits, loads the apps, binds the listeners, prints where
+//! namespace exists with its profile and limits (a namespace created now gets its seed, if the
+//! config names one, in the same transaction), loads the apps, binds the listeners, prints where
 //! everything is, and serves until Ctrl-C or SIGTERM. It holds the data dir's server lock
 //! (`crate::serve_lock`) while it runs, and keeps the admin API's named snapshots in
 //! `<data-dir>/snapshots/`.
@@ -23,6 +24,7 @@ use edgekv_runtime::{AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
 use edgekv_store::{Clock, NamespaceUpdate, NewNamespace, Store, StoreError, StoreOptions, Uuid};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -42,7 +44,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let engine = start_engine(&settings);
     let clock = clock::for_server(settings.clock, settings.start_time_ms, &settings.data_dir)?;
     let (store, db) = open_store(&settings, clock)?;
-    let bindings = ensure_namespaces(&store, &settings.namespaces)?;
+    let (bindings, seeds) = ensure_namespaces(&store, &settings.namespaces)?;
     let listeners = Listeners::bind(&settings).await?;
     // Guests are loaded once the listeners are bound: their egress policy names them.
     let egress = listeners.egress_policy(settings.allow_guest_management)?;
@@ -54,7 +56,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         println!("{announcement}");
     }
     let management = Management::new(store, credentials.credentials.clone())
-        .with_snapshot_dir(settings.data_dir.join(SNAPSHOT_DIR));
+        .with_snapshot_dir(settings.data_dir.join(SNAPSHOT_DIR))
+        .with_seeds(seeds);
     listeners.serve(management, apps, &settings).await;
     if settings.clock == ClockChoice::Manual {
         clock::forget(&settings.data_dir);
@@ -244,13 +247,15 @@ async fn place_browser(
     }
 }
 
-/// Creates each configured namespace that does not exist yet and brings existing ones in line with
-/// the config (TTL support, limits). Returns binding name -> namespace id.
+/// Creates each configured namespace that does not exist yet, with its seed if it has one, and
+/// brings existing ones in line with the config (TTL support, limits). Returns binding name ->
+/// namespace id, and namespace id -> seed file.
 fn ensure_namespaces(
     store: &Store,
     namespaces: &[NamespaceConfig],
-) -> Result<HashMap<String, Uuid>> {
+) -> Result<(HashMap<String, Uuid>, HashMap<Uuid, PathBuf>)> {
     let mut bindings = HashMap::new();
+    let mut seeds = HashMap::new();
     for namespace in namespaces {
         let name = namespace.name();
         let namespace_id = match store.namespace(name) {
@@ -273,22 +278,42 @@ fn ensure_namespaces(
                 }
                 existing.id
             }
-            Err(StoreError::NamespaceNotFound(_)) => {
-                let new = NewNamespace {
-                    ttl_enabled: namespace.ttl,
-                    overrides: namespace.limits.clone(),
-                    ..NewNamespace::new(name, namespace.profile)
-                };
-                store
-                    .create_namespace(new)
-                    .with_context(|| format!("creating namespace {name:?}"))?
-                    .id
-            }
+            Err(StoreError::NamespaceNotFound(_)) => create_namespace(store, namespace)?,
             Err(e) => return Err(e).with_context(|| format!("opening namespace {name:?}")),
         };
         bindings.insert(namespace.binding.clone(), namespace_id);
+        if let Some(seed) = &namespace.seed {
+            seeds.insert(namespace_id, seed.clone());
+        }
     }
-    Ok(bindings)
+    Ok((bindings, seeds))
+}
+
+/// Creates a configured namespace, holding its seed if it has one: all of it, or (when the seed
+/// cannot be read or a key of it breaks a rule) no namespace and an error naming the file, the
+/// key and the rule.
+fn create_namespace(store: &Store, namespace: &NamespaceConfig) -> Result<Uuid> {
+    let name = namespace.name();
+    let new = NewNamespace {
+        ttl_enabled: namespace.ttl,
+        overrides: namespace.limits.clone(),
+        ..NewNamespace::new(name, namespace.profile)
+    };
+    let Some(seed) = &namespace.seed else {
+        return Ok(store
+            .create_namespace(new)
+            .with_context(|| format!("creating namespace {name:?}"))?
+            .id);
+    };
+    let content = edgekv_api::bulk_json::read_file(seed)
+        .with_context(|| format!("the seed of namespace {name:?}"))?;
+    let created = store.create_namespace_seeded(new, content).map_err(|e| {
+        anyhow::anyhow!(
+            "creating namespace {name:?} with its seed {}: {e}",
+            seed.display()
+        )
+    })?;
+    Ok(created.id)
 }
 
 type EngineStart = std::thread::JoinHandle<Result<Runtime, edgekv_runtime::LoadError>>;

@@ -248,12 +248,21 @@ Config file (edgekv.toml):
   profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
   ttl = true                 # false: writes with an expiry are refused
   limits = {{ max_value_bytes = 1048576 }}
+  # seed = \"fixtures/users.json\"  # first content, relative to this file (Cloudflare bulk
+                                  # JSON, as `edgekv kv import` reads): written when the
+                                  # namespace is created, rule-checked; a bad seed stops the start
   [[apps]]
   route = \"/\"
   component = \"app.wasm\"
   bindings = [\"default\"]     # granted namespaces; others are access-denied
   deadline_secs = {deadline}
   memory_mb = {memory}
+
+Admin API for test suites (same token as the data browser's API):
+  POST /_edgekv/api/namespaces/NAME/reset              empty a namespace ({{\"reseed\": true}}: refill it
+                                                       from its seed)
+  POST /_edgekv/api/namespaces/NAME/fork {{\"name\": \"NEW\"}}  copy it to a new namespace (201); point
+                                                       a binding at it with [[namespaces]] name = \"NEW\"
 
 Management credentials come from the flags or EDGEKV_* variables above. A blank one (set but empty,
 as when a CI secret did not expand) is refused at start, never taken as \"no credential\". Unset

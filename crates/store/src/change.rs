@@ -6,6 +6,7 @@
 use crate::entry::{BatchOp, Delete, MissingKeys, Precondition, Put, Stats, WriteOutcome};
 use crate::error::{Result, StorageError, StoreError};
 use crate::etag::Etag;
+use crate::fork::SeedError;
 use crate::namespace::{effective_limits, NamespaceStatus, NamespaceUpdate};
 use crate::profile::{Limits, Profile};
 use crate::storage::{EntryRow, NamespaceKey, NamespaceRow, WriteTx};
@@ -242,25 +243,51 @@ impl<'t> Change<'t> {
         Ok(self.tx.update_namespace(&self.namespace)?)
     }
 
+    /// Deletes every entry of the namespace: a change even when it held none, so the version
+    /// rises and no ETag issued before matches again.
+    pub fn clear(&mut self) -> Result<()> {
+        self.tx.delete_entries(self.namespace.seq)?;
+        self.namespace.item_count = 0;
+        self.namespace.total_bytes = 0;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Writes puts one at a time, each under every rule of [`Change::apply`] (no batch bounds);
+    /// a put that fails is named by its key (the caller rolls back).
+    pub fn put_each(&mut self, puts: Vec<Put>) -> Result<(), SeedError> {
+        for put in puts {
+            let key = put.key.clone();
+            self.apply(vec![BatchOp::Put(put)], false, None, MissingKeys::Ignore)
+                .map_err(|source| SeedError::Entry { key, source })?;
+        }
+        Ok(())
+    }
+
     /// Raises the namespace version (once, and only if something changed) and saves its counters.
-    pub fn finish(mut self) -> Result<WriteOutcome> {
+    pub fn finish(self) -> Result<WriteOutcome> {
+        let (changed, existed) = (self.changed, self.existed);
+        let namespace = self.save()?;
+        let etag = changed.then(|| Etag::entry(&namespace.id, namespace.version));
+        Ok(WriteOutcome {
+            existed,
+            etag,
+            namespace_etag: Etag::namespace(&namespace.id, namespace.version),
+            stats: Stats {
+                item_count: namespace.item_count,
+                total_bytes: namespace.total_bytes,
+            },
+        })
+    }
+
+    /// [`Change::finish`], returning the namespace row as saved.
+    pub fn save(mut self) -> Result<NamespaceRow> {
         if self.changed {
             self.namespace.version += 1;
             self.namespace.modified_at_ms = self.now_ms;
         }
         self.tx.update_namespace(&self.namespace)?;
-        let etag = self
-            .changed
-            .then(|| Etag::entry(&self.namespace.id, self.namespace.version));
-        Ok(WriteOutcome {
-            existed: self.existed,
-            etag,
-            namespace_etag: Etag::namespace(&self.namespace.id, self.namespace.version),
-            stats: Stats {
-                item_count: self.namespace.item_count,
-                total_bytes: self.namespace.total_bytes,
-            },
-        })
+        Ok(self.namespace)
     }
 }
 

@@ -491,8 +491,8 @@ fn read_namespace(
 /// The next page of live entries after `after`: as many as fit in [`PAGE_BYTES`] (at least one,
 /// at most [`PAGE_KEYS`]), told from the keys' sizes before any value is read. `None` past the
 /// last entry.
-pub(crate) fn entry_page(
-    tx: &dyn ReadTx,
+pub(crate) fn entry_page<T: ReadTx + ?Sized>(
+    tx: &T,
     ns: i64,
     after: Option<&[u8]>,
     now_ms: i64,

@@ -170,6 +170,14 @@
 //! cache is cleared). Versions only grow: every restored version is raised above the highest
 //! namespace version the store held, so an ETag read before the restore fails its precondition.
 //! The details are in [`snapshot`].
+//! ## Reset, fork and seeds
+//!
+//! What a test suite asks of one namespace, each in one transaction ([`fork`]):
+//! [`Store::reset_namespace`] empties it in place (same id, name, profile and limits; its version
+//! rises, so no earlier ETag matches again), optionally refilled with puts checked by every rule,
+//! the refused one named by its key ([`SeedError`]); [`Store::fork_namespace`] copies its live
+//! entries and settings to a new namespace with a new id and name; and
+//! [`Store::create_namespace_seeded`] creates one with its first content, or nothing.
 
 mod change;
 pub mod clock;
@@ -179,6 +187,7 @@ pub mod entry;
 pub mod error;
 pub mod etag;
 pub mod expiry;
+pub mod fork;
 pub mod namespace;
 pub mod postgres;
 pub mod profile;
@@ -195,6 +204,7 @@ pub use entry::{
 pub use error::{Result, Rule, RuleFamily, RuleViolation, StorageError, StoreError};
 pub use etag::Etag;
 pub use expiry::Expiry;
+pub use fork::SeedError;
 pub use namespace::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceStatus, NamespaceUpdate,
     NewNamespace,
@@ -364,33 +374,8 @@ impl Store {
     pub fn create_namespace(&self, new: NewNamespace) -> Result<Namespace> {
         new.profile.check_namespace_name(&new.name)?;
         let now = self.now_ms();
-        let id = Uuid::new_v4();
-        self.write(move |tx| {
-            if tx.namespace(NamespaceKey::Name(&new.name))?.is_some() {
-                return Err(StoreError::NamespaceExists(new.name));
-            }
-            let mut row = NamespaceRow {
-                seq: 0,
-                id,
-                name: new.name,
-                profile: new.profile,
-                ttl_enabled: new.ttl_enabled,
-                status: NamespaceStatus::Ready,
-                comment: new.comment,
-                overrides: new.overrides,
-                version: 1,
-                item_count: 0,
-                total_bytes: 0,
-                created_at_ms: now,
-                modified_at_ms: now,
-            };
-            match tx.insert_namespace(&row)? {
-                Some(seq) => row.seq = seq,
-                None => return Err(StoreError::NamespaceExists(row.name)),
-            }
-            Ok(row)
-        })
-        .map(|row| describe(row, (0, 0)))
+        self.write(move |tx| insert_namespace(tx, new, now))
+            .map(|row| describe(row, (0, 0)))
     }
 
     /// A namespace by id (UUID, hyphenated or 32 hex digits) or, failing that, by name.
@@ -766,6 +751,34 @@ where
     fn lock_order(&self) -> Option<i64> {
         self.lock
     }
+}
+
+/// Inserts a new, empty, ready namespace with a new id; `NamespaceExists` when its name is taken
+/// (seen here, or by the insert itself when another writer took it since).
+fn insert_namespace(tx: &mut dyn WriteTx, new: NewNamespace, now: i64) -> Result<NamespaceRow> {
+    if tx.namespace(NamespaceKey::Name(&new.name))?.is_some() {
+        return Err(StoreError::NamespaceExists(new.name));
+    }
+    let mut row = NamespaceRow {
+        seq: 0,
+        id: Uuid::new_v4(),
+        name: new.name,
+        profile: new.profile,
+        ttl_enabled: new.ttl_enabled,
+        status: NamespaceStatus::Ready,
+        comment: new.comment,
+        overrides: new.overrides,
+        version: 1,
+        item_count: 0,
+        total_bytes: 0,
+        created_at_ms: now,
+        modified_at_ms: now,
+    };
+    match tx.insert_namespace(&row)? {
+        Some(seq) => row.seq = seq,
+        None => return Err(StoreError::NamespaceExists(row.name)),
+    }
+    Ok(row)
 }
 
 /// Builds a described namespace from its row, less the expired rows not yet swept.

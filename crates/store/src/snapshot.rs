@@ -185,7 +185,7 @@ fn replace_all(
             .get(&row.id)
             .is_some_and(|n| n.profile == row.profile && n.created_at_ms == row.created_at_ms);
         if same {
-            tx.clear_entries(row.seq)?;
+            tx.delete_entries(row.seq)?;
             // Out of the way of the restored names until its own is written.
             let mut parked = row.clone();
             parked.name = format!("\u{1}restoring {}", row.id);

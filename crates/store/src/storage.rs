@@ -248,8 +248,8 @@ pub trait WriteTx: ReadTx {
     fn purge_expired(&mut self, ns: i64, now_ms: i64) -> StorageResult<(u64, u64)>;
     /// Sequence numbers of namespaces that hold expired rows.
     fn namespaces_with_expired(&self, now_ms: i64) -> StorageResult<Vec<i64>>;
-    /// Deletes every entry of the namespace, expired or not; its row stays, counters unchanged.
-    fn clear_entries(&mut self, ns: i64) -> StorageResult<()>;
+    /// Deletes every entry of the namespace, expired or not; its row and counters stay as they are.
+    fn delete_entries(&mut self, ns: i64) -> StorageResult<()>;
 }
 
 /// A unit of writing. The writer runs it inside its own savepoint of a shared transaction, then

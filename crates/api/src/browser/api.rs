@@ -9,13 +9,15 @@
 //! - `DELETE namespaces/{id}/values/{key}` with `If-Match: <etag>`.
 //! - The admin API's routes (`snapshots`), routed here and answered by `crate::admin`.
 //!
+//! The admin API's routes for test suites are in the same table, served by `crate::admin`:
+//! `POST namespaces/{id}/reset` and `POST namespaces/{id}/fork`.
+//!
 //! Errors are `{"error": "<kind>", "message": "..."}`; a failed precondition is 412 with
 //! `current_etag`. The namespace's limits decide: an edit body is capped from them (read before
 //! the body), and a key page is at most the namespace's largest (a larger `limit` is taken as
 //! that, so the page's own page size works on every namespace).
 
 use crate::admin;
-
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
@@ -77,6 +79,10 @@ pub enum Op {
     RestoreSnapshot,
     /// `DELETE api/snapshots/{name}`.
     DeleteSnapshot,
+    /// `POST api/namespaces/{namespace}/reset` (admin).
+    ResetNamespace,
+    /// `POST api/namespaces/{namespace}/fork` (admin).
+    ForkNamespace,
 }
 
 const NS: Seg = Seg::Param("namespace");
@@ -98,6 +104,8 @@ pub const ROUTES: &[Route<Op>] = &[
     Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots")], op: Op::TakeSnapshot },
     Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT, Seg::Lit("restore")], op: Op::RestoreSnapshot },
     Route { verb: Verb::Delete, pattern: &[Seg::Lit("api"), Seg::Lit("snapshots"), SNAPSHOT], op: Op::DeleteSnapshot },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("reset")], op: Op::ResetNamespace },
+    Route { verb: Verb::Post, pattern: &[Seg::Lit("api"), Seg::Lit("namespaces"), NS, Seg::Lit("fork")], op: Op::ForkNamespace },
 ];
 
 /// Serves an API operation (everything but `Op::Page`).
@@ -127,6 +135,8 @@ pub async fn serve(
         Op::TakeSnapshot => admin::snapshots::take(m, req).await,
         Op::RestoreSnapshot => admin::snapshots::restore(m, &namespace).await,
         Op::DeleteSnapshot => admin::snapshots::delete(m, &namespace).await,
+        Op::ResetNamespace => admin::namespaces::reset(m, &namespace, req).await,
+        Op::ForkNamespace => admin::namespaces::fork(m, &namespace, req).await,
     };
     result.unwrap_or_else(|f| f.response())
 }
@@ -141,7 +151,8 @@ async fn namespaces(store: &Store) -> Result<Response<Body>, Failure> {
     ok(json!({ "namespaces": list }))
 }
 
-fn describe(namespace: &Namespace) -> Value {
+/// A namespace as the API describes it.
+pub(crate) fn describe(namespace: &Namespace) -> Value {
     json!({
         "id": namespace.id.to_string(),
         "name": namespace.name,
@@ -360,7 +371,7 @@ fn write_precondition(req: &Request<Body>, create_allowed: bool) -> Result<Preco
 }
 
 /// The id of the namespace a path names, by id or by name.
-async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid, Failure> {
+pub(crate) async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid, Failure> {
     let namespace = namespace.to_string();
     let found = store.run(move |s| s.namespace(&namespace)).await?;
     Ok(found.id)
@@ -392,6 +403,13 @@ impl Failure {
             status,
             body: json!({ "error": kind, "message": message.into() }),
         }
+    }
+
+    /// The same failure, its message preceded by `context` (what it was about).
+    pub(crate) fn context(mut self, context: &str) -> Self {
+        let message = self.body["message"].as_str().unwrap_or_default();
+        self.body["message"] = Value::String(format!("{context}: {message}"));
+        self
     }
 
     /// The failure as the browser API sends it.

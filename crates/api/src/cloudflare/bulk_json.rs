@@ -2,12 +2,16 @@
 //! metadata?}` items that `PUT .../bulk` takes and `wrangler kv bulk put` reads from a file. One
 //! item type for every path that speaks it (the REST bulk write, `edgekv kv import` and
 //! `edgekv kv export`), its conversion to a store write and from a stored entry, and the one rule
-//! for an expiry given both ways (the TTL wins), which the REST value write uses too.
+//! for an expiry given both ways (the TTL wins), which the REST value write uses too. A file of
+//! it is read here too ([`read`], [`read_file`]): what `edgekv kv import` takes and what a
+//! namespace's seed in edgekv.toml names.
 
 use base64::Engine;
 use edgekv_store::{Entry, Expiry, Put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// One item of a bulk JSON array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +93,60 @@ impl Item {
             metadata: entry.metadata.and_then(|m| serde_json::from_str(&m).ok()),
         }
     }
+}
+
+/// Why a bulk JSON document gave no writes.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// It could not be read, or is not a JSON array of items.
+    #[error("not a Cloudflare bulk JSON array: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An item cannot become a write.
+    #[error(transparent)]
+    Item(#[from] ItemError),
+}
+
+/// Why a bulk JSON file gave no writes, with the file named.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be opened.
+    #[error("reading {}: {source}", .path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Its content is not bulk JSON.
+    #[error("{}: {source}", .path.display())]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReadError,
+    },
+}
+
+/// The writes a bulk JSON document asks for, in its order. The store checks their rules when
+/// they apply.
+pub fn read(reader: impl Read) -> Result<Vec<Put>, ReadError> {
+    let items: Vec<Item> = serde_json::from_reader(reader)?;
+    Ok(items
+        .into_iter()
+        .map(Item::into_put)
+        .collect::<Result<Vec<Put>, _>>()?)
+}
+
+/// [`read`] of a file.
+pub fn read_file(path: &Path) -> Result<Vec<Put>, FileError> {
+    let file = std::fs::File::open(path).map_err(|source| FileError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read(std::io::BufReader::new(file)).map_err(|source| FileError::Content {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The expiry a write asks for with a TTL and an absolute expiration, each in whole seconds: the

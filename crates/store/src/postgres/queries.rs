@@ -426,7 +426,7 @@ impl WriteTx for PgTx<'_> {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    fn clear_entries(&mut self, ns: i64) -> StorageResult<()> {
+    fn delete_entries(&mut self, ns: i64) -> StorageResult<()> {
         self.execute("DELETE FROM entries WHERE ns = $1", &[&ns])?;
         Ok(())
     }

@@ -392,7 +392,7 @@ impl WriteTx for Connection {
         Ok(seqs)
     }
 
-    fn clear_entries(&mut self, ns: i64) -> StorageResult<()> {
+    fn delete_entries(&mut self, ns: i64) -> StorageResult<()> {
         self.prepare_cached("DELETE FROM entries WHERE ns = ?1")?
             .execute([ns])?;
         Ok(())
