@@ -4,9 +4,8 @@
 //! version raised once.
 
 use crate::entry::{BatchOp, Delete, MissingKeys, Precondition, Put, Stats, WriteOutcome};
-use crate::error::{Result, StorageError, StoreError};
+use crate::error::{Result, SeedError, StorageError, StoreError};
 use crate::etag::Etag;
-use crate::fork::SeedError;
 use crate::namespace::{effective_limits, NamespaceStatus, NamespaceUpdate};
 use crate::profile::{Limits, Profile};
 use crate::storage::{EntryRow, NamespaceKey, NamespaceRow, WriteTx};

@@ -432,6 +432,32 @@ impl StorageError {
 /// The result of a store call: [`StoreError`] unless another error type is given.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Why a reset or a seeded create wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The put of this key was refused (a rule it breaks, in `source`).
+    #[error("key {key:?}: {source}")]
+    Entry {
+        /// The key of the refused put.
+        key: String,
+        /// Why it was refused.
+        source: StoreError,
+    },
+    /// The namespace could not be reset or created.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SeedError {
+    /// The store's error, whichever put it belongs to.
+    pub fn store_error(&self) -> &StoreError {
+        match self {
+            SeedError::Entry { source, .. } => source,
+            SeedError::Store(e) => e,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,37 +29,11 @@
 
 use crate::change::Change;
 use crate::copy::{entry_bytes, entry_page};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, SeedError, StoreError};
 use crate::namespace::{Namespace, NamespaceStatus, NewNamespace};
 use crate::storage::{NamespaceKey, NamespaceRow, WriteTx};
 use crate::{describe, insert_namespace, Put, Store, Uuid};
 use std::sync::{Arc, Mutex};
-
-/// Why a reset or a seeded create wrote nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    /// The put of this key was refused (a rule it breaks, in `source`).
-    #[error("key {key:?}: {source}")]
-    Entry {
-        /// The key of the refused put.
-        key: String,
-        /// Why it was refused.
-        source: StoreError,
-    },
-    /// The namespace could not be reset or created.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl SeedError {
-    /// The store's error, whichever put it belongs to.
-    pub fn store_error(&self) -> &StoreError {
-        match self {
-            SeedError::Entry { source, .. } => source,
-            SeedError::Store(e) => e,
-        }
-    }
-}
 
 impl Store {
     /// Empties namespace `id` and writes `content` into it, in one transaction (see

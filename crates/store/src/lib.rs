@@ -201,10 +201,9 @@ pub use entry::{
     Batch, BatchOp, Delete, Entry, KeyInfo, KeyPage, ListQuery, MissingKeys, Precondition, Put,
     Stats, WriteOutcome,
 };
-pub use error::{Result, Rule, RuleFamily, RuleViolation, StorageError, StoreError};
+pub use error::{Result, Rule, RuleFamily, RuleViolation, SeedError, StorageError, StoreError};
 pub use etag::Etag;
 pub use expiry::Expiry;
-pub use fork::SeedError;
 pub use namespace::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceStatus, NamespaceUpdate,
     NewNamespace,

@@ -2,7 +2,7 @@
 //! `{"advance": "90s"}` or `{"set": "<RFC 3339>"}` moves a manual clock forwards (a move back is
 //! refused with 400 and changes nothing; a server on the system clock answers 409).
 
-use crate::browser::api::{ok, Failure};
+use crate::browser::answer::{ok, Failure};
 use crate::rest::body;
 use crate::Body;
 use edgekv_store::clock::format_time;

@@ -9,7 +9,7 @@
 //!
 //! `{namespace}` is an id or a name. Namespaces are described as `GET namespaces` lists them.
 
-use crate::browser::api::{describe, namespace_id, Failure};
+use crate::browser::answer::{describe, namespace_id, Failure};
 use crate::rest::body::{self, BodyError};
 use crate::rest::reply;
 use crate::{Body, Management};

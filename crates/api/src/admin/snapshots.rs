@@ -11,7 +11,7 @@
 //! Snapshot `s1` is the SQLite store file `s1.sqlite3` ([`Store::snapshot_to`]). These calls run
 //! one at a time, so a name is taken once and a snapshot is not dropped while it is restored.
 
-use crate::browser::api::Failure;
+use crate::browser::answer::Failure;
 use crate::rest::body;
 use crate::rest::reply;
 use crate::{Body, Management};

@@ -14,6 +14,7 @@
 //! one needs nothing more. Every response forbids framing and
 //! sniffing.
 
+pub(crate) mod answer;
 pub(crate) mod api;
 
 use crate::credentials::{authorization, Secret};
@@ -52,23 +53,23 @@ async fn serve(m: &Management, sign_in: SignIn, req: Request<Body>) -> Response<
     }
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
     if writes && signed_in_by_basic(req.headers()) && !req.headers().contains_key(WRITE_GUARD) {
-        return api::error(
+        return answer::error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "browser writes need the x-edgekv-browser header",
         );
     }
     match route::dispatch(&MOUNT, api::ROUTES, req.method(), req.uri().path()) {
-        Err(Unrouted::BadPath(_)) => api::error(
+        Err(Unrouted::BadPath(_)) => answer::error(
             StatusCode::BAD_REQUEST,
             "bad-path",
             "the path is not valid UTF-8",
         ),
         Err(Unrouted::NoRoute) => {
-            api::error(StatusCode::NOT_FOUND, "not-found", "no such browser route")
+            answer::error(StatusCode::NOT_FOUND, "not-found", "no such browser route")
         }
         Ok(found) if matches!(found.op, api::Op::Page) => match sign_in {
-            SignIn::BearerOnly => api::error(
+            SignIn::BearerOnly => answer::error(
                 StatusCode::NOT_FOUND,
                 "not-found",
                 "the data browser's page has a listener of its own: `edgekv serve` prints its address",
@@ -126,7 +127,7 @@ impl SignIn {
                 "Bearer realm=\"edgekv\"",
             ),
         };
-        let mut response = api::error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        let mut response = answer::error(StatusCode::UNAUTHORIZED, "unauthorized", message);
         response
             .headers_mut()
             .insert("www-authenticate", HeaderValue::from_static(challenge));
@@ -153,7 +154,7 @@ fn page() -> Response<Body> {
     let builder = Response::builder()
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header(CONTENT_SECURITY_POLICY, page_csp());
-    reply::bytes(builder, PAGE).unwrap_or_else(|unbuilt| api::Failure::from(unbuilt).response())
+    reply::bytes(builder, PAGE).unwrap_or_else(|unbuilt| answer::Failure::from(unbuilt).response())
 }
 
 /// The page's policy: its one inline script (by hash) and inline styles run, it talks only to
