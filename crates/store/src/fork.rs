@@ -63,10 +63,7 @@ impl Store {
         let now = self.now_ms();
         let name = name.to_string();
         self.write_locking(Some(seq), move |tx| fork(tx, seq, name, now))
-            .map_err(|e| match e {
-                StoreError::NamespaceNotFound(_) => StoreError::NamespaceNotFound(id.to_string()),
-                e => e,
-            })
+            .map_err(|e| self.gone(id, e))
             .map(|row| describe(row, (0, 0)))
     }
 

@@ -459,9 +459,10 @@ impl Store {
 
     /// The live entry at `key`.
     pub fn get(&self, id: &Uuid, key: &str) -> Result<Entry> {
-        let seq = self.seq(id)?;
         let now = self.now_ms();
-        let lookup = ready_lookup(id, self.inner.storage.entry(seq, key, now)?)?;
+        let lookup = self.with_seq(id, |seq| {
+            ready_lookup(id, self.inner.storage.entry(seq, key, now)?)
+        })?;
         match lookup.entry {
             Some(row) => Ok(to_entry(id, row)),
             None => Err(missing(&lookup.namespace, key)),
@@ -471,12 +472,13 @@ impl Store {
     /// Several entries at once (`None` for a missing key), within the profile's bulk-get bound.
     pub fn get_many(&self, id: &Uuid, keys: &[String]) -> Result<Vec<Option<Entry>>> {
         self.limits(id)?.check_bulk_get(keys.len())?;
-        let seq = self.seq(id)?;
         let now = self.now_ms();
-        let rows: Vec<Option<EntryRow>> = self.read(|tx| {
-            keys.iter()
-                .map(|key| live_entry(tx, id, seq, key, now))
-                .collect()
+        let rows: Vec<Option<EntryRow>> = self.with_seq(id, |seq| {
+            self.read(|tx| {
+                keys.iter()
+                    .map(|key| live_entry(tx, id, seq, key, now))
+                    .collect()
+            })
         })?;
         Ok(rows
             .into_iter()
@@ -539,9 +541,10 @@ impl Store {
             start: &start,
             end: end.as_deref(),
         };
-        let seq = self.seq(id)?;
         let now = self.now_ms();
-        let mut keys = self.read(|tx| Ok(tx.keys(seq, range, limit + 1, now)?))?;
+        let mut keys = self.with_seq(id, |seq| {
+            self.read(|tx| Ok(tx.keys(seq, range, limit + 1, now)?))
+        })?;
         let more = keys.len() as u64 > limit;
         keys.truncate(limit as usize);
         let cursor = if more {
@@ -592,10 +595,36 @@ impl Store {
             change.apply(ops, batch, if_match.as_deref(), missing)?;
             change.finish()
         })
-        .map_err(|e| match e {
-            StoreError::NamespaceNotFound(_) => StoreError::NamespaceNotFound(id.to_string()),
+        .map_err(|e| self.gone(id, e))
+    }
+
+    /// Runs the read `f` on namespace `id`'s internal `seq`. A cached seq that names no namespace
+    /// any more (a restore through another store brought the namespace back under a new one) is
+    /// forgotten, and `f` runs once more on the seq the namespace has now.
+    fn with_seq<T>(&self, id: &Uuid, f: impl Fn(i64) -> Result<T>) -> Result<T> {
+        let seq = self.seq(id)?;
+        match f(seq) {
+            Err(StoreError::NamespaceNotFound(_)) => {
+                self.forget(id);
+                match self.seq(id)? {
+                    fresh if fresh != seq => f(fresh),
+                    _ => Err(StoreError::NamespaceNotFound(id.to_string())),
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// A write's error, naming namespace `id` when its seq named none; that seq is then forgotten,
+    /// so the next call looks the namespace up again (see [`Store::with_seq`]).
+    fn gone(&self, id: &Uuid, e: StoreError) -> StoreError {
+        match e {
+            StoreError::NamespaceNotFound(_) => {
+                self.forget(id);
+                StoreError::NamespaceNotFound(id.to_string())
+            }
             e => e,
-        })
+        }
     }
 
     /// The internal sequence number of a namespace id.

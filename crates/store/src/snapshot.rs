@@ -35,10 +35,12 @@
 //!
 //! The file is read only: restoring it leaves it as it was, and it can be restored again.
 //!
-//! Another process on the same PostgreSQL database keeps its own id -> `seq` cache: a namespace
-//! the restore created under a new `seq` (one the store did not hold, or held with another
-//! profile or creation time) reads as not found there until that process restarts. Namespaces
-//! kept across the restore read the restored data on every node at once.
+//! Another process on the same data (a node on the same PostgreSQL database) keeps its own
+//! id -> `seq` cache. A namespace the restore brought back under a new `seq` (one the store did
+//! not hold, or held with another profile or creation time) is looked up again there when its
+//! cached `seq` names nothing: a read runs once more on the new `seq`; a write fails as not found
+//! and the next one finds it. Namespaces kept across the restore read the restored data on every
+//! node at once.
 //!
 //! [`Storage::backup_to`]: crate::storage::Storage::backup_to
 //! [`Storage::snapshot`]: crate::storage::Storage::snapshot

@@ -175,8 +175,13 @@ fn a_restored_namespace_under_a_new_seq_is_read_at_once(backend: Backend) {
     put(&t, &id, "k", "after");
     assert_eq!(t.store.get(&id, "k").unwrap().value, b"after");
 
+    // Another store on the same data (another node, another process) has the old seq cached.
+    let other = t.another();
+    assert_eq!(other.get(&id, "k").unwrap().value, b"after");
+
     t.store.restore_from(&file).unwrap();
     assert_eq!(t.store.get(&id, "k").unwrap().value, b"snapshot");
+    assert_eq!(other.get(&id, "k").unwrap().value, b"snapshot");
     put(&t, &id, "k2", "v");
     assert_eq!(
         t.store.list(&id, &ListQuery::default()).unwrap().keys.len(),
