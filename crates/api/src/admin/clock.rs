@@ -2,8 +2,7 @@
 //! `{"advance": "90s"}` or `{"set": "<RFC 3339>"}` moves a manual clock forwards (a move back is
 //! refused with 400 and changes nothing; a server on the system clock answers 409).
 
-use crate::browser::answer::{ok, Failure};
-use crate::rest::body;
+use crate::browser::answer::{json_body, ok, Failure};
 use crate::Body;
 use edgekv_store::clock::format_time;
 use edgekv_store::{ClockError, ClockMove, Store};
@@ -13,6 +12,9 @@ use serde_json::json;
 
 /// The largest move body: a duration or a time, with room for whitespace.
 const MOVE_BODY_BYTES: u64 = 1024;
+
+/// What a move body is.
+const SHAPE: &str = r#"{"advance": "90s"} or {"set": "<RFC 3339 time>"}"#;
 
 /// A move: exactly one of the two fields.
 #[derive(Deserialize)]
@@ -29,27 +31,16 @@ pub(crate) fn show(store: &Store) -> Result<Response<Body>, Failure> {
 
 /// `POST clock`: moves a manual clock and answers the new time.
 pub(crate) async fn advance(store: &Store, req: Request<Body>) -> Result<Response<Body>, Failure> {
-    let bytes = body::read_request(req, MOVE_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            invalid(format!(
-                "send a JSON body of at most {MOVE_BODY_BYTES} bytes"
-            ))
-        })?;
-    let to = match serde_json::from_slice::<Move>(&bytes) {
-        Ok(Move {
+    let to = match json_body::<Move>(req, MOVE_BODY_BYTES, SHAPE).await? {
+        Some(Move {
             advance: Some(by),
             set: None,
         }) => ClockMove::by(&by),
-        Ok(Move {
+        Some(Move {
             advance: None,
             set: Some(at),
         }) => ClockMove::to(&at),
-        _ => {
-            return Err(invalid(
-                r#"send {"advance": "90s"} or {"set": "<RFC 3339 time>"}"#.into(),
-            ))
-        }
+        _ => return Err(invalid(format!("send {SHAPE}"))),
     };
     let now = to.and_then(|to| store.advance_clock(to)).map_err(refused)?;
     ok(reading(store, now))

@@ -9,13 +9,10 @@
 //!
 //! `{namespace}` is an id or a name. Namespaces are described as `GET namespaces` lists them.
 
-use crate::browser::answer::{describe, namespace_id, Failure};
-use crate::rest::body::{self, BodyError};
-use crate::rest::reply;
+use crate::browser::answer::{answer, describe, json_body, namespace_id, Failure};
 use crate::{Body, Management};
-use edgekv_store::{Namespace, SeedError, Store, StoreError};
+use edgekv_store::{SeedError, Store, StoreError};
 use hyper::{Request, Response, StatusCode};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -31,6 +28,9 @@ struct Reset {
     reseed: bool,
 }
 
+/// What a fork body is.
+const FORK_SHAPE: &str = r#"{"name": "<the new namespace's name>"}"#;
+
 /// The body of a fork.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,9 @@ pub(crate) async fn reset(
     namespace: &str,
     req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
-    let reset: Reset = read_body(req).await?.unwrap_or_default();
+    let reset: Reset = json_body(req, BODY_LIMIT, r#"{"reseed": true}, or nothing"#)
+        .await?
+        .unwrap_or_default();
     let store = m.store();
     let id = namespace_id(store, namespace).await?;
     let seed = match reset.reseed {
@@ -75,7 +77,7 @@ pub(crate) async fn reset(
         })
         .await??;
     let namespace = outcome.map_err(|e| seed_failure(e, shown.as_deref()))?;
-    answer(StatusCode::OK, &namespace)
+    answer(StatusCode::OK, &describe(&namespace))
 }
 
 /// `POST namespaces/{namespace}/fork`.
@@ -84,19 +86,21 @@ pub(crate) async fn fork(
     namespace: &str,
     req: Request<Body>,
 ) -> Result<Response<Body>, Failure> {
-    let fork: Fork = read_body(req).await?.ok_or_else(|| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "send the new namespace's name as {\"name\": \"...\"}",
-        )
-    })?;
+    let fork: Fork = json_body(req, BODY_LIMIT, FORK_SHAPE)
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                format!("send {FORK_SHAPE}"),
+            )
+        })?;
     let store = m.store();
     let id = namespace_id(store, namespace).await?;
     let forked = store
         .run(move |s| s.fork_namespace(&id, &fork.name))
         .await?;
-    answer(StatusCode::CREATED, &forked)
+    answer(StatusCode::CREATED, &describe(&forked))
 }
 
 /// The seed file's writes, or the failure naming the file.
@@ -114,39 +118,4 @@ fn seed_failure(e: SeedError, seed: Option<&str>) -> Failure {
         }
         SeedError::Store(e) => Failure::from(e),
     }
-}
-
-/// The JSON body, `None` when there is none.
-async fn read_body<T: DeserializeOwned>(req: Request<Body>) -> Result<Option<T>, Failure> {
-    let bytes = body::read_request(req, BODY_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { limit, .. } => Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                format!("the body is over {limit} bytes"),
-            ),
-            BodyError::Incomplete(_) => Failure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                "the body did not arrive whole",
-            ),
-        })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            format!("bad body: {e}"),
-        )
-    })
-}
-
-fn answer(status: StatusCode, namespace: &Namespace) -> Result<Response<Body>, Failure> {
-    Ok(reply::json(
-        Response::builder().status(status),
-        &describe(namespace),
-    )?)
 }

@@ -11,8 +11,7 @@
 //! Snapshot `s1` is the SQLite store file `s1.sqlite3` ([`Store::snapshot_to`]). These calls run
 //! one at a time, so a name is taken once and a snapshot is not dropped while it is restored.
 
-use crate::browser::answer::Failure;
-use crate::rest::body;
+use crate::browser::answer::{answer, json_body, Failure};
 use crate::rest::reply;
 use crate::{Body, Management};
 use edgekv_store::{SnapshotError, Store};
@@ -51,6 +50,9 @@ impl SnapshotDir {
     }
 }
 
+/// What a take body is.
+const TAKE_SHAPE: &str = r#"{"name": "s1"}"#;
+
 /// The body of a take.
 #[derive(Deserialize)]
 struct Take {
@@ -65,17 +67,15 @@ pub(crate) async fn list(m: &Management) -> Result<Response<Body>, Failure> {
         .await
         .map_err(|_| internal("the listing did not finish"))?;
     let snapshots = listed.map_err(|e| internal(format!("reading the snapshots: {e}")))?;
-    reply_json(StatusCode::OK, json!({ "snapshots": snapshots }))
+    answer(StatusCode::OK, &json!({ "snapshots": snapshots }))
 }
 
 /// `POST snapshots`.
 pub(crate) async fn take(m: &Management, req: Request<Body>) -> Result<Response<Body>, Failure> {
     let dir = configured(m)?.clone();
-    let bytes = body::read_request(req, TAKE_BODY_BYTES)
-        .await
-        .map_err(|_| bad("the body must be JSON of at most 4096 bytes: {\"name\": \"s1\"}"))?;
-    let take: Take = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("the body must be {{\"name\": \"s1\"}}: {e}")))?;
+    let take: Take = json_body(req, TAKE_BODY_BYTES, TAKE_SHAPE)
+        .await?
+        .ok_or_else(|| bad(format!("send {TAKE_SHAPE}")))?;
     check_name(&take.name)?;
     let _busy = dir.busy.lock().await;
     let file = dir.file(&take.name);
@@ -93,7 +93,7 @@ pub(crate) async fn take(m: &Management, req: Request<Body>) -> Result<Response<
     })
     .await?;
     let described = describe(&take.name, &file).map_err(|e| internal(e.to_string()))?;
-    reply_json(StatusCode::CREATED, described)
+    answer(StatusCode::CREATED, &described)
 }
 
 /// `POST snapshots/{name}/restore`.
@@ -102,9 +102,9 @@ pub(crate) async fn restore(m: &Management, name: &str) -> Result<Response<Body>
     let _busy = dir.busy.lock().await;
     let file = existing(&dir, name)?;
     let restored = run(m.store(), move |s| s.restore_from(&file)).await?;
-    reply_json(
+    answer(
         StatusCode::OK,
-        json!({ "name": name, "namespaces": restored.namespaces, "keys": restored.keys }),
+        &json!({ "name": name, "namespaces": restored.namespaces, "keys": restored.keys }),
     )
 }
 
@@ -223,10 +223,6 @@ fn failed_io(path: &Path, source: std::io::Error) -> SnapshotError {
         path: path.to_path_buf(),
         source,
     }
-}
-
-fn reply_json(status: StatusCode, body: Value) -> Result<Response<Body>, Failure> {
-    Ok(reply::json(Response::builder().status(status), &body)?)
 }
 
 fn bad(message: impl Into<String>) -> Failure {

@@ -1,12 +1,14 @@
 //! The browser API's answers, which the admin API (`crate::admin`) gives too: a 200 with a JSON
 //! body, and failures as `{"error": "<kind>", "message": "..."}` with the store's errors mapped to
-//! a status and a kind (a failed precondition is 412 with `current_etag`); and the two things
-//! every route reads alike, a namespace's description and the id a path names.
+//! a status and a kind (a failed precondition is 412 with `current_etag`); and what every route
+//! reads alike: a JSON request body, a namespace's description, the id a path names.
 
+use crate::rest::body::{self, BodyError};
 use crate::rest::reply::{self, Unbuilt};
 use crate::Body;
 use edgekv_store::{Namespace, Rule, RuleFamily, Store, StoreError, Uuid};
-use hyper::{Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 /// A namespace as the API describes it.
@@ -31,10 +33,43 @@ pub(crate) async fn namespace_id(store: &Store, namespace: &str) -> Result<Uuid,
 
 /// A 200 with `body` (the browser's hardening headers are added to every response by `handle`).
 pub(crate) fn ok(body: Value) -> Result<Response<Body>, Failure> {
-    Ok(reply::json(
-        Response::builder().status(StatusCode::OK),
-        &body,
-    )?)
+    answer(StatusCode::OK, &body)
+}
+
+/// A `status` with `body`.
+pub(crate) fn answer(status: StatusCode, body: &Value) -> Result<Response<Body>, Failure> {
+    Ok(reply::json(Response::builder().status(status), body)?)
+}
+
+/// The request's JSON body of at most `limit` bytes, as a `T`; `None` when it is empty or only
+/// whitespace. `shape` shows, in the failure, what the body should be.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    req: Request<Body>,
+    limit: u64,
+    shape: &str,
+) -> Result<Option<T>, Failure> {
+    let bytes = body::read_request(req, limit).await.map_err(|e| match e {
+        BodyError::TooLarge { limit, .. } => Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the body is over {limit} bytes: send {shape}"),
+        ),
+        BodyError::Incomplete(_) => Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "the body did not arrive whole",
+        ),
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("send {shape}: {e}"),
+        )
+    })
 }
 
 /// An error response of the browser API.

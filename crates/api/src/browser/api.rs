@@ -18,9 +18,8 @@
 //! that, so the page's own page size works on every namespace).
 
 use crate::admin;
-use crate::browser::answer::{describe, namespace_id, ok, Failure};
+use crate::browser::answer::{answer, describe, namespace_id, ok, Failure};
 use crate::rest::body::{self, BodyError};
-use crate::rest::reply;
 use crate::rest::route::{self, Dispatched, Route, Seg, Verb};
 use crate::{Body, Management};
 use base64::Engine as _;
@@ -320,8 +319,7 @@ async fn put(
     } else {
         StatusCode::CREATED
     };
-    let body = json!({ "etag": etag, "created": !out.existed });
-    Ok(reply::json(Response::builder().status(status), &body)?)
+    answer(status, &json!({ "etag": etag, "created": !out.existed }))
 }
 
 async fn delete(
