@@ -58,6 +58,10 @@ impl ClockMove {
     }
 }
 
+/// The latest time a manual clock shows: the last millisecond of year 9999, the latest RFC 3339
+/// can write.
+pub const LATEST_MS: i64 = 253_402_300_799_999;
+
 /// Why a clock was not moved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClockError {
@@ -73,6 +77,9 @@ pub enum ClockError {
     /// A time that does not parse, or is out of range.
     #[error("not an RFC 3339 time: {0}")]
     BadTime(String),
+    /// The move would take the clock past the year 9999.
+    #[error("the clock goes no later than 9999-12-31T23:59:59.999Z: {0}")]
+    TooLate(String),
 }
 
 /// The wall clock.
@@ -98,14 +105,25 @@ impl ManualClock {
         ManualClock(Arc::new(AtomicI64::new(now_ms)))
     }
 
-    /// Moves the time on by `ms` milliseconds, for every clone.
+    /// Moves the time on by `ms` milliseconds, for every clone, stopping at [`LATEST_MS`].
     pub fn advance_ms(&self, ms: u64) {
         let ms = i64::try_from(ms).unwrap_or(i64::MAX);
         let _ = self
             .0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-                Some(now.saturating_add(ms))
+                Some(now.saturating_add(ms).min(LATEST_MS))
             });
+    }
+
+    /// Moves the time on by `by`, for every clone, unless that passes [`LATEST_MS`].
+    fn advance_by(&self, by: Duration) -> Result<(), ClockError> {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                now.checked_add(ms).filter(|to| *to <= LATEST_MS)
+            })
+            .map(drop)
+            .map_err(|now| ClockError::TooLate(format!("{by:?} on from {}", format_time(now))))
     }
 
     /// Sets the time to `now_ms`, in unix milliseconds, for every clone, unless that is earlier
@@ -113,15 +131,16 @@ impl ManualClock {
     pub fn set_ms(&self, now_ms: i64) -> Result<(), ClockError> {
         self.0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-                (now_ms >= now).then_some(now_ms)
+                (now_ms >= now && now_ms <= LATEST_MS).then_some(now_ms)
             })
             .map(drop)
-            .map_err(|now| {
-                ClockError::Backwards(format!(
+            .map_err(|now| match now_ms > LATEST_MS {
+                true => ClockError::TooLate(format!("{now_ms} ms after 1970")),
+                false => ClockError::Backwards(format!(
                     "{} is before the clock's {}",
                     format_time(now_ms),
                     format_time(now)
-                ))
+                )),
             })
     }
 }
@@ -137,7 +156,7 @@ impl Clock for ManualClock {
 
     fn advance(&self, to: ClockMove) -> Result<i64, ClockError> {
         match to {
-            ClockMove::By(by) => self.advance_ms(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
+            ClockMove::By(by) => self.advance_by(by)?,
             ClockMove::To(at) => self.set_ms(at)?,
         }
         Ok(self.now_ms())
@@ -180,6 +199,27 @@ mod tests {
             Err(ClockError::Backwards(_))
         ));
         assert_eq!(clock.now_ms(), 100_000, "a refused move changes nothing");
+    }
+
+    #[test]
+    fn a_manual_clock_stops_at_the_end_of_year_9999() {
+        let clock = ManualClock::new(LATEST_MS - 1_000);
+        let far = ClockMove::by("100000000000years").expect("a duration");
+        assert!(matches!(clock.advance(far), Err(ClockError::TooLate(_))));
+        assert!(matches!(
+            clock.advance(ClockMove::To(LATEST_MS + 1)),
+            Err(ClockError::TooLate(_))
+        ));
+        assert_eq!(
+            clock.now_ms(),
+            LATEST_MS - 1_000,
+            "a refused move changes nothing"
+        );
+        assert_eq!(
+            clock.advance(ClockMove::By(Duration::from_secs(1))),
+            Ok(LATEST_MS)
+        );
+        assert_eq!(format_time(LATEST_MS), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -63,7 +63,9 @@ fn refused(e: ClockError) -> Failure {
         ClockError::Backwards(_) => {
             Failure::new(StatusCode::BAD_REQUEST, "clock-backwards", e.to_string())
         }
-        ClockError::BadDuration(_) | ClockError::BadTime(_) => invalid(e.to_string()),
+        ClockError::BadDuration(_) | ClockError::BadTime(_) | ClockError::TooLate(_) => {
+            invalid(e.to_string())
+        }
     }
 }
 
