@@ -2,12 +2,14 @@
 other way round, exit codes, and a 100,000-key import/export round trip."""
 
 import base64
+import subprocess
 import json
 import time
 
+import pytest
 import requests
 
-from conftest import guest
+from conftest import EDGEKV_BIN, guest
 
 
 def test_cli_and_guest_share_the_data_dir(edgekv, guests_dir):
@@ -111,3 +113,24 @@ def test_import_is_all_or_nothing(edgekv, tmp_path):
     out = server.kv("import", "-n", "atomic", str(bad))
     assert out.returncode == 3 and b"key_too_large" in out.stderr
     assert server.kv("list", "-n", "atomic").stdout == b""
+
+
+@pytest.mark.sqlite_only("the CLI writes the data dir's SQLite file before any server runs")
+def test_a_write_before_the_first_start_makes_the_namespace_serve_would(edgekv, tmp_path):
+    data_dir = tmp_path / "data-0"  # where the fixture's first server keeps its data
+
+    def kv(*args):
+        return subprocess.run([EDGEKV_BIN, "kv", "--data-dir", str(data_dir), *args], capture_output=True, timeout=60)
+
+    # As the README's order has it: data first, then `edgekv serve app.wasm` on the same data dir.
+    put = kv("put", "-n", "default", "greeting", "hello")
+    assert put.returncode == 0, put.stderr
+    assert kv("get", "-n", "default", "greeting").stdout == b"hello"
+    # A namespace nothing declares is not made up.
+    other = kv("put", "-n", "other", "k", "v")
+    assert other.returncode == 1 and b"namespace not found: other" in other.stderr
+    described = [json.loads(line) for line in kv("namespace", "list", "--json").stdout.splitlines()]
+    assert [(n["name"], n["profile"]) for n in described] == [("default", "cloudflare")]
+    server = edgekv(app=guest("rust-kv-api"))
+    assert server.data_dir == data_dir
+    assert requests.get(f"{server.url}/kv/greeting").content == b"hello"

@@ -6,11 +6,14 @@
 //! runs on the data dir: `crate::serve_lock`). `namespace reset` and `namespace fork` give a test
 //! suite a clean or a private copy of a fixture namespace; with `--config edgekv.toml` the data dir
 //! and store come from that file, and so do the seeds that `namespace reset --reseed` writes again.
+//! A write (`put`, `import`) to a namespace `edgekv serve` makes at start (the config's, with its
+//! seed; without `--config`, the one-app `default`) makes it first if missing, as serve would.
 //! Exit codes: 0 ok, 1 not found, 2 usage, 3 a rule was broken (named on stderr).
 
 use crate::clock;
 use crate::config::Config;
 use crate::copy;
+use crate::serve;
 use crate::serve_lock;
 use crate::store::{StoreArgs, StoreChoice};
 use anyhow::{bail, Context, Result};
@@ -384,7 +387,7 @@ fn execute(source: &Source<'_>, command: KvCommand) -> Result<()> {
     let store = source.store;
     match command {
         KvCommand::Namespace(command) => namespace(store, source.config, command),
-        KvCommand::Put(args) => put(store, args),
+        KvCommand::Put(args) => put(store, source.config, args),
         KvCommand::Get(args) => get(store, args),
         KvCommand::Delete(args) => {
             let id = namespace_id(store, &args.namespace)?;
@@ -404,7 +407,7 @@ fn execute(source: &Source<'_>, command: KvCommand) -> Result<()> {
             Ok(())
         }
         KvCommand::List(args) => list(store, args),
-        KvCommand::Import(args) => import(store, args),
+        KvCommand::Import(args) => import(store, source.config, args),
         KvCommand::Export(args) => export(store, args),
         KvCommand::Copy(args) => copy::run(store, source.shown, &args.to, source.pool),
         KvCommand::Snapshot(args) => snapshot(store, &args.file),
@@ -442,6 +445,33 @@ fn restore(store: &Store, data_dir: &Path, file: &Path) -> Result<()> {
 
 fn namespace_id(store: &Store, name_or_id: &str) -> Result<Uuid> {
     Ok(store.namespace(name_or_id)?.id)
+}
+
+/// The namespace a write names. One that `edgekv serve` makes at start (the config's, with its
+/// seed; without `--config`, the one-app `default`) is made now if missing, as serve would make it,
+/// so data can be written before the first start.
+fn namespace_to_write(store: &Store, config: Option<&Config>, name_or_id: &str) -> Result<Uuid> {
+    let declared = match config {
+        Some(config) => config.namespaces.clone(),
+        None => Config::single_app(PathBuf::new()).namespaces,
+    };
+    match store.namespace(name_or_id) {
+        Err(StoreError::NamespaceNotFound(_)) => {
+            match declared.iter().find(|n| n.name() == name_or_id) {
+                Some(namespace) => match serve::create_namespace(store, namespace) {
+                    Err(e)
+                        if e.downcast_ref::<StoreError>()
+                            .is_some_and(|e| matches!(e, StoreError::NamespaceExists(_))) =>
+                    {
+                        namespace_id(store, name_or_id)
+                    }
+                    created => created,
+                },
+                None => Err(StoreError::NamespaceNotFound(name_or_id.to_string()).into()),
+            }
+        }
+        found => Ok(found?.id),
+    }
 }
 
 fn namespace(store: &Store, config: Option<&Config>, command: NamespaceCommand) -> Result<()> {
@@ -540,8 +570,8 @@ fn seed_of(config: Option<&Config>, name: &str) -> Result<PathBuf> {
     }
 }
 
-fn put(store: &Store, args: PutArgs) -> Result<()> {
-    let id = namespace_id(store, &args.namespace)?;
+fn put(store: &Store, config: Option<&Config>, args: PutArgs) -> Result<()> {
+    let id = namespace_to_write(store, config, &args.namespace)?;
     let value = match (args.value, &args.file) {
         (Some(value), _) => value.into_bytes(),
         (None, Some(file)) => {
@@ -649,8 +679,8 @@ fn list(store: &Store, args: ListArgs) -> Result<()> {
     })
 }
 
-fn import(store: &Store, args: ImportArgs) -> Result<()> {
-    let id = namespace_id(store, &args.namespace)?;
+fn import(store: &Store, config: Option<&Config>, args: ImportArgs) -> Result<()> {
+    let id = namespace_to_write(store, config, &args.namespace)?;
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     // A progress bar over the bytes read, drawn only when stderr is a terminal.

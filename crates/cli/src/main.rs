@@ -38,7 +38,9 @@ enum Command {
     /// Serve a guest component (or the apps of a config file) and the management APIs.
     #[command(after_help = settings::serve_help())]
     Serve(settings::ServeArgs),
-    /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs).
+    /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs). A write
+    /// to `default` (or, with --config, to a namespace the config declares) makes it first if
+    /// missing, as `edgekv serve` would.
     ///
     /// `kv snapshot FILE` copies the whole store consistently while a server runs; `kv restore
     /// FILE` brings one back and is refused while a server uses the data dir (a running server

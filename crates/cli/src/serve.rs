@@ -292,7 +292,7 @@ fn ensure_namespaces(
 /// Creates a configured namespace, holding its seed if it has one: all of it, or (when the seed
 /// cannot be read or a key of it breaks a rule) no namespace and an error naming the file, the
 /// key and the rule.
-fn create_namespace(store: &Store, namespace: &NamespaceConfig) -> Result<Uuid> {
+pub fn create_namespace(store: &Store, namespace: &NamespaceConfig) -> Result<Uuid> {
     let name = namespace.name();
     let new = NewNamespace {
         ttl_enabled: namespace.ttl,
