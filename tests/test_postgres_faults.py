@@ -26,6 +26,7 @@ BEARER = {"authorization": f"Bearer {API_TOKEN}"}
 POSTGRES_SH = str(REPO / "tests" / "postgres.sh")
 WRITERS = 8
 RECOVERY_TIMEOUT = 60
+OUTAGE_TIMEOUT = 30
 
 
 @pytest.fixture
@@ -92,6 +93,9 @@ class WriteLoad:
     def count(self):
         return len(self.statuses)
 
+    def failed_since(self, started):
+        return any(t > started and status != 200 for t, _, status in list(self.statuses))
+
     def wait_for_more(self, writes, timeout=RECOVERY_TIMEOUT):
         """Waits until `writes` more writes were answered 200 on every node since the call."""
         since = time.monotonic()
@@ -152,6 +156,11 @@ def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, g
         outage_started = time.monotonic()
         for node in (a, b):
             assert_each_api_answers_503_in_its_own_format(node, namespace_id)
+        # Keep the database down until the load has met the outage: the checks above can be
+        # quicker than every writer's next request.
+        deadline = time.monotonic() + OUTAGE_TIMEOUT
+        while not load.failed_since(outage_started) and time.monotonic() < deadline:
+            time.sleep(0.05)
         restart(directory)
         load.wait_for_more(20)
     finally:
