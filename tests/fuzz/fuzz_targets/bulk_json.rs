@@ -56,7 +56,12 @@ fn write_items(data: &[u8]) {
     assert_eq!(raw.len(), items.len());
     let limits = Profile::Cloudflare.limits();
     for (item, raw) in items.into_iter().zip(&raw) {
-        let text = raw["value"].as_str().expect("value is a string");
+        // serde also reads an item from an array of its fields in order (`["key", "value"]`);
+        // the invariants below are written against the object form.
+        let Some(text) = raw["value"].as_str() else {
+            assert!(raw.is_array(), "an item that is neither an array nor has a string value");
+            continue;
+        };
         let base64 = raw.get("base64").and_then(Value::as_bool).unwrap_or(false);
         let put = match item.into_put() {
             Ok(put) => put,
