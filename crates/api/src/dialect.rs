@@ -3,6 +3,7 @@
 
 use crate::rest::route::{raw_path, Mount};
 use crate::{browser, cloudflare, cloudfront, operations, telnyx};
+use edgekv_store::Interface;
 
 /// A management API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub enum Dialect {
     CloudfrontControl,
     /// `/v2/storage/kvs...`.
     Telnyx,
-    /// `/_edgekv/livez`, `/_edgekv/readyz`: the operations endpoints, without credentials.
+    /// `/_edgekv/livez`, `/_edgekv/readyz`, `/_edgekv/metrics`: the operations endpoints.
     Operations,
     /// `/_edgekv...`: edgekv's own data browser and admin API.
     Browser,
@@ -54,6 +55,17 @@ impl Dialect {
             Dialect::Telnyx => &telnyx::MOUNT,
             Dialect::Operations => &operations::MOUNT,
             Dialect::Browser => &browser::MOUNT,
+        }
+    }
+
+    /// The access path the store counts this dialect's operations as.
+    pub fn interface(self) -> Interface {
+        match self {
+            Dialect::Cloudflare => Interface::Cloudflare,
+            Dialect::CloudfrontData | Dialect::CloudfrontControl => Interface::Cloudfront,
+            Dialect::Telnyx => Interface::Telnyx,
+            Dialect::Operations => Interface::Internal,
+            Dialect::Browser => Interface::Browser,
         }
     }
 

@@ -61,14 +61,22 @@ impl Surfaces {
     }
 }
 
+/// Encodes the server's metrics in the Prometheus text format, at each scrape.
+pub type Scrape = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// The management side of the front door: every dialect over one store.
 #[derive(Clone)]
 pub struct Management {
+    /// The store, its operations counted as the dialect serving a request makes them.
     store: Store,
-    credentials: Credentials,
+    credentials: Arc<Credentials>,
     unverified_bodies: cloudfront::unverified::BodyBudget,
     surfaces: Surfaces,
-    snapshots: Option<admin::snapshots::SnapshotDir>,
+    /// Whether the listener serves no guest content (the admin listener): the operations
+    /// endpoints are then also at its root.
+    private: bool,
+    metrics: Option<Scrape>,
+    snapshots: Option<Arc<admin::snapshots::SnapshotDir>>,
     /// Namespace id -> its seed file, for the admin API's reseed.
     seeds: Arc<HashMap<Uuid, PathBuf>>,
 }
@@ -78,11 +86,13 @@ impl Management {
     pub fn new(store: Store, credentials: Credentials) -> Self {
         Management {
             store,
-            credentials,
+            credentials: Arc::new(credentials),
             unverified_bodies: cloudfront::unverified::BodyBudget::new(
                 cloudfront::UNVERIFIED_BODY_BYTES,
             ),
             surfaces: Surfaces::Apis,
+            private: false,
+            metrics: None,
             snapshots: None,
             seeds: Arc::default(),
         }
@@ -91,13 +101,34 @@ impl Management {
     /// The same management side, keeping the admin API's named snapshots as files in `dir`
     /// (created when the first is taken). Without one, the snapshot routes answer 404.
     pub fn with_snapshot_dir(self, dir: impl Into<std::path::PathBuf>) -> Self {
-        let snapshots = Some(admin::snapshots::SnapshotDir::new(dir.into()));
+        let snapshots = Some(Arc::new(admin::snapshots::SnapshotDir::new(dir.into())));
         Management { snapshots, ..self }
     }
 
     /// Where the named snapshots live, if this server keeps them.
     pub(crate) fn snapshot_dir(&self) -> Option<&admin::snapshots::SnapshotDir> {
-        self.snapshots.as_ref()
+        self.snapshots.as_deref()
+    }
+
+    /// The same management side, serving the server's metrics (`GET /_edgekv/metrics`).
+    pub fn with_metrics(self, scrape: Scrape) -> Self {
+        Management {
+            metrics: Some(scrape),
+            ..self
+        }
+    }
+
+    /// The server's metrics, encoded now; `None` when metrics are off.
+    pub(crate) fn scrape(&self) -> Option<String> {
+        self.metrics.as_ref().map(|scrape| scrape())
+    }
+
+    /// The same management side, on a listener that serves no guest content.
+    pub fn privately(self) -> Self {
+        Management {
+            private: true,
+            ..self
+        }
     }
 
     /// The same management side, knowing each seeded namespace's seed file (Cloudflare bulk
@@ -128,7 +159,8 @@ impl Management {
     /// the REST dialects on a browser-only listener, plus the operations endpoints at the root of
     /// a listener that serves no guest and has the REST dialects (the admin listener).
     pub fn dialect_of(&self, raw_target: &str) -> Option<Dialect> {
-        if self.surfaces == Surfaces::ApisAndBrowser
+        if self.private
+            && self.surfaces != Surfaces::Browser
             && operations::ADMIN_ROOT.claims(rest::route::raw_path(raw_target))
         {
             return Some(Dialect::Operations);
@@ -163,15 +195,19 @@ impl Management {
         B::Error: Into<BoxError>,
     {
         let req = req.map(|body| body.map_err(Into::into).boxed());
+        let m = &Management {
+            store: self.store.via(dialect.interface()),
+            ..self.clone()
+        };
         match dialect {
-            Dialect::Cloudflare => cloudflare::handle(self, req).await,
-            Dialect::Telnyx => telnyx::handle(self, req).await,
-            Dialect::CloudfrontData => cloudfront::handle(self, cloudfront::Plane::Data, req).await,
+            Dialect::Cloudflare => cloudflare::handle(m, req).await,
+            Dialect::Telnyx => telnyx::handle(m, req).await,
+            Dialect::CloudfrontData => cloudfront::handle(m, cloudfront::Plane::Data, req).await,
             Dialect::CloudfrontControl => {
-                cloudfront::handle(self, cloudfront::Plane::Control, req).await
+                cloudfront::handle(m, cloudfront::Plane::Control, req).await
             }
-            Dialect::Operations => operations::handle(self, req).await,
-            Dialect::Browser => browser::handle(self, req).await,
+            Dialect::Operations => operations::handle(m, req).await,
+            Dialect::Browser => browser::handle(m, req).await,
         }
     }
 }

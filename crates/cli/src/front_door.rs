@@ -14,8 +14,9 @@
 //! deadline, or whose client went away before its body was in, is abandoned: its guest is
 //! cancelled and may not change data after.
 
-use crate::reload::LiveApp;
-use edgekv_api::{BoxError, Management, Surfaces};
+use crate::metrics::ServerMetrics;
+use crate::reload::{LiveApp, Routes};
+use edgekv_api::{BoxError, Dialect, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -29,7 +30,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
@@ -39,6 +40,8 @@ use tokio_io_timeout::TimeoutStream;
 pub struct ClientLimits {
     /// Open connections on this listener (every listener has its own).
     pub connections: Arc<Semaphore>,
+    /// Counts connections that wait at the cap, when metrics are on.
+    pub capped: Option<prometheus_client::metrics::counter::Counter>,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
     /// How long a request may take, from its headers to the start of its response (a slow body
@@ -46,6 +49,8 @@ pub struct ClientLimits {
     pub request_timeout: Duration,
     /// How long a response may wait for its client to read more of it.
     pub write_timeout: Duration,
+    /// Where requests are counted, when metrics are on.
+    pub metrics: Option<Arc<ServerMetrics>>,
 }
 
 /// The body of every response the front door sends.
@@ -62,18 +67,14 @@ pub struct FrontDoor {
     /// The management surfaces this listener answers, if any.
     management: Option<Management>,
     /// Apps by route, longest route first.
-    apps: Vec<(String, Arc<LiveApp>)>,
+    apps: Routes,
     limits: ClientLimits,
 }
 
 impl FrontDoor {
     /// The public listener: the apps, and the management APIs unless they have a listener of
     /// their own. Only their API surfaces: the browser's API takes the bearer token alone here.
-    pub fn public(
-        management: Option<Management>,
-        mut apps: Vec<(String, Arc<LiveApp>)>,
-        limits: ClientLimits,
-    ) -> Self {
+    pub fn public(management: Option<Management>, mut apps: Routes, limits: ClientLimits) -> Self {
         apps.sort_by_key(|(route, _)| std::cmp::Reverse(route.len()));
         FrontDoor {
             management: management.map(|m| m.serving(Surfaces::Apis)),
@@ -85,7 +86,7 @@ impl FrontDoor {
     /// A listener that serves no guest content: the admin listener, the browser's own, or both.
     pub fn private(management: Management, limits: ClientLimits) -> Self {
         FrontDoor {
-            management: Some(management),
+            management: Some(management.privately()),
             apps: Vec::new(),
             limits,
         }
@@ -95,11 +96,13 @@ impl FrontDoor {
     /// is abandoned before its handling is dropped, so a guest still running is cancelled and no
     /// write of it starts after the client was told 408.
     async fn answer(&self, req: Request<Incoming>, local: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
         let timeout = self.limits.request_timeout;
         let abandon = Abandoned::default();
+        let kind = self.kind_of(&req);
         let routed = self.route(req, local, abandon.clone());
         tokio::pin!(routed);
-        tokio::select! {
+        let response = tokio::select! {
             response = &mut routed => response,
             () = tokio::time::sleep(timeout) => {
                 abandon.set();
@@ -113,6 +116,30 @@ impl FrontDoor {
                 );
                 response
             }
+        };
+        if let Some(metrics) = &self.limits.metrics {
+            let (kind, app) = kind;
+            metrics.request_done(kind, app, response.status().as_u16(), started.elapsed());
+        }
+        response
+    }
+
+    /// What serves `req`, as the metrics label it: the route kind, and the app's route.
+    fn kind_of(&self, req: &Request<Incoming>) -> (&'static str, &str) {
+        let target = edgekv_api::rest::route::target(req.uri());
+        if let Some(dialect) = self.management.as_ref().and_then(|m| m.dialect_of(target)) {
+            let kind = match dialect {
+                Dialect::Cloudflare => "cloudflare",
+                Dialect::CloudfrontData | Dialect::CloudfrontControl => "cloudfront",
+                Dialect::Telnyx => "telnyx",
+                Dialect::Operations => "operations",
+                Dialect::Browser => "browser",
+            };
+            return (kind, "");
+        }
+        match self.route_of(req.uri().path()) {
+            Some((route, _)) => ("app", route),
+            None => ("none", ""),
         }
     }
 
@@ -158,6 +185,11 @@ impl FrontDoor {
     }
 
     fn app_for(&self, path: &str) -> Option<App> {
+        self.route_of(path).map(|(_, live)| live.get())
+    }
+
+    /// The app whose route is the longest prefix of `path`, with that route.
+    fn route_of(&self, path: &str) -> Option<(&str, &LiveApp)> {
         self.apps
             .iter()
             .find(|(route, _)| {
@@ -165,7 +197,7 @@ impl FrontDoor {
                 path.strip_prefix(route)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
-            .map(|(_, live)| live.get())
+            .map(|(route, live)| (route.as_str(), live.as_ref()))
     }
 }
 
@@ -213,12 +245,20 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         // At the connection cap, wait for a connection to close before accepting another.
-        let permit = tokio::select! {
-            permit = door.limits.connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            _ = &mut shutdown => break,
+        let permit = match door.limits.connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if let Some(capped) = &door.limits.capped {
+                    capped.inc();
+                }
+                tokio::select! {
+                    permit = door.limits.connections.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    _ = &mut shutdown => break,
+                }
+            }
         };
         tokio::select! {
             accepted = listener.accept() => {

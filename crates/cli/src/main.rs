@@ -9,6 +9,7 @@ mod credentials;
 mod egress;
 mod front_door;
 mod kv;
+mod metrics;
 mod reload;
 mod serve;
 mod serve_lock;

@@ -12,6 +12,9 @@ use std::time::{Duration, SystemTime};
 /// How often the watcher looks at the component file.
 const POLL: Duration = Duration::from_millis(300);
 
+/// The apps a listener serves, each by its route.
+pub type Routes = Vec<(String, Arc<LiveApp>)>;
+
 /// The current version of one app.
 pub struct LiveApp {
     current: RwLock<App>,
@@ -41,6 +44,8 @@ impl LiveApp {
 #[derive(Clone)]
 pub struct AppSource {
     pub runtime: Runtime,
+    /// Where the app is served: its name in logs and metrics.
+    pub route: String,
     pub component: PathBuf,
     pub store: Store,
     pub grants: Grants,
@@ -51,6 +56,7 @@ impl AppSource {
     pub fn load(&self) -> Result<App, LoadError> {
         App::load(
             &self.runtime,
+            &self.route,
             &self.component,
             self.store.clone(),
             self.grants.clone(),

@@ -15,7 +15,8 @@ use crate::config::NamespaceConfig;
 use crate::credentials;
 use crate::egress;
 use crate::front_door::{self, ClientLimits, FrontDoor};
-use crate::reload::{self, AppSource, LiveApp};
+use crate::metrics::ServerMetrics;
+use crate::reload::{self, AppSource, LiveApp, Routes};
 use crate::serve_lock;
 use crate::settings::{ServeArgs, Settings, BROWSER_CONNECTIONS};
 use anyhow::{Context, Result};
@@ -48,17 +49,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let listeners = Listeners::bind(&settings).await?;
     // Guests are loaded once the listeners are bound: their egress policy names them.
     let egress = listeners.egress_policy(settings.allow_guest_management)?;
-    let apps = load_apps(&settings, engine, &store, &bindings, egress)?;
+    let (runtime, apps) = load_apps(&settings, engine, &store, &bindings, egress)?;
+    let metrics = settings
+        .metrics
+        .then(|| ServerMetrics::new(&store, runtime.as_ref()));
     let urls = listeners.urls()?;
     println!("edgekv listening on {}", urls.main);
     print_summary(&settings, &db, &urls);
     if let Some(announcement) = credentials.announcement(&urls.management) {
         println!("{announcement}");
     }
-    let management = Management::new(store, credentials.credentials.clone())
+    let mut management = Management::new(store, credentials.credentials.clone())
         .with_snapshot_dir(settings.data_dir.join(SNAPSHOT_DIR))
         .with_seeds(seeds);
-    listeners.serve(management, apps, &settings).await;
+    if let Some(metrics) = metrics.clone() {
+        management = management.with_metrics(Arc::new(move || metrics.encode()));
+    }
+    listeners.serve(management, apps, &settings, metrics).await;
     if settings.clock == ClockChoice::Manual {
         clock::forget(&settings.data_dir);
     }
@@ -140,14 +147,23 @@ impl Listeners {
     async fn serve(
         self,
         management: Management,
-        apps: Vec<(String, Arc<LiveApp>)>,
+        apps: Routes,
         settings: &Settings,
+        metrics: Option<Arc<ServerMetrics>>,
     ) {
-        let budget = |connections: usize| ClientLimits {
-            connections: Arc::new(Semaphore::new(connections)),
-            header_timeout: settings.header_timeout,
-            request_timeout: settings.request_timeout,
-            write_timeout: settings.write_timeout,
+        let budget = |listener: &'static str, connections: usize| {
+            let cap = Arc::new(Semaphore::new(connections));
+            let capped = metrics
+                .as_ref()
+                .map(|m| m.listener(listener, cap.clone(), connections));
+            ClientLimits {
+                connections: cap,
+                capped,
+                header_timeout: settings.header_timeout,
+                request_timeout: settings.request_timeout,
+                write_timeout: settings.write_timeout,
+                metrics: metrics.clone(),
+            }
         };
         let Listeners {
             main,
@@ -155,7 +171,8 @@ impl Listeners {
             browser,
         } = self;
         let main_apis = admin.is_none().then(|| management.clone());
-        let main_door = FrontDoor::public(main_apis, apps, budget(settings.max_connections));
+        let main_door =
+            FrontDoor::public(main_apis, apps, budget("main", settings.max_connections));
         let mut doors = vec![(main, main_door)];
         if let Some(admin) = admin {
             let surfaces = match browser {
@@ -165,14 +182,14 @@ impl Listeners {
             let apis = management.clone().serving(surfaces);
             doors.push((
                 admin,
-                FrontDoor::private(apis, budget(settings.max_connections)),
+                FrontDoor::private(apis, budget("admin", settings.max_connections)),
             ));
         }
         if let BrowserPlace::Own(listener) = browser {
             let page = management.serving(Surfaces::Browser);
             doors.push((
                 listener,
-                FrontDoor::private(page, budget(BROWSER_CONNECTIONS)),
+                FrontDoor::private(page, budget("browser", BROWSER_CONNECTIONS)),
             ));
         }
         let (stop, stopped) = watch::channel(false);
@@ -338,14 +355,18 @@ fn load_apps(
     store: &Store,
     bindings: &HashMap<String, Uuid>,
     egress: Option<EgressPolicy>,
-) -> Result<Vec<(String, Arc<LiveApp>)>> {
+) -> Result<(Option<Runtime>, Routes)> {
     let Some(engine) = engine else {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     };
     let runtime = engine
         .join()
         .map_err(|_| anyhow::anyhow!("building the guest runtime panicked"))??
         .with_egress(egress);
+    if settings.metrics {
+        // On before the apps load: each resolves its counters as it loads.
+        runtime.metrics();
+    }
     let mut apps = Vec::new();
     for app in &settings.apps {
         let mut grants = Grants::new();
@@ -365,6 +386,7 @@ fn load_apps(
         };
         let source = AppSource {
             runtime: runtime.clone(),
+            route: app.route.clone(),
             component: app.component.clone(),
             store: store.clone(),
             grants,
@@ -376,7 +398,7 @@ fn load_apps(
         }
         apps.push((app.route.clone(), live));
     }
-    Ok(apps)
+    Ok((Some(runtime), apps))
 }
 
 fn print_summary(settings: &Settings, store: &str, urls: &Urls) {

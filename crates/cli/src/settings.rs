@@ -107,10 +107,23 @@ pub struct ServeArgs {
     /// Where a manual clock starts, in RFC 3339 (e.g. 2030-01-01T00:00:00Z) [default: now].
     #[arg(long, value_name = "TIME", value_parser = clock::parse_start)]
     pub start_time: Option<i64>,
+    /// Prometheus metrics at GET /_edgekv/metrics (bearer token) and /metrics on the admin
+    /// listener; `off` counts nothing.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub metrics: Switch,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+}
+
+/// A feature turned on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// What `edgekv serve` runs with, every choice made.
@@ -154,6 +167,8 @@ pub struct Settings {
     pub clock: ClockChoice,
     /// Where a manual clock starts, in unix milliseconds; `None`: now.
     pub start_time_ms: Option<i64>,
+    /// Whether the server counts and serves its metrics.
+    pub metrics: bool,
 }
 
 impl Settings {
@@ -211,6 +226,7 @@ impl Settings {
             credentials: args.credentials,
             clock: args.clock,
             start_time_ms: args.start_time,
+            metrics: args.metrics == Switch::On,
         })
     }
 }

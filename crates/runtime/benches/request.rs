@@ -76,6 +76,7 @@ fn main() {
             }
             let app = App::load(
                 &runtime,
+                "/",
                 &path,
                 store.clone(),
                 grants.clone(),

@@ -3,8 +3,10 @@
 //! instances and are reset cheaply), with a fallback to on-demand allocation where the address space
 //! cannot be reserved.
 
+use crate::metrics::RuntimeMetrics;
 use crate::LoadError;
-use std::sync::Arc;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -60,6 +62,10 @@ pub struct Runtime {
     pub(crate) options: Arc<RuntimeOptions>,
     /// One permit per instance slot, held while an instance exists.
     pub(crate) slots: Arc<Semaphore>,
+    /// Requests waiting for a slot.
+    pub(crate) slot_waiters: Gauge,
+    /// Set once metrics are on ([`Runtime::metrics`]).
+    metrics: Arc<OnceLock<Arc<RuntimeMetrics>>>,
 }
 
 impl Runtime {
@@ -77,8 +83,29 @@ impl Runtime {
         Ok(Runtime {
             engine,
             slots: Arc::new(Semaphore::new(options.max_instances as usize)),
+            slot_waiters: Gauge::default(),
+            metrics: Arc::default(),
             options: Arc::new(options),
         })
+    }
+
+    /// Turns counting on for the apps loaded from now on and returns the metrics, to register
+    /// with a Prometheus registry.
+    pub fn metrics(&self) -> Arc<RuntimeMetrics> {
+        self.metrics
+            .get_or_init(|| {
+                Arc::new(RuntimeMetrics::new(
+                    self.slots.clone(),
+                    self.options.max_instances,
+                    self.slot_waiters.clone(),
+                ))
+            })
+            .clone()
+    }
+
+    /// The metrics, if they are on.
+    pub(crate) fn metrics_if_on(&self) -> Option<&RuntimeMetrics> {
+        self.metrics.get().map(Arc::as_ref)
     }
 
     /// The same engine, with `egress` as the policy of the apps loaded through it from now on.

@@ -12,12 +12,14 @@ mod guest_log;
 mod instance;
 mod keyvalue;
 mod kv;
+mod metrics;
 mod request;
 
 pub use abandon::Abandoned;
 pub use egress::{destinations, EgressPolicy};
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
+pub use metrics::RuntimeMetrics;
 pub use request::{App, AppLimits, GuestFailure, RequestFailure};
 
 /// Why a component could not be loaded.

@@ -13,9 +13,11 @@ use crate::engine::{Runtime, EPOCH_TICK};
 use crate::instance::Instance;
 use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
+use crate::metrics::AppRuns;
 use crate::LoadError;
-use edgekv_store::Store;
+use edgekv_store::{Interface, Store};
 use http_body_util::BodyExt;
+use prometheus_client::metrics::gauge::Gauge;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -24,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use wasmtime::component::Linker;
 use wasmtime::UpdateDeadline;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -124,12 +126,18 @@ pub struct App {
     next_request: Arc<AtomicU64>,
     /// The engine's instance slots, shared by every app.
     slots: Arc<Semaphore>,
+    /// Requests waiting for a slot, counted for the metrics.
+    slot_waiters: Gauge,
+    /// This app's run counters, when metrics are on.
+    runs: Option<AppRuns>,
 }
 
 impl App {
-    /// Loads (or takes from the cache) and links the component at `path`.
+    /// Loads (or takes from the cache) and links the component at `path`, the app served at
+    /// `route` (as its metrics name it).
     pub fn load(
         runtime: &Runtime,
+        route: &str,
         path: &Path,
         store: Store,
         grants: Grants,
@@ -150,13 +158,16 @@ impl App {
         let pre = ProxyPre::new(pre).map_err(link_error)?;
         Ok(App {
             pre,
-            store,
+            // The guest binding's: `wasi:keyvalue` buckets count as their own.
+            store: store.via(Interface::Binding),
             grants: Arc::new(grants),
             kv_cursors: Arc::default(),
             limits,
             egress: runtime.options.egress.clone(),
             next_request: Arc::default(),
             slots: runtime.slots.clone(),
+            slot_waiters: runtime.slot_waiters.clone(),
+            runs: runtime.metrics_if_on().map(|m| m.app(route)),
         })
     }
 
@@ -199,12 +210,7 @@ impl App {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let slot = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| GuestFailure::ShuttingDown)?;
+        let slot = self.slot().await.inspect_err(|f| self.count(Err(f)))?;
         let req = req.map(|body| WatchedBody::new(body, abandoned.clone()));
         let kv = KvCtx {
             store: self.store.clone(),
@@ -245,6 +251,7 @@ impl App {
         let (req, out) = setup.map_err(|e| GuestFailure::Trap(format!("{e:#}")))?;
         let pre = self.pre.clone();
         let limits = self.limits;
+        let runs = self.runs.clone();
         let (cancel, cancelled) = abandon::cancel_on_early_drop();
         let guest: Guest = Box::pin(async move {
             let run = async {
@@ -262,6 +269,9 @@ impl App {
             };
             drop(store);
             drop(slot); // the instance is gone: its slot is free
+            if let Some(runs) = runs {
+                runs.count(outcome.as_ref().map(|_| ()));
+            }
             outcome
         });
         match run_until_answered(guest, receiver, abandoned).await {
@@ -272,6 +282,39 @@ impl App {
             Answer::Ended(Ok(())) => Err(GuestFailure::NoResponse),
             Answer::Ended(Err(failure)) => Err(failure),
         }
+    }
+}
+
+impl App {
+    /// An instance slot: at once when one is free, else once one frees (counted as waiting).
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, GuestFailure> {
+        match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => return Ok(slot),
+            Err(TryAcquireError::Closed) => return Err(GuestFailure::ShuttingDown),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        self.slot_waiters.inc();
+        let _waited = DecOnDrop(&self.slot_waiters);
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| GuestFailure::ShuttingDown)
+    }
+
+    fn count(&self, outcome: Result<(), &GuestFailure>) {
+        if let Some(runs) = &self.runs {
+            runs.count(outcome);
+        }
+    }
+}
+
+/// Takes one from a gauge when dropped: a waiter that stops waiting, however it stops.
+struct DecOnDrop<'g>(&'g Gauge);
+
+impl Drop for DecOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

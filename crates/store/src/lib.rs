@@ -188,6 +188,7 @@ pub mod error;
 pub mod etag;
 pub mod expiry;
 pub mod fork;
+pub mod metrics;
 pub mod namespace;
 pub mod postgres;
 pub mod profile;
@@ -204,6 +205,7 @@ pub use entry::{
 pub use error::{Result, Rule, RuleFamily, RuleViolation, SeedError, StorageError, StoreError};
 pub use etag::Etag;
 pub use expiry::Expiry;
+pub use metrics::{Interface, StoreMetrics};
 pub use namespace::{
     Namespace, NamespaceOrder, NamespacePage, NamespaceQuery, NamespaceStatus, NamespaceUpdate,
     NewNamespace,
@@ -214,6 +216,7 @@ pub use sqlite::Durability;
 pub use uuid::Uuid;
 
 use change::Change;
+use metrics::{Observer, Operation};
 use namespace::effective_limits;
 use std::collections::HashMap;
 use std::path::Path;
@@ -255,11 +258,15 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The access path this handle serves, as its operations are counted.
+    interface: Interface,
 }
 
 struct Inner {
     storage: Box<dyn Storage>,
     clock: Arc<dyn Clock>,
+    /// Where operations are counted once metrics are on; the backend's, shared.
+    observer: Observer,
     /// Namespace id -> internal `seq`. Safe to cache: seqs are never reused; a restore, which may
     /// bring an id back under a new one, clears it.
     seqs: RwLock<HashMap<Uuid, i64>>,
@@ -324,11 +331,34 @@ impl Store {
     pub fn with_storage(storage: Box<dyn Storage>, clock: Arc<dyn Clock>) -> Store {
         Store {
             inner: Arc::new(Inner {
+                observer: storage.observer(),
                 storage,
                 clock,
                 seqs: RwLock::new(HashMap::new()),
             }),
+            interface: Interface::Internal,
         }
+    }
+
+    /// The same store, its entry operations counted as made through `interface`.
+    pub fn via(&self, interface: Interface) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            interface,
+        }
+    }
+
+    /// Turns counting on (for every handle of this store and its backend) and returns the
+    /// metrics, to register with a Prometheus registry. Until the first call nothing is counted.
+    pub fn metrics(&self) -> Arc<StoreMetrics> {
+        self.inner.observer.metrics()
+    }
+
+    /// Runs entry operation `op` and counts its outcome.
+    fn counted<T>(&self, op: Operation, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let result = f();
+        self.inner.observer.operation(self.interface, op, &result);
+        result
     }
 
     /// Runs `f` with this store on tokio's blocking pool and waits for it: how async code calls
@@ -459,18 +489,24 @@ impl Store {
 
     /// The live entry at `key`.
     pub fn get(&self, id: &Uuid, key: &str) -> Result<Entry> {
-        let now = self.now_ms();
-        let lookup = self.with_seq(id, |seq| {
-            ready_lookup(id, self.inner.storage.entry(seq, key, now)?)
-        })?;
-        match lookup.entry {
-            Some(row) => Ok(to_entry(id, row)),
-            None => Err(missing(&lookup.namespace, key)),
-        }
+        self.counted(Operation::Get, || {
+            let now = self.now_ms();
+            let lookup = self.with_seq(id, |seq| {
+                ready_lookup(id, self.inner.storage.entry(seq, key, now)?)
+            })?;
+            match lookup.entry {
+                Some(row) => Ok(to_entry(id, row)),
+                None => Err(missing(&lookup.namespace, key)),
+            }
+        })
     }
 
     /// Several entries at once (`None` for a missing key), within the profile's bulk-get bound.
     pub fn get_many(&self, id: &Uuid, keys: &[String]) -> Result<Vec<Option<Entry>>> {
+        self.counted(Operation::GetMany, || self.read_many(id, keys))
+    }
+
+    fn read_many(&self, id: &Uuid, keys: &[String]) -> Result<Vec<Option<Entry>>> {
         self.limits(id)?.check_bulk_get(keys.len())?;
         let now = self.now_ms();
         let rows: Vec<Option<EntryRow>> = self.with_seq(id, |seq| {
@@ -488,29 +524,35 @@ impl Store {
 
     /// Writes one entry.
     pub fn put(&self, id: &Uuid, put: Put) -> Result<WriteOutcome> {
-        self.change(
-            id,
-            vec![BatchOp::Put(put)],
-            false,
-            None,
-            MissingKeys::Ignore,
-        )
+        self.counted(Operation::Put, || {
+            self.change(
+                id,
+                vec![BatchOp::Put(put)],
+                false,
+                None,
+                MissingKeys::Ignore,
+            )
+        })
     }
 
     /// Deletes one entry; deleting a missing key succeeds with `existed: false` and changes nothing.
     pub fn delete(&self, id: &Uuid, delete: Delete) -> Result<WriteOutcome> {
-        self.change(
-            id,
-            vec![BatchOp::Delete(delete)],
-            false,
-            None,
-            MissingKeys::Ignore,
-        )
+        self.counted(Operation::Delete, || {
+            self.change(
+                id,
+                vec![BatchOp::Delete(delete)],
+                false,
+                None,
+                MissingKeys::Ignore,
+            )
+        })
     }
 
     /// Applies a batch of puts and deletes all or nothing, raising the namespace version once.
     pub fn apply(&self, id: &Uuid, batch: Batch) -> Result<WriteOutcome> {
-        self.change(id, batch.ops, true, batch.if_match, batch.missing_keys)
+        self.counted(Operation::Batch, || {
+            self.change(id, batch.ops, true, batch.if_match, batch.missing_keys)
+        })
     }
 
     /// Writes every put of an import file all or nothing, raising the namespace version once. Unlike
@@ -518,11 +560,17 @@ impl Store {
     /// per-entry rules do.
     pub fn import(&self, id: &Uuid, puts: Vec<Put>) -> Result<WriteOutcome> {
         let ops = puts.into_iter().map(BatchOp::Put).collect();
-        self.change(id, ops, false, None, MissingKeys::Ignore)
+        self.counted(Operation::Import, || {
+            self.change(id, ops, false, None, MissingKeys::Ignore)
+        })
     }
 
     /// One page of live keys in UTF-8 byte order.
     pub fn list(&self, id: &Uuid, query: &ListQuery) -> Result<KeyPage> {
+        self.counted(Operation::List, || self.list_page(id, query))
+    }
+
+    fn list_page(&self, id: &Uuid, query: &ListQuery) -> Result<KeyPage> {
         let namespace = self.namespace(&id.to_string())?;
         if namespace.status != NamespaceStatus::Ready {
             return Err(StoreError::NamespaceNotReady {
@@ -703,7 +751,11 @@ impl Store {
             .spawn(move || loop {
                 std::thread::sleep(every);
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = (Store { inner }).sweep() {
+                let store = Store {
+                    inner,
+                    interface: Interface::Internal,
+                };
+                if let Err(e) = store.sweep() {
                     tracing::warn!("expiry sweep failed: {e}");
                 }
             });

@@ -6,6 +6,7 @@
 
 use crate::entry::KeyInfo;
 use crate::error::{StorageError, StoreError};
+use crate::metrics::Observer;
 use crate::namespace::{effective_limits, NamespaceQuery, NamespaceStatus};
 use crate::profile::{LimitOverrides, Limits, Profile};
 use std::sync::Arc;
@@ -302,6 +303,12 @@ pub trait Storage: Send + Sync + 'static {
     fn backup_to(&self, dest: &std::path::Path) -> Result<bool, StoreError> {
         let _ = dest;
         Ok(false)
+    }
+
+    /// Where this backend's writer and cache record, shared with the store above it (see
+    /// [`crate::metrics`]). A backend that records nothing of its own keeps the default.
+    fn observer(&self) -> Observer {
+        Observer::default()
     }
 }
 

@@ -9,12 +9,14 @@
 //! instead, saving two thread hand-offs on an uncontended write.
 
 use crate::error::{StorageError, StoreError};
+use crate::metrics::Observer;
 use crate::storage::WriteJob;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// The most jobs one transaction takes.
 const MAX_GROUP: usize = 1024;
@@ -42,23 +44,27 @@ pub(crate) struct Writer<C: WriterConn> {
     pending: Arc<AtomicUsize>,
     queue: Option<Sender<Box<dyn WriteJob>>>,
     thread: Option<JoinHandle<()>>,
+    observer: Observer,
 }
 
 impl<C: WriterConn> Writer<C> {
-    pub fn start(conn: C) -> Writer<C> {
+    /// Starts the writer thread on `conn`; commit groups and the queue are recorded in `observer`.
+    pub fn start(conn: C, observer: Observer) -> Writer<C> {
         let conn = Arc::new(Mutex::new(conn));
         let pending = Arc::new(AtomicUsize::new(0));
         let (queue, jobs) = channel::<Box<dyn WriteJob>>();
         let (thread_conn, thread_pending) = (conn.clone(), pending.clone());
+        let thread_observer = observer.clone();
         let thread = std::thread::Builder::new()
             .name("edgekv-writer".into())
-            .spawn(move || run(&thread_conn, &thread_pending, jobs))
+            .spawn(move || run(&thread_conn, &thread_pending, &thread_observer, jobs))
             .ok();
         Writer {
             conn,
             pending,
             queue: Some(queue),
             thread,
+            observer,
         }
     }
 
@@ -66,12 +72,13 @@ impl<C: WriterConn> Writer<C> {
     pub fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
         if self.pending.load(Ordering::Acquire) == 0 {
             if let Ok(mut conn) = self.conn.try_lock() {
-                commit_group(&mut *conn, vec![job]);
+                commit_group(&mut *conn, &self.observer, vec![job]);
                 return Ok(());
             }
         }
         let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
         self.pending.fetch_add(1, Ordering::AcqRel);
+        self.observer.queued(1);
         queue.send(job).map_err(|_| StoreError::Closed)
     }
 }
@@ -86,7 +93,12 @@ impl<C: WriterConn> Drop for Writer<C> {
     }
 }
 
-fn run<C: WriterConn>(conn: &Mutex<C>, pending: &AtomicUsize, jobs: Receiver<Box<dyn WriteJob>>) {
+fn run<C: WriterConn>(
+    conn: &Mutex<C>,
+    pending: &AtomicUsize,
+    observer: &Observer,
+    jobs: Receiver<Box<dyn WriteJob>>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -96,9 +108,10 @@ fn run<C: WriterConn>(conn: &Mutex<C>, pending: &AtomicUsize, jobs: Receiver<Box
             }
         }
         pending.fetch_sub(group.len(), Ordering::AcqRel);
+        observer.queued(-(group.len() as i64));
         // Stable: jobs on one namespace keep their order of arrival.
         group.sort_by_key(|job| job.lock_order());
-        commit_group(&mut *lock(conn), group);
+        commit_group(&mut *lock(conn), observer, group);
     }
 }
 
@@ -108,11 +121,17 @@ fn lock<C>(mutex: &Mutex<C>) -> MutexGuard<'_, C> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn commit_group(conn: &mut impl WriterConn, mut group: Vec<Box<dyn WriteJob>>) {
+fn commit_group(
+    conn: &mut impl WriterConn,
+    observer: &Observer,
+    mut group: Vec<Box<dyn WriteJob>>,
+) {
+    let started = Instant::now();
     let result = run_group(conn, &mut group);
     if result.is_err() && conn.in_transaction() {
         let _ = conn.execute("ROLLBACK");
     }
+    observer.commit_group(group.len(), started.elapsed(), result.is_ok());
     let failure = result.err().map(|e| e.to_string());
     for job in group {
         job.deliver(match &failure {

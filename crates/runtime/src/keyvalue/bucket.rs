@@ -13,7 +13,7 @@ use super::Failure;
 use crate::abandon::Abandoned;
 use crate::kv::{self, KvCtx};
 use edgekv_store::{
-    Batch, BatchOp, Delete, Entry, ListQuery, MissingKeys, Put, Store, StoreError, Uuid,
+    Batch, BatchOp, Delete, Entry, Interface, ListQuery, MissingKeys, Put, Store, StoreError, Uuid,
 };
 
 /// One page of keys in key order, and the cursor for the next in the version's cursor type (`None`
@@ -41,7 +41,7 @@ impl Bucket {
     /// The bucket of namespace `namespace_id`, for the request `ctx` serves.
     pub fn new(ctx: &KvCtx, namespace_id: Uuid) -> Bucket {
         Bucket {
-            store: ctx.store.clone(),
+            store: ctx.store.via(Interface::WasiKeyvalue),
             namespace_id,
             abandoned: ctx.abandoned.clone(),
         }

@@ -10,6 +10,7 @@ pub mod schema;
 mod writer;
 
 use crate::error::{StorageError, StoreError};
+use crate::metrics::Observer;
 use crate::storage::{EntryLookup, ReadTx, Storage, WriteJob};
 use crate::writer::Writer;
 use connect::{Manager, PgConn, Target};
@@ -39,6 +40,7 @@ pub struct PostgresStorage {
     pool: Option<r2d2::Pool<Manager>>,
     writer: Option<Writer<writer::PgWriter>>,
     target: Arc<Target>,
+    observer: Observer,
 }
 
 impl Drop for PostgresStorage {
@@ -69,10 +71,16 @@ impl PostgresStorage {
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build(Manager(target.clone()))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let observer = Observer::default();
+        let writer = Writer::start(
+            writer::PgWriter::new(target.clone(), conn),
+            observer.clone(),
+        );
         Ok(PostgresStorage {
             pool: Some(pool),
-            writer: Some(Writer::start(writer::PgWriter::new(target.clone(), conn))),
+            writer: Some(writer),
             target,
+            observer,
         })
     }
 
@@ -111,6 +119,10 @@ impl PostgresStorage {
 }
 
 impl Storage for PostgresStorage {
+    fn observer(&self) -> Observer {
+        self.observer.clone()
+    }
+
     /// Runs `f` in one read-only snapshot, so the reads it makes agree with each other.
     fn read(
         &self,

@@ -7,6 +7,7 @@ pub mod schema;
 mod wal_index;
 
 use crate::error::{StorageError, StoreError};
+use crate::metrics::Observer;
 use crate::storage::{self, EntryLookup, ReadTx, Storage, WriteJob};
 use crate::writer::{Writer, WriterConn};
 use entry_cache::{EntryCache, Probe};
@@ -57,6 +58,7 @@ pub struct SqliteStorage {
     writer: Writer<Connection>,
     /// Point lookups, versioned by the WAL index; `None` where the file has no WAL index.
     entries: Option<EntryCache>,
+    observer: Observer,
 }
 
 impl SqliteStorage {
@@ -83,6 +85,7 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         let entries = EntryCache::open(path);
+        let observer = Observer::default();
         if entries.is_none() {
             tracing::debug!(
                 "{}: no WAL index, point reads are not cached",
@@ -93,8 +96,9 @@ impl SqliteStorage {
             path: path.to_path_buf(),
             busy_timeout,
             readers: Mutex::new(Vec::new()),
-            writer: Writer::start(conn),
+            writer: Writer::start(conn, observer.clone()),
             entries,
+            observer,
         })
     }
 
@@ -154,6 +158,10 @@ fn open_connection(
 }
 
 impl Storage for SqliteStorage {
+    fn observer(&self) -> Observer {
+        self.observer.clone()
+    }
+
     fn read(
         &self,
         f: &mut dyn FnMut(&dyn ReadTx) -> Result<(), StoreError>,
@@ -214,7 +222,9 @@ impl Storage for SqliteStorage {
         let Some(cache) = &self.entries else {
             return read();
         };
-        let version = match cache.get(ns, key, now_ms) {
+        let probe = cache.get(ns, key, now_ms);
+        self.observer.cache_lookup(matches!(probe, Probe::Hit(_)));
+        let version = match probe {
             Probe::Hit(lookup) => return Ok(Some(lookup)),
             Probe::Miss(version) => version,
         };
