@@ -299,8 +299,12 @@ function decodeValue(bytes, type) {
   switch (type) {
     case 'json':
       return JSON.parse(new TextDecoder().decode(bytes));
-    case 'arrayBuffer':
-      return bytes.slice().buffer;
+    case 'arrayBuffer': {
+      // A fresh ArrayBuffer of this realm, exactly the value's length.
+      const buffer = new ArrayBuffer(bytes.byteLength);
+      new Uint8Array(buffer).set(bytes);
+      return buffer;
+    }
     case 'stream':
       return new ReadableStream({
         start(controller) {
