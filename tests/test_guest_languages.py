@@ -2,7 +2,8 @@
 the same responses. Each guest exposes the same routes (see guest-examples/rust-kv-api):
 
 - rust-kv-api, js-kv-api and c-kv-api use the edgekv:kv binding: metadata, content type, TTL and
-  ETag preconditions;
+  ETag preconditions, through their language's guest library (guest-libs/); so does
+  python-kv-lib (tests/guests), the check of the Python library;
 - python-kv-api uses the standard wasi:keyvalue@0.2.0-draft2 interfaces instead, which have no
   metadata, expiry or ETag: it refuses those headers with 400 `unsupported`, and the suite checks
   that, so nothing is silently dropped.
@@ -25,6 +26,7 @@ GUESTS = {
     "js-kv-api": EDGEKV,
     "python-kv-api": KEYVALUE,
     "c-kv-api": EDGEKV,
+    "python-kv-lib": EDGEKV,
 }
 
 CONFIG = """

@@ -6,6 +6,7 @@
 #   - wit-bindgen-cli and wasm-tools from crates.io into "$EDGEKV_GUEST_TOOLS" (default
 #     target/guest-tools; cache that directory in CI),
 #   - the adapter, copied out of the crates.io crate wasi-preview1-component-adapter-provider.
+# The KV binding is used through guest-libs/c (edgekv.h, edgekv.c), compiled with the guest.
 # A second run with nothing changed only checks and exits.
 set -euo pipefail
 
@@ -109,7 +110,7 @@ stamp="$work/stamp"
 inputs="$( {
   echo "$WIT_BINDGEN_VERSION $WASM_TOOLS_VERSION $ADAPTER_VERSION $WORLD ${CFLAGS[*]} ${WARNINGS[*]} ${LDFLAGS[*]}"
   "$CC" --version | head -n1
-  sha256sum "$adapter" "$here"/build.sh "$here"/src/*
+  sha256sum "$adapter" "$here"/build.sh "$here"/src/* "$repo"/guest-libs/c/*
   find "$repo/wit" -name '*.wit' -type f | LC_ALL=C sort | xargs sha256sum
 } | sha256sum | cut -d' ' -f1)"
 if [ -s "$out/c-kv-api.wasm" ] && [ -s "$work/c-kv-api.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ] &&
@@ -124,8 +125,8 @@ rm -rf "$work/bindings"
 "$WIT_BINDGEN" c --no-object-file --world "$WORLD" --out-dir "$work/bindings" "$repo/wit" >"$work/wit-bindgen.log" 2>&1 ||
   { cat "$work/wit-bindgen.log" >&2; exit 1; }
 rm -rf "$work/obj" && mkdir -p "$work/obj"
-for src in "$here"/src/*.c; do
-  "$CC" "${CFLAGS[@]}" "${WARNINGS[@]}" -I "$work/bindings" -c "$src" -o "$work/obj/$(basename "$src" .c).o"
+for src in "$here"/src/*.c "$repo"/guest-libs/c/edgekv.c; do
+  "$CC" "${CFLAGS[@]}" "${WARNINGS[@]}" -I "$work/bindings" -I "$repo/guest-libs/c" -c "$src" -o "$work/obj/$(basename "$src" .c).o"
 done
 "$CC" "${CFLAGS[@]}" -c "$work/bindings/edge_app.c" -o "$work/obj/edge_app.o"
 "$CC" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$work/core.wasm" "$work"/obj/*.o

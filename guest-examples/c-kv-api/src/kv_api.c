@@ -12,106 +12,92 @@
 // Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
 // a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
 // `{key}` and the query values are percent-decoded once and must be UTF-8.
+//
+// The KV binding is used through guest-libs/c/edgekv.h; the wasi:http bindings come from
+// `wit-bindgen c` (http.c).
 
 #include <string.h>
 
 #include "edge_app.h"
+#include "edgekv.h"
 #include "http.h"
 #include "text.h"
 
-typedef edgekv_kv_store_borrow_namespace_t namespace_t;
-
-static edge_app_string_t wit_string(slice_t s) {
-    return (edge_app_string_t){(uint8_t *)s.ptr, s.len};
+static edgekv_str_t kv_str(slice_t s) {
+    return (edgekv_str_t){s.ptr, s.len};
 }
 
-static slice_t slice_of(edge_app_string_t s) {
-    return (slice_t){s.ptr, s.len};
+static slice_t slice_of(edgekv_buf_t b) {
+    return (slice_t){b.ptr, b.len};
 }
 
-static void json_or_null(buf_t *b, const edge_app_option_string_t *s) {
-    if (s->is_some) {
-        buf_json_string(b, slice_of(s->val));
+static void json_or_null(buf_t *b, bool has, edgekv_buf_t s) {
+    if (has) {
+        buf_json_string(b, slice_of(s));
     } else {
         buf_str(b, "null");
     }
 }
 
 // A binding error as a 4xx whose body names the variant. Frees `e`.
-static void error_reply(reply_t *reply, edgekv_kv_store_error_t *e) {
+// A binding error as a 4xx whose body names the variant. Frees `e`.
+static void error_reply(reply_t *reply, edgekv_error_t *e) {
     uint16_t status = 400;
-    const char *name = "other";
-    const edge_app_string_t *message = NULL;
-    switch (e->tag) {
-        case EDGEKV_KV_STORE_ERROR_NO_SUCH_STORE: status = 404, name = "no-such-store"; break;
-        case EDGEKV_KV_STORE_ERROR_ACCESS_DENIED: status = 403, name = "access-denied"; break;
-        case EDGEKV_KV_STORE_ERROR_INVALID_KEY: status = 400, name = "invalid-key", message = &e->val.invalid_key; break;
-        case EDGEKV_KV_STORE_ERROR_VALUE_TOO_LARGE:
-            status = 413, name = "value-too-large", message = &e->val.value_too_large;
-            break;
-        case EDGEKV_KV_STORE_ERROR_METADATA_TOO_LARGE:
-            status = 413, name = "metadata-too-large", message = &e->val.metadata_too_large;
-            break;
-        case EDGEKV_KV_STORE_ERROR_INVALID_EXPIRATION:
-            status = 400, name = "invalid-expiration", message = &e->val.invalid_expiration;
-            break;
-        case EDGEKV_KV_STORE_ERROR_QUOTA_EXCEEDED:
-            status = 413, name = "quota-exceeded", message = &e->val.quota_exceeded;
-            break;
-        case EDGEKV_KV_STORE_ERROR_CONFLICT: {
+    switch (e->code) {
+        case EDGEKV_ERR_NO_SUCH_STORE: status = 404; break;
+        case EDGEKV_ERR_ACCESS_DENIED: status = 403; break;
+        case EDGEKV_ERR_VALUE_TOO_LARGE:
+        case EDGEKV_ERR_METADATA_TOO_LARGE:
+        case EDGEKV_ERR_QUOTA_EXCEEDED: status = 413; break;
+        case EDGEKV_ERR_CONFLICT: {
             buf_t json = {0};
             buf_str(&json, "{\"error\":\"conflict\",\"current_etag\":");
-            json_or_null(&json, &e->val.conflict);
+            json_or_null(&json, e->has_message, e->message);
             buf_str(&json, "}");
             reply_json(reply, 412, &json);
-            edgekv_kv_store_error_free(e);
+            edgekv_error_free(e);
             return;
         }
-        default: status = 400, name = "other", message = &e->val.other; break;
+        default: status = 400; break;
     }
     buf_t json = {0};
     buf_str(&json, "{\"error\":\"");
-    buf_str(&json, name);
+    buf_str(&json, edgekv_status_name(e->code));
     buf_str(&json, "\",\"message\":");
-    if (message) {
-        buf_json_string(&json, slice_of(*message));
-    } else {
-        buf_str(&json, "null");
-    }
+    json_or_null(&json, e->has_message, e->message);
     buf_str(&json, "}");
     reply_json(reply, status, &json);
-    edgekv_kv_store_error_free(e);
+    edgekv_error_free(e);
 }
 
-static void get(reply_t *reply, namespace_t ns, slice_t key) {
-    edge_app_string_t k = wit_string(key);
-    edgekv_kv_store_option_entry_t found;
-    edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_method_namespace_get(ns, &k, &found, &err)) {
+static void get(reply_t *reply, edgekv_namespace_t ns, slice_t key) {
+    bool found;
+    edgekv_entry_t entry;
+    edgekv_error_t err;
+    if (edgekv_get(ns, kv_str(key), &found, &entry, &err) != EDGEKV_OK) {
         error_reply(reply, &err);
         return;
     }
-    if (!found.is_some) {
+    if (!found) {
         buf_t json = {0};
         buf_str(&json, "{\"error\":\"not-found\"}");
         reply_json(reply, 404, &json);
         return;
     }
-    edgekv_kv_store_entry_t *entry = &found.val;
-    reply_bytes(reply, 200, entry->value.ptr, entry->value.len);  // the value is sent as it came
-    entry->value = (edge_app_list_u8_t){NULL, 0};
-    slice_t content_type = entry->content_type.is_some ? slice_of(entry->content_type.val)
-                                                       : slice_cstr("application/octet-stream");
+    reply_bytes(reply, 200, entry.value.ptr, entry.value.len);  // the value is sent as it came
+    entry.value = (edgekv_buf_t){NULL, 0};
+    slice_t content_type =
+        entry.has_content_type ? slice_of(entry.content_type) : slice_cstr("application/octet-stream");
     reply_header(reply, "content-type", content_type);
-    reply_header(reply, "etag", slice_of(entry->etag));
-    if (entry->metadata.is_some) reply_header(reply, "x-metadata", slice_of(entry->metadata.val));
-    if (entry->expires_at_ms.is_some) {
+    reply_header(reply, "etag", slice_of(entry.etag));
+    if (entry.has_metadata) reply_header(reply, "x-metadata", slice_of(entry.metadata));
+    if (entry.has_expires_at_ms) {
         buf_t at = {0};
-        buf_u64(&at, entry->expires_at_ms.val);
+        buf_u64(&at, entry.expires_at_ms);
         reply_header(reply, "x-expires-at-ms", (slice_t){at.ptr, at.len});
         buf_free(&at);
     }
-    edgekv_kv_store_entry_free(entry);
+    edgekv_entry_free(&entry);
 }
 
 typedef enum { NUMBER_ABSENT, NUMBER_OK, NUMBER_INVALID } number_t;
@@ -123,47 +109,44 @@ static number_t number_header(const request_t *req, const char *name, uint64_t *
     return parse_unsigned(trim_unicode(value), UINT64_MAX, out) ? NUMBER_OK : NUMBER_INVALID;
 }
 
-static void put(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
-    edgekv_kv_store_put_options_t options;
+static void put(reply_t *reply, edgekv_namespace_t ns, const request_t *req, slice_t key) {
+    edgekv_put_options_t options;
     memset(&options, 0, sizeof options);
 
     uint64_t ttl = 0, at = 0;
     number_t has_ttl = number_header(req, "x-ttl", &ttl);
     number_t has_at = number_header(req, "x-expiration", &at);
     if (has_ttl == NUMBER_OK) {
-        options.expiration.is_some = true;
-        options.expiration.val.tag = EDGEKV_KV_STORE_EXPIRATION_TTL_SECONDS;
-        options.expiration.val.val.ttl_seconds = ttl;
+        options.expiry = EDGEKV_EXPIRY_TTL;
+        options.expiry_seconds = ttl;
     } else if (has_ttl == NUMBER_ABSENT && has_at == NUMBER_OK) {
-        options.expiration.is_some = true;
-        options.expiration.val.tag = EDGEKV_KV_STORE_EXPIRATION_AT_UNIX_SECONDS;
-        options.expiration.val.val.at_unix_seconds = at;
+        options.expiry = EDGEKV_EXPIRY_AT;
+        options.expiry_seconds = at;
     } else if (!(has_ttl == NUMBER_ABSENT && has_at == NUMBER_ABSENT)) {
         reply_text(reply, 400, "x-ttl and x-expiration must be whole seconds");
         return;
     }
 
     slice_t value;
+    edgekv_str_t if_match, metadata, content_type;
     if (request_header(req, "if-match", &value)) {
-        options.precondition.is_some = true;
-        options.precondition.val.tag = EDGEKV_KV_STORE_PRECONDITION_IF_MATCH;
-        options.precondition.val.val.if_match = wit_string(value);
+        if_match = kv_str(value);
+        options.if_match = &if_match;
     } else if (request_header(req, "if-none-match", &value) && slice_eq_cstr(value, "*")) {
-        options.precondition.is_some = true;
-        options.precondition.val.tag = EDGEKV_KV_STORE_PRECONDITION_IF_ABSENT;
+        options.if_absent = true;
     }
     if (request_header(req, "x-metadata", &value)) {
-        options.metadata = (edge_app_option_string_t){true, wit_string(value)};
+        metadata = kv_str(value);
+        options.metadata = &metadata;
     }
     if (request_header(req, "content-type", &value)) {
-        options.content_type = (edge_app_option_string_t){true, wit_string(value)};
+        content_type = kv_str(value);
+        options.content_type = &content_type;
     }
 
-    edge_app_string_t k = wit_string(key);
-    edge_app_list_u8_t body = {req->body.ptr, req->body.len};
-    edgekv_kv_store_put_result_t done;
-    edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_method_namespace_put(ns, &k, &body, &options, &done, &err)) {
+    edgekv_put_result_t done;
+    edgekv_error_t err;
+    if (edgekv_put(ns, kv_str(key), req->body.ptr, req->body.len, &options, &done, &err) != EDGEKV_OK) {
         error_reply(reply, &err);
         return;
     }
@@ -173,18 +156,17 @@ static void put(reply_t *reply, namespace_t ns, const request_t *req, slice_t ke
     buf_str(&json, done.created ? ",\"created\":true}" : ",\"created\":false}");
     reply_json(reply, done.created ? 201 : 200, &json);
     reply_header(reply, "etag", slice_of(done.etag));
-    edgekv_kv_store_put_result_free(&done);
+    edgekv_put_result_free(&done);
 }
 
-static void delete(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
-    edge_app_string_t k = wit_string(key);
+static void delete(reply_t *reply, edgekv_namespace_t ns, const request_t *req, slice_t key) {
     slice_t value;
-    edge_app_string_t if_match;
+    edgekv_str_t if_match;
     bool has_if_match = request_header(req, "if-match", &value);
-    if (has_if_match) if_match = wit_string(value);
+    if (has_if_match) if_match = kv_str(value);
     bool deleted;
-    edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_method_namespace_delete(ns, &k, has_if_match ? &if_match : NULL, &deleted, &err)) {
+    edgekv_error_t err;
+    if (edgekv_delete(ns, kv_str(key), has_if_match ? &if_match : NULL, &deleted, &err) != EDGEKV_OK) {
         error_reply(reply, &err);
         return;
     }
@@ -211,7 +193,7 @@ static bool query_param(slice_t query, const char *name, buf_t *out) {
     return false;
 }
 
-static void list(reply_t *reply, namespace_t ns, slice_t query) {
+static void list(reply_t *reply, edgekv_namespace_t ns, slice_t query) {
     buf_t prefix = {0}, cursor = {0}, limit_text = {0};
     bool has_prefix = query_param(query, "prefix", &prefix);
     bool has_cursor = query_param(query, "cursor", &cursor);
@@ -225,29 +207,33 @@ static void list(reply_t *reply, namespace_t ns, slice_t query) {
         }
         limit = (uint32_t)v;
     }
-    edge_app_string_t p = {has_prefix ? prefix.ptr : NULL, has_prefix ? prefix.len : 0};
-    edge_app_string_t c = {cursor.ptr, cursor.len};
-    edgekv_kv_store_key_page_t page;
-    edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_method_namespace_list(ns, &p, has_cursor ? &c : NULL, has_limit ? &limit : NULL, &page, &err)) {
+    edgekv_str_t c = {cursor.ptr, cursor.len};
+    edgekv_list_options_t options = {
+        .prefix = {has_prefix ? prefix.ptr : NULL, has_prefix ? prefix.len : 0},
+        .cursor = has_cursor ? &c : NULL,
+        .limit = has_limit ? &limit : NULL,
+    };
+    edgekv_page_t page;
+    edgekv_error_t err;
+    if (edgekv_list(ns, &options, &page, &err) != EDGEKV_OK) {
         error_reply(reply, &err);
         goto done;
     }
     buf_t json = {0};
     buf_str(&json, "{\"keys\":[");
-    for (size_t i = 0; i < page.keys.len; i++) {
-        const edgekv_kv_store_key_info_t *k = &page.keys.ptr[i];
+    for (size_t i = 0; i < page.len; i++) {
+        const edgekv_key_t *k = &page.keys[i];
         buf_str(&json, i ? ",{\"name\":" : "{\"name\":");
         buf_json_string(&json, slice_of(k->name));
         buf_str(&json, ",\"expires_at_ms\":");
-        if (k->expires_at_ms.is_some) {
-            buf_u64(&json, k->expires_at_ms.val);
+        if (k->has_expires_at_ms) {
+            buf_u64(&json, k->expires_at_ms);
         } else {
             buf_str(&json, "null");
         }
         buf_str(&json, ",\"metadata\":");
-        if (k->metadata.is_some) {
-            buf_put(&json, k->metadata.val.ptr, k->metadata.val.len);  // JSON text already
+        if (k->has_metadata) {
+            buf_put(&json, k->metadata.ptr, k->metadata.len);  // JSON text already
         } else {
             buf_str(&json, "null");
         }
@@ -256,17 +242,17 @@ static void list(reply_t *reply, namespace_t ns, slice_t query) {
         buf_str(&json, "}");
     }
     buf_str(&json, "],\"cursor\":");
-    json_or_null(&json, &page.cursor);
+    json_or_null(&json, page.has_cursor, page.cursor);
     buf_str(&json, "}");
     reply_json(reply, 200, &json);
-    edgekv_kv_store_key_page_free(&page);
+    edgekv_page_free(&page);
 done:
     buf_free(&prefix);
     buf_free(&cursor);
     buf_free(&limit_text);
 }
 
-static void entry_route(reply_t *reply, namespace_t ns, const request_t *req, slice_t key) {
+static void entry_route(reply_t *reply, edgekv_namespace_t ns, const request_t *req, slice_t key) {
     switch (req->method.tag) {
         case WASI_HTTP_TYPES_METHOD_GET: get(reply, ns, key); break;
         case WASI_HTTP_TYPES_METHOD_PUT: put(reply, ns, req, key); break;
@@ -278,14 +264,12 @@ static void entry_route(reply_t *reply, namespace_t ns, const request_t *req, sl
 static void route(reply_t *reply, const request_t *req) {
     slice_t binding;
     if (!request_header(req, "x-binding", &binding)) binding = slice_cstr("default");
-    edge_app_string_t b = wit_string(binding);
-    edgekv_kv_store_own_namespace_t owned;
-    edgekv_kv_store_error_t err;
-    if (!edgekv_kv_store_static_namespace_open(&b, &owned, &err)) {
+    edgekv_namespace_t ns;
+    edgekv_error_t err;
+    if (edgekv_open(kv_str(binding), &ns, &err) != EDGEKV_OK) {
         error_reply(reply, &err);
         return;
     }
-    namespace_t ns = edgekv_kv_store_borrow_namespace(owned);
 
     slice_t path = req->path, query = {(const uint8_t *)"", 0};
     const uint8_t *q = memchr(path.ptr, '?', path.len);
@@ -308,7 +292,7 @@ static void route(reply_t *reply, const request_t *req) {
     } else {
         reply_text(reply, 404, "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=");
     }
-    edgekv_kv_store_namespace_drop_own(owned);
+    edgekv_close(&ns);
 }
 
 void exports_wasi_http_incoming_handler_handle(exports_wasi_http_incoming_handler_own_incoming_request_t request,

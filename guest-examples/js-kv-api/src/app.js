@@ -17,9 +17,11 @@
 // Built with componentize-js for the world `edgekv:kv/edge-app` (wit/edgekv.wit). It implements
 // `wasi:http/incoming-handler` by hand (the `incomingHandler` export below) rather than through
 // StarlingMonkey's fetch event, so requests and responses go through wasi:http exactly as in the
-// Rust guest, and binding calls are plain synchronous imports.
+// Rust guest. The KV binding comes from guest-libs/js/edgekv.js; its edgekv entry-level methods
+// (getEntry, putEntry, deleteEntry, listPage) carry what this contract needs beyond Workers KV:
+// ETags, content types, expiry in milliseconds, the store's own messages.
 
-import { Namespace } from 'edgekv:kv/store@0.1.0';
+import { KVNamespace } from '../../../guest-libs/js/edgekv.js';
 import {
   Fields,
   IncomingBody,
@@ -58,26 +60,27 @@ const WRITE_CHUNK = 4096;
 // A `content-length` up to this size sizes the body buffer up front; larger bodies grow it.
 const PREALLOCATE_LIMIT = 64 * 1024 * 1024;
 
+// componentize-js runs the event loop until the returned promise settles.
 export const incomingHandler = {
-  handle(request, responseOut) {
+  async handle(request, responseOut) {
     const req = readRequest(request);
     const reply = req.bodyFailed
       ? Reply.text(400, 'the request body did not arrive whole; nothing was written')
-      : route(req);
+      : await route(req);
     reply.send(responseOut);
   },
 };
 
 // ---- routing -----------------------------------------------------------------------------------
 
-function route(req) {
+async function route(req) {
   if (req.method === 'get' && req.path === '/now') {
     return Reply.json(200, JSON.stringify({ now_ms: Date.now() }));
   }
   const binding = req.header('x-binding') ?? 'default';
   let namespace;
   try {
-    namespace = Namespace.open(binding);
+    namespace = KVNamespace.open(binding);
   } catch (e) {
     return errorReply(bindingError(e));
   }
@@ -87,14 +90,14 @@ function route(req) {
   const rest = path.startsWith('/kv') ? path.slice(3) : null;
   try {
     if (req.method === 'get' && (rest === '' || rest === '/')) {
-      return list(namespace, query);
+      return await list(namespace, query);
     }
     if (rest !== null && rest.startsWith('/')) {
       const key = decode(rest.slice(1));
       if (key === null) {
         return Reply.text(400, 'the key is not valid percent-encoded UTF-8');
       }
-      return entryRoute(namespace, req, key);
+      return await entryRoute(namespace, req, key);
     }
     return Reply.text(404, 'routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=');
   } catch (e) {
@@ -102,14 +105,14 @@ function route(req) {
   }
 }
 
-function entryRoute(ns, req, key) {
+async function entryRoute(ns, req, key) {
   switch (req.method) {
     case 'get':
       return get(ns, key);
     case 'put':
       return put(ns, req, key);
     case 'delete': {
-      const deleted = ns.delete(key, req.header('if-match') ?? undefined);
+      const deleted = await ns.deleteEntry(key, { ifMatch: req.header('if-match') ?? undefined });
       return Reply.json(200, `{"deleted":${deleted}}`);
     }
     default:
@@ -117,23 +120,23 @@ function entryRoute(ns, req, key) {
   }
 }
 
-function get(ns, key) {
-  const entry = ns.get(key);
-  if (entry === undefined || entry === null) {
+async function get(ns, key) {
+  const entry = await ns.getEntry(key);
+  if (entry === null) {
     return Reply.json(404, '{"error":"not-found"}');
   }
   const contentType = entry.contentType ?? 'application/octet-stream';
   const reply = new Reply(200, entry.value).header('content-type', contentType).header('etag', entry.etag);
-  if (entry.metadata !== undefined && entry.metadata !== null) {
-    reply.header('x-metadata', entry.metadata);
+  if (entry.metadataJson !== null) {
+    reply.header('x-metadata', entry.metadataJson);
   }
-  if (entry.expiresAtMs !== undefined && entry.expiresAtMs !== null) {
+  if (entry.expiresAtMs !== null) {
     reply.header('x-expires-at-ms', String(entry.expiresAtMs));
   }
   return reply;
 }
 
-function put(ns, req, key) {
+async function put(ns, req, key) {
   // Each is undefined (no header), null (not a whole number of seconds) or a BigInt.
   const number = (name) => {
     const v = req.header(name);
@@ -141,36 +144,26 @@ function put(ns, req, key) {
   };
   const ttl = number('x-ttl');
   const at = number('x-expiration');
-  let expiration;
+  const options = {
+    metadataJson: req.header('x-metadata') ?? undefined,
+    contentType: req.header('content-type') ?? undefined,
+    ifMatch: req.header('if-match') ?? undefined,
+    ifAbsent: req.header('if-none-match') === '*',
+  };
   if (typeof ttl === 'bigint') {
-    expiration = { tag: 'ttl-seconds', val: ttl };
+    options.expirationTtl = ttl;
   } else if (ttl === undefined && typeof at === 'bigint') {
-    expiration = { tag: 'at-unix-seconds', val: at };
-  } else if (ttl === undefined && at === undefined) {
-    expiration = undefined;
-  } else {
+    options.expiration = at;
+  } else if (ttl !== undefined || at !== undefined) {
     return Reply.text(400, 'x-ttl and x-expiration must be whole seconds');
   }
-  const ifMatch = req.header('if-match');
-  let precondition;
-  if (ifMatch !== null) {
-    precondition = { tag: 'if-match', val: ifMatch };
-  } else if (req.header('if-none-match') === '*') {
-    precondition = { tag: 'if-absent' };
-  }
-  const options = {
-    metadata: req.header('x-metadata') ?? undefined,
-    contentType: req.header('content-type') ?? undefined,
-    expiration,
-    precondition,
-  };
-  const done = ns.put(key, req.body, options);
+  const done = await ns.putEntry(key, req.body, options);
   const status = done.created ? 201 : 200;
   const body = `{"etag":${jsonString(done.etag)},"created":${done.created}}`;
   return Reply.json(status, body).header('etag', done.etag);
 }
 
-function list(ns, query) {
+async function list(ns, query) {
   const param = (name) => {
     for (const pair of query.split('&')) {
       const eq = pair.indexOf('=');
@@ -189,26 +182,26 @@ function list(ns, query) {
     }
     limit = Number(parsed);
   }
-  const page = ns.list(param('prefix') ?? '', param('cursor') ?? undefined, limit);
+  const page = await ns.listPage({ prefix: param('prefix') ?? '', cursor: param('cursor') ?? undefined, limit });
   const keys = page.keys.map(
     (k) =>
       `{"name":${jsonString(k.name)},` +
-      `"expires_at_ms":${k.expiresAtMs === undefined || k.expiresAtMs === null ? 'null' : String(k.expiresAtMs)},` +
-      `"metadata":${k.metadata ?? 'null'},` +
+      `"expires_at_ms":${k.expiresAtMs === null ? 'null' : String(k.expiresAtMs)},` +
+      `"metadata":${k.metadataJson ?? 'null'},` +
       `"size":${String(k.size)}}`,
   );
-  const cursor = page.cursor === undefined || page.cursor === null ? 'null' : jsonString(page.cursor);
+  const cursor = page.cursor === null ? 'null' : jsonString(page.cursor);
   return Reply.json(200, `{"keys":[${keys.join(',')}],"cursor":${cursor}}`);
 }
 
 // ---- errors ------------------------------------------------------------------------------------
 
-/// The `edgekv:kv/store` error variant (`{tag, val}`) carried by a failed binding call; anything else
-/// is a bug and is thrown on (the request then fails, as a panic would in the Rust guest).
+/// The `edgekv:kv/store` error variant (`{tag, val}`) of a failed KV call (edgekv.js's errors carry
+/// it as `code`, with the store's `reason` and a conflict's `currentEtag`); anything else is a bug
+/// and is thrown on (the request then fails, as a panic would in the Rust guest).
 function bindingError(e) {
-  const payload = e && e.payload;
-  if (payload && typeof payload === 'object' && typeof payload.tag === 'string') {
-    return payload;
+  if (e && typeof e.code === 'string' && 'reason' in e) {
+    return { tag: e.code, val: e.code === 'conflict' ? e.currentEtag : e.reason };
   }
   throw e;
 }

@@ -12,16 +12,20 @@
 //!
 //! Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
 //! a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
+//!
+//! The KV binding comes from the `edgekv-guest` crate (guest-libs/rust); this crate generates only
+//! the `wasi:http/proxy` bindings it serves requests with.
 
 mod http;
 
 wit_bindgen::generate!({
-    world: "edgekv:kv/edge-app",
+    world: "wasi:http/proxy@0.2.12",
     path: "../../wit",
     generate_all,
 });
 
-use edgekv::kv::store::{Error, Expiration, Namespace, Precondition, PutOptions};
+use edgekv_guest::{Error, Namespace, Page};
+use std::time::Duration;
 use exports::wasi::http::incoming_handler::Guest;
 use http::{decode, json_string, param, Reply, Request};
 use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
@@ -72,7 +76,10 @@ fn entry_route(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error>
         Method::Get => get(ns, key),
         Method::Put => put(ns, req, key),
         Method::Delete => {
-            let deleted = ns.delete(key, req.header("if-match").as_deref())?;
+            let deleted = match req.header("if-match") {
+                Some(etag) => ns.delete_if_match(key, &etag)?,
+                None => ns.delete(key)?,
+            };
             Ok(Reply::json(200, format!("{{\"deleted\":{deleted}}}")))
         }
         _ => Ok(Reply::text(405, "use GET, PUT or DELETE")),
@@ -80,7 +87,7 @@ fn entry_route(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error>
 }
 
 fn get(ns: &Namespace, key: &str) -> Result<Reply, Error> {
-    let Some(entry) = ns.get(key)? else {
+    let Some(entry) = ns.get_with_metadata(key)? else {
         return Ok(Reply::json(404, "{\"error\":\"not-found\"}".into()));
     };
     let content_type = entry.content_type.unwrap_or_else(|| "application/octet-stream".into());
@@ -96,24 +103,25 @@ fn get(ns: &Namespace, key: &str) -> Result<Reply, Error> {
 
 fn put(ns: &Namespace, req: &Request, key: &str) -> Result<Reply, Error> {
     let number = |name: &str| req.header(name).map(|v| v.trim().parse::<u64>());
-    let expiration = match (number("x-ttl"), number("x-expiration")) {
-        (Some(Ok(ttl)), _) => Some(Expiration::TtlSeconds(ttl)),
-        (None, Some(Ok(at))) => Some(Expiration::AtUnixSeconds(at)),
-        (None, None) => None,
+    let mut put = ns.put(key, &req.body);
+    match (number("x-ttl"), number("x-expiration")) {
+        (Some(Ok(ttl)), _) => put = put.ttl(Duration::from_secs(ttl)),
+        (None, Some(Ok(at))) => put = put.expires_at_unix(at),
+        (None, None) => {}
         _ => return Ok(Reply::text(400, "x-ttl and x-expiration must be whole seconds")),
-    };
-    let precondition = match (req.header("if-match"), req.header("if-none-match")) {
-        (Some(etag), _) => Some(Precondition::IfMatch(etag)),
-        (None, Some(any)) if any == "*" => Some(Precondition::IfAbsent),
-        _ => None,
-    };
-    let options = PutOptions {
-        metadata: req.header("x-metadata"),
-        content_type: req.header("content-type"),
-        expiration,
-        precondition,
-    };
-    let done = ns.put(key, &req.body, &options)?;
+    }
+    match (req.header("if-match"), req.header("if-none-match")) {
+        (Some(etag), _) => put = put.if_match(etag),
+        (None, Some(any)) if any == "*" => put = put.if_absent(),
+        _ => {}
+    }
+    if let Some(metadata) = req.header("x-metadata") {
+        put = put.metadata(metadata);
+    }
+    if let Some(content_type) = req.header("content-type") {
+        put = put.content_type(content_type);
+    }
+    let done = put.send()?;
     let status = if done.created { 201 } else { 200 };
     let body = format!("{{\"etag\":{},\"created\":{}}}", json_string(&done.etag), done.created);
     Ok(Reply::json(status, body).header("etag", &done.etag))
@@ -125,7 +133,15 @@ fn list(ns: &Namespace, query: &str) -> Result<Reply, Error> {
         Some(Err(_)) => return Ok(Reply::text(400, "limit must be a number")),
         None => None,
     };
-    let page = ns.list(&param(query, "prefix").unwrap_or_default(), param(query, "cursor").as_deref(), limit)?;
+    let mut listing = ns.list().prefix(param(query, "prefix").unwrap_or_default());
+    if let Some(cursor) = param(query, "cursor") {
+        listing = listing.cursor(cursor);
+    }
+    if let Some(limit) = limit {
+        listing = listing.limit(limit);
+    }
+    // The first item of a listing is always a page (or its error).
+    let page = listing.next().unwrap_or_else(|| Ok(Page { keys: Vec::new(), cursor: None }))?;
     let keys: Vec<String> = page
         .keys
         .iter()
@@ -143,22 +159,18 @@ fn list(ns: &Namespace, query: &str) -> Result<Reply, Error> {
     Ok(Reply::json(200, format!("{{\"keys\":[{}],\"cursor\":{cursor}}}", keys.join(","))))
 }
 
-/// A binding error as a 4xx (5xx for `other`) whose body names the variant.
+/// A binding error as a 4xx whose body names the variant.
 fn error_reply(e: Error) -> Reply {
-    let (status, name, detail) = match e {
-        Error::NoSuchStore => (404, "no-such-store", None),
-        Error::AccessDenied => (403, "access-denied", None),
-        Error::InvalidKey(m) => (400, "invalid-key", Some(m)),
-        Error::ValueTooLarge(m) => (413, "value-too-large", Some(m)),
-        Error::MetadataTooLarge(m) => (413, "metadata-too-large", Some(m)),
-        Error::InvalidExpiration(m) => (400, "invalid-expiration", Some(m)),
-        Error::QuotaExceeded(m) => (413, "quota-exceeded", Some(m)),
-        Error::Conflict(current) => {
-            let current = current.as_deref().map_or("null".into(), json_string);
+    let status = match e {
+        Error::NoSuchStore => 404,
+        Error::AccessDenied => 403,
+        Error::InvalidKey(_) | Error::InvalidExpiration(_) | Error::Other(_) => 400,
+        Error::ValueTooLarge(_) | Error::MetadataTooLarge(_) | Error::QuotaExceeded(_) => 413,
+        Error::Conflict { current_etag } => {
+            let current = current_etag.as_deref().map_or("null".into(), json_string);
             return Reply::json(412, format!("{{\"error\":\"conflict\",\"current_etag\":{current}}}"));
         }
-        Error::Other(m) => (400, "other", Some(m)),
     };
-    let message = detail.as_deref().map_or("null".into(), json_string);
-    Reply::json(status, format!("{{\"error\":\"{name}\",\"message\":{message}}}"))
+    let message = e.message().map_or("null".into(), json_string);
+    Reply::json(status, format!("{{\"error\":\"{}\",\"message\":{message}}}", e.variant()))
 }
