@@ -7,6 +7,7 @@ use crate::clock::{self, ClockChoice};
 use crate::config::{self, AppConfig, Config, NamespaceConfig};
 use crate::credentials::CredentialArgs;
 use crate::store::{StoreArgs, StoreChoice};
+use crate::tls::TlsFiles;
 use anyhow::{bail, Result};
 use clap::Args;
 use edgekv_store::Durability;
@@ -107,6 +108,20 @@ pub struct ServeArgs {
     /// Where a manual clock starts, in RFC 3339 (e.g. 2030-01-01T00:00:00Z) [default: now].
     #[arg(long, value_name = "TIME", value_parser = clock::parse_start)]
     pub start_time: Option<i64>,
+    /// Serve the main listener over TLS (HTTP/2 or HTTP/1.1, as the client offers) with this
+    /// certificate chain (PEM, the server's own certificate first); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve the admin listener (--admin-listen) over TLS with this certificate chain (PEM), on
+    /// its own: either listener may be TLS without the other; needs --admin-tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// The private key of --admin-tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub admin_tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -154,6 +169,12 @@ pub struct Settings {
     pub clock: ClockChoice,
     /// Where a manual clock starts, in unix milliseconds; `None`: now.
     pub start_time_ms: Option<i64>,
+    /// The main listener's certificate and key, if it serves TLS (the browser's own listener
+    /// too, when there is no admin listener).
+    pub tls: Option<TlsFiles>,
+    /// The admin listener's certificate and key, if it serves TLS (the browser's own listener
+    /// too, when there is an admin listener).
+    pub admin_tls: Option<TlsFiles>,
 }
 
 impl Settings {
@@ -189,6 +210,20 @@ impl Settings {
             bail!("--start-time sets where a manual clock starts: give --clock manual with it");
         }
         let seconds = |secs: u64| Duration::from_secs(secs.max(1));
+        let tls = TlsFiles::pair(
+            args.tls_cert.or(server.tls_cert),
+            args.tls_key.or(server.tls_key),
+            ("--tls-cert", "--tls-key"),
+        )?;
+        let admin_tls = TlsFiles::pair(
+            args.admin_tls_cert.or(server.admin_tls_cert),
+            args.admin_tls_key.or(server.admin_tls_key),
+            ("--admin-tls-cert", "--admin-tls-key"),
+        )?;
+        let admin_listen = args.admin_listen.or(server.admin_listen);
+        if admin_tls.is_some() && admin_listen.is_none() {
+            bail!("--admin-tls-cert is the admin listener's: give --admin-listen with it");
+        }
         Ok(Settings {
             namespaces: config.namespaces,
             apps: config.apps,
@@ -199,7 +234,7 @@ impl Settings {
             durability,
             store: StoreChoice::resolve(args.store, config.store.url, config.store.pool),
             listen: args.listen.or(server.listen).unwrap_or(DEFAULT_LISTEN),
-            admin_listen: args.admin_listen.or(server.admin_listen),
+            admin_listen,
             browser_listen: args.browser_listen.or(server.browser_listen),
             allow_guest_management: args.allow_guest_management,
             watch: args.watch,
@@ -211,6 +246,8 @@ impl Settings {
             credentials: args.credentials,
             clock: args.clock,
             start_time_ms: args.start_time,
+            tls,
+            admin_tls,
         })
     }
 }
