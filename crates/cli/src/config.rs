@@ -250,6 +250,20 @@ mod tests {
         parses_and_passes_checks(&block.join("\n"));
     }
 
+    /// Certificate and key paths are the config file's, as component and seed paths are.
+    #[test]
+    fn tls_files_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().expect("a temporary dir");
+        let path = dir.path().join("edgekv.toml");
+        let text = "[server]\ntls_cert = \"c.pem\"\ntls_key = \"/abs/k.pem\"\nadmin_tls_cert = \"a/c.pem\"";
+        std::fs::write(&path, text).expect("written");
+        let server = Config::load(&path).expect("loads").server;
+        assert_eq!(server.tls_cert, Some(dir.path().join("c.pem")));
+        assert_eq!(server.tls_key, Some("/abs/k.pem".into()));
+        assert_eq!(server.admin_tls_cert, Some(dir.path().join("a/c.pem")));
+        assert_eq!(server.admin_tls_key, None);
+    }
+
     /// So is the one this module's documentation shows.
     #[test]
     fn the_module_doc_shows_a_valid_config_file() {

@@ -261,6 +261,7 @@ pub fn serve_help() -> String {
   edgekv serve app.wasm
   edgekv serve --config edgekv.toml --data-dir /tmp/kv
   EDGEKV_API_TOKEN=secret edgekv serve app.wasm --admin-listen 127.0.0.1:8788
+  edgekv serve app.wasm --tls-cert server.pem --tls-key server.key   # https://127.0.0.1:8787
 
 Listeners: --listen serves the guests, and the management APIs unless --admin-listen gives them
 their own. The data browser (sign in with the API token as the password) is never served where
@@ -272,6 +273,13 @@ process serves) and /_edgekv/readyz (the store answers; 503 with the reason othe
 one cannot lock out another: --max-connections each for the main and admin listeners, {BROWSER_CONNECTIONS} for the
 browser's.
 
+TLS: --tls-cert and --tls-key (PEM files) serve the main listener over TLS, --admin-tls-cert and
+--admin-tls-key the admin listener, each on its own. A TLS listener speaks HTTP/2 to clients that
+offer it (ALPN), else HTTP/1.1; its handshake must end within --header-timeout. The browser's own
+listener (--browser-listen) has the admin listener's TLS when there is an admin listener, else the
+main one's. A certificate or key that cannot be read, is not PEM, or a key that does not match its
+certificate stops the start.
+
 Config file (edgekv.toml):
   [server]
   listen = \"{DEFAULT_LISTEN}\"
@@ -280,6 +288,10 @@ Config file (edgekv.toml):
                                       # set, else the port after listen's]
   data_dir = \"{DEFAULT_DATA_DIR}\"
   durability = \"{DEFAULT_DURABILITY}\"      # or \"full\"
+  # tls_cert = \"server.pem\"           # TLS on listen (PEM, relative to this file)
+  # tls_key = \"server.key\"
+  # admin_tls_cert = \"admin.pem\"      # TLS on admin_listen, on its own
+  # admin_tls_key = \"admin.key\"
   [[namespaces]]
   binding = \"default\"        # the name apps open it by
   profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
@@ -423,6 +435,59 @@ mod tests {
         assert_eq!(settings.max_connections, 1);
         assert_eq!(settings.max_instances, 1);
         assert_eq!(settings.header_timeout, Duration::from_secs(1));
+    }
+
+    const TLS_TABLE: &str = r#"
+        [server]
+        admin_listen = "127.0.0.1:9001"
+        tls_cert = "config.pem"
+        tls_key = "config.key"
+        admin_tls_cert = "admin.pem"
+        admin_tls_key = "admin.key"
+    "#;
+
+    fn files(cert: &str, key: &str) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })
+    }
+
+    #[test]
+    fn tls_comes_from_the_flags_else_the_config_file() {
+        let from_config = settings(&[], TLS_TABLE).expect("settings");
+        assert_eq!(from_config.tls, files("config.pem", "config.key"));
+        assert_eq!(from_config.admin_tls, files("admin.pem", "admin.key"));
+        let flags = ["--tls-cert=flag.pem", "--tls-key=flag.key"];
+        let from_flags = settings(&flags, TLS_TABLE).expect("settings");
+        assert_eq!(from_flags.tls, files("flag.pem", "flag.key"));
+        assert_eq!(from_flags.admin_tls, files("admin.pem", "admin.key"));
+        let plain = settings(&[], "").expect("settings");
+        assert_eq!((plain.tls, plain.admin_tls), (None, None));
+    }
+
+    #[test]
+    fn the_admin_listener_may_serve_tls_without_the_main_one() {
+        let flags = [
+            "--admin-listen=127.0.0.1:7001",
+            "--admin-tls-cert=a.pem",
+            "--admin-tls-key=a.key",
+        ];
+        let settings = settings(&flags, "").expect("settings");
+        assert_eq!(settings.tls, None);
+        assert_eq!(settings.admin_tls, files("a.pem", "a.key"));
+    }
+
+    #[test]
+    fn half_a_tls_pair_or_admin_tls_without_admin_listener_stops_the_start() {
+        for flags in [
+            &["--tls-cert=c.pem"][..],
+            &["--tls-key=c.key"],
+            &["--admin-listen=127.0.0.1:7001", "--admin-tls-key=a.key"],
+            &["--admin-tls-cert=a.pem", "--admin-tls-key=a.key"],
+        ] {
+            assert!(settings(flags, "").is_err(), "{flags:?} was accepted");
+        }
     }
 
     /// `--help` quotes the defaults the settings apply.
