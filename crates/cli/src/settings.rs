@@ -108,6 +108,18 @@ pub struct ServeArgs {
     /// Where a manual clock starts, in RFC 3339 (e.g. 2030-01-01T00:00:00Z) [default: now].
     #[arg(long, value_name = "TIME", value_parser = clock::parse_start)]
     pub start_time: Option<i64>,
+    #[command(flatten)]
+    pub tls: Box<TlsArgs>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// `edgekv serve`'s TLS flags (boxed in [`ServeArgs`]: four paths would make it the largest
+/// command's arguments by far).
+#[derive(Debug, Args)]
+pub struct TlsArgs {
     /// Serve the main listener over TLS (HTTP/2 or HTTP/1.1, as the client offers) with this
     /// certificate chain (PEM, the server's own certificate first); needs --tls-key.
     #[arg(long, value_name = "FILE")]
@@ -122,10 +134,6 @@ pub struct ServeArgs {
     /// The private key of --admin-tls-cert (PEM).
     #[arg(long, value_name = "FILE")]
     pub admin_tls_key: Option<PathBuf>,
-    #[command(flatten)]
-    pub store: StoreArgs,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
 }
 
 /// What `edgekv serve` runs with, every choice made.
@@ -211,13 +219,13 @@ impl Settings {
         }
         let seconds = |secs: u64| Duration::from_secs(secs.max(1));
         let tls = TlsFiles::pair(
-            args.tls_cert.or(server.tls_cert),
-            args.tls_key.or(server.tls_key),
+            args.tls.tls_cert.or(server.tls_cert),
+            args.tls.tls_key.or(server.tls_key),
             ("--tls-cert", "--tls-key"),
         )?;
         let admin_tls = TlsFiles::pair(
-            args.admin_tls_cert.or(server.admin_tls_cert),
-            args.admin_tls_key.or(server.admin_tls_key),
+            args.tls.admin_tls_cert.or(server.admin_tls_cert),
+            args.tls.admin_tls_key.or(server.admin_tls_key),
             ("--admin-tls-cert", "--admin-tls-key"),
         )?;
         let admin_listen = args.admin_listen.or(server.admin_listen);
