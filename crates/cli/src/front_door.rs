@@ -16,8 +16,9 @@
 //!
 //! A listener may serve TLS (`crate::tls` loads its certificate): every bound above holds there
 //! too, the handshake itself within the header deadline, and a connection speaks HTTP/2 when its
-//! client offered it through ALPN. On HTTP/2 the header deadline closes a connection that has no
-//! request open for that long; a connection's requests each count against the request deadline.
+//! client offered it through ALPN. HTTP/2 has no header read timeout of its own: there the header
+//! deadline closes a connection that has had no request open (being handled or its response being
+//! sent) for that long, and each of its requests has the request deadline, as on HTTP/1.
 
 use crate::reload::LiveApp;
 use crate::tls;
