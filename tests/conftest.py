@@ -39,7 +39,7 @@ CREDENTIALS_ENV = {
 BACKEND = os.environ.get("EDGEKV_TEST_BACKEND") or "sqlite"
 POSTGRES_URL = os.environ.get("EDGEKV_TEST_POSTGRES_URL")
 
-LISTENING = re.compile(r"^edgekv listening on (http://127\.0\.0\.1:(\d+))$")
+LISTENING = re.compile(r"^edgekv listening on (https?://127\.0\.0\.1:(\d+))$")
 START_TIMEOUT = 240  # a first start compiles the component: large JS and Python guests take a while
 
 

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from certs import certificate_authority, server_certificate
 from conftest import API_TOKEN, CREDENTIALS_ENV, EDGEKV_BIN
 from test_postgres_faults import POSTGRES, postgres  # noqa: F401 (the fixture)
 
@@ -18,26 +19,6 @@ pytestmark = pytest.mark.skipif(
     POSTGRES is None or shutil.which("openssl") is None,
     reason="needs PostgreSQL's server binaries (tests/postgres.sh installs them) and openssl",
 )
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def certificate_authority(directory, name):
-    """A self-signed CA in DIRECTORY/NAME.{crt,key}."""
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
-            "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=directory)
-    return directory / f"{name}.crt"
-
-
-def server_certificate(directory, ca):
-    """server.{crt,key} for IP 127.0.0.1, signed by CA."""
-    (directory / "san.cnf").write_text("subjectAltName = IP:127.0.0.1\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", "server.key", "-out", "server.csr", cwd=directory)
-    openssl("x509", "-req", "-in", "server.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.crt", cwd=directory)
 
 
 def psql(url, sql):

@@ -1,5 +1,6 @@
 //! `edgekv.toml`: the namespaces an instance serves (binding name, profile, TTL support, limit
-//! overrides, seed), the apps (route, component, granted bindings, limits) and the listeners.
+//! overrides, seed), the apps (route, component, granted bindings, limits) and the listeners
+//! (addresses, TLS certificates).
 //!
 //! A namespace's `seed` names a Cloudflare bulk JSON file (what `edgekv kv import` reads),
 //! relative to the config file: `edgekv serve` writes it when it creates the namespace, the first
@@ -15,6 +16,10 @@
 //! browser_listen = "127.0.0.1:8789"  # optional: the data browser [default: port after listen's]
 //! data_dir = ".edgekv"
 //! durability = "normal"            # or "full" (fsync every commit)
+//! tls_cert = "certs/server.pem"    # optional: TLS on listen (PEM, relative to this file)
+//! tls_key = "certs/server.key"
+//! admin_tls_cert = "certs/admin.pem"  # optional: TLS on admin_listen, on its own
+//! admin_tls_key = "certs/admin.key"
 //!
 //! [store]                          # optional: a database instead of <data_dir>/kv.sqlite3
 //! url = "postgres://edgekv@db.internal/edgekv"  # several nodes may share it
@@ -73,6 +78,13 @@ pub struct Server {
     pub browser_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub durability: Option<String>,
+    /// The main listener's TLS certificate chain and key (PEM), relative to the config file once
+    /// loaded.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The admin listener's, likewise.
+    pub admin_tls_cert: Option<PathBuf>,
+    pub admin_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +157,15 @@ impl Config {
         }
         for namespace in &mut config.namespaces {
             namespace.seed = namespace.seed.as_ref().map(|seed| base.join(seed));
+        }
+        let server = &mut config.server;
+        for file in [
+            &mut server.tls_cert,
+            &mut server.tls_key,
+            &mut server.admin_tls_cert,
+            &mut server.admin_tls_key,
+        ] {
+            *file = file.as_ref().map(|file| base.join(file));
         }
         config.check()?;
         Ok(config)
@@ -227,6 +248,20 @@ mod tests {
             .map_while(|l| l.strip_prefix("  "))
             .collect();
         parses_and_passes_checks(&block.join("\n"));
+    }
+
+    /// Certificate and key paths are the config file's, as component and seed paths are.
+    #[test]
+    fn tls_files_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().expect("a temporary dir");
+        let path = dir.path().join("edgekv.toml");
+        let text = "[server]\ntls_cert = \"c.pem\"\ntls_key = \"/abs/k.pem\"\nadmin_tls_cert = \"a/c.pem\"";
+        std::fs::write(&path, text).expect("written");
+        let server = Config::load(&path).expect("loads").server;
+        assert_eq!(server.tls_cert, Some(dir.path().join("c.pem")));
+        assert_eq!(server.tls_key, Some("/abs/k.pem".into()));
+        assert_eq!(server.admin_tls_cert, Some(dir.path().join("a/c.pem")));
+        assert_eq!(server.admin_tls_key, None);
     }
 
     /// So is the one this module's documentation shows.

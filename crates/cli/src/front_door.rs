@@ -13,27 +13,39 @@
 //! take more closes the connection, which cancels the guest writing it. A request cut off by its
 //! deadline, or whose client went away before its body was in, is abandoned: its guest is
 //! cancelled and may not change data after.
+//!
+//! A listener may serve TLS (`crate::tls` loads its certificate): every bound above holds there
+//! too, the handshake itself within the header deadline, and a connection speaks HTTP/2 when its
+//! client offered it through ALPN. HTTP/2 has no header read timeout of its own: there the header
+//! deadline closes a connection that has had no request open (being handled or its response being
+//! sent) for that long, and each of its requests has the request deadline, as on HTTP/1.
 
 use crate::metrics::ServerMetrics;
 use crate::reload::{LiveApp, Routes};
+use crate::tls;
 use edgekv_api::{BoxError, Dialect, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
+use hyper::body::{Frame, SizeHint};
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::TlsAcceptor;
 
 /// How the front door bounds its clients.
 #[derive(Debug, Clone)]
@@ -235,10 +247,14 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-/// Serves `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `listener` until `shutdown` resolves, then drains in-flight requests. With `tls`, every
+/// connection is a TLS one: its handshake must end within the header timeout (a client that
+/// connects and never handshakes does not keep its connection slot), then it speaks HTTP/2 when
+/// ALPN chose it, else HTTP/1.1.
 pub async fn serve(
     listener: TcpListener,
     door: Arc<FrontDoor>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -278,29 +294,28 @@ pub async fn serve(
                 let Ok(local) = stream.local_addr() else {
                     continue;
                 };
-                let header_timeout = door.limits.header_timeout;
                 // A write that makes no progress for this long fails the connection.
                 let mut stream = TimeoutStream::new(stream);
                 stream.set_write_timeout(Some(door.limits.write_timeout));
-                let door = door.clone();
-                let service = service_fn(move |req| {
-                    let door = door.clone();
-                    async move { Ok::<_, Infallible>(door.answer(req, local).await) }
-                });
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .max_header_size(MAX_HEADER_BYTES)
-                    .max_buf_size(MAX_HEADER_BYTES)
-                    .serve_connection(TokioIo::new(Box::pin(stream)), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!("connection ended: {e}");
+                let stream = Box::pin(stream);
+                let connection = Connection {
+                    door: door.clone(),
+                    local,
+                    watcher: graceful.watcher(),
+                };
+                match &tls {
+                    None => tokio::spawn(async move {
+                        connection.http1(stream).await;
+                        drop(permit);
+                    }),
+                    Some(tls) => {
+                        let tls = tls.clone();
+                        tokio::spawn(async move {
+                            connection.tls(tls, stream).await;
+                            drop(permit);
+                        })
                     }
-                    drop(permit);
-                });
+                };
             }
             _ = &mut shutdown => break,
         }
@@ -310,5 +325,163 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("gave up waiting for in-flight requests after {DRAIN:?}");
+    }
+}
+
+/// One accepted connection: what serves it, the address it came in on, and shutdown's watch.
+struct Connection {
+    door: Arc<FrontDoor>,
+    local: SocketAddr,
+    watcher: Watcher,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `io` until the client or the server closes it.
+    async fn http1<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            door,
+            local,
+            watcher,
+        } = self;
+        let header_timeout = door.limits.header_timeout;
+        let service = service_fn(move |req| {
+            let door = door.clone();
+            async move { Ok::<_, Infallible>(door.answer(req, local).await) }
+        });
+        let conn = http1::Builder::new()
+            .keep_alive(true)
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_header_size(MAX_HEADER_BYTES)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .serve_connection(TokioIo::new(io), service);
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!("connection ended: {e}");
+        }
+    }
+
+    /// Completes the TLS handshake within the header timeout, then serves what ALPN chose.
+    async fn tls<I>(self, acceptor: TlsAcceptor, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let header_timeout = self.door.limits.header_timeout;
+        let stream = match tokio::time::timeout(header_timeout, acceptor.accept(io)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!("TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("no TLS handshake within {header_timeout:?}: closing");
+                return;
+            }
+        };
+        if tls::negotiated_h2(&stream) {
+            self.http2(stream).await;
+        } else {
+            self.http1(stream).await;
+        }
+    }
+
+    /// Serves HTTP/2 on `io`. HTTP/2 has no header read timeout of its own; its equivalent here: a
+    /// connection with no request open (none being handled, no response being sent) for the
+    /// header timeout is closed, as an HTTP/1 connection that sends no request head is.
+    async fn http2<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            door,
+            local,
+            watcher,
+        } = self;
+        let header_timeout = door.limits.header_timeout;
+        let (open, idle) = watch::channel(0usize);
+        let open = Arc::new(open);
+        let service = service_fn(move |req| {
+            let door = door.clone();
+            let request = OpenRequest::new(open.clone());
+            async move {
+                let response = door.answer(req, local).await;
+                Ok::<_, Infallible>(response.map(|body| Counted {
+                    body,
+                    _request: request,
+                }))
+            }
+        });
+        let conn = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEADER_BYTES as u32)
+            .serve_connection(TokioIo::new(io), service);
+        let conn = watcher.watch(conn);
+        tokio::select! {
+            ended = conn => if let Err(e) = ended {
+                tracing::debug!("connection ended: {e}");
+            },
+            () = idle_for(idle, header_timeout) => {
+                tracing::debug!("no HTTP/2 request for {header_timeout:?}: closing");
+            }
+        }
+    }
+}
+
+/// Resolves once the count of open requests has stayed 0 for `timeout`.
+async fn idle_for(mut open: watch::Receiver<usize>, timeout: Duration) {
+    loop {
+        if *open.borrow_and_update() == 0 {
+            // Any change (a request opening, even one that is over by the next look) restarts it.
+            if tokio::time::timeout(timeout, open.changed()).await.is_err() {
+                return;
+            }
+        } else if open.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// One open request of an HTTP/2 connection: counted from its headers to the end of its response.
+struct OpenRequest(Arc<watch::Sender<usize>>);
+
+impl OpenRequest {
+    fn new(open: Arc<watch::Sender<usize>>) -> Self {
+        open.send_modify(|n| *n += 1);
+        OpenRequest(open)
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// A response body that keeps its request open until the body is sent or dropped.
+struct Counted {
+    body: Body,
+    /// Held, never read: dropped with the body.
+    _request: OpenRequest,
+}
+
+impl hyper::body::Body for Counted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

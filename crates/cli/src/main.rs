@@ -15,6 +15,7 @@ mod serve;
 mod serve_lock;
 mod settings;
 mod store;
+mod tls;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;

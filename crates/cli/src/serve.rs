@@ -8,7 +8,8 @@
 //! Listeners: the main one serves guests (and the management APIs unless `--admin-listen` moves
 //! them); the data browser's page never shares an origin with guest content, so it lives on the
 //! admin listener when there is one, else on a listener of its own (`--browser-listen`, by default
-//! the port after the main one). Each listener has its own connection budget.
+//! the port after the main one). Each listener has its own connection budget, and TLS if its
+//! certificate was given (the browser's own listener: as the admin listener, else as the main one).
 
 use crate::clock::{self, ClockChoice};
 use crate::config::NamespaceConfig;
@@ -19,6 +20,7 @@ use crate::metrics::ServerMetrics;
 use crate::reload::{self, AppSource, LiveApp, Routes};
 use crate::serve_lock;
 use crate::settings::{ServeArgs, Settings, BROWSER_CONNECTIONS};
+use crate::tls::TlsFiles;
 use anyhow::{Context, Result};
 use edgekv_api::{Management, Surfaces};
 use edgekv_runtime::{AppLimits, EgressPolicy, Grants, Runtime, RuntimeOptions};
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 /// Where in the data dir the admin API keeps named snapshots.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -37,6 +40,8 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 /// Runs `edgekv serve`: resolves its settings, then starts what they say.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = Settings::resolve(args)?;
+    // Certificates are read and checked first: a bad one stops the start before anything else.
+    let tls = ListenerTls::load(&settings)?;
     // Held until the server stops: `kv restore` refuses to run beside it.
     let _serving = serve_lock::hold(&settings.data_dir)?;
     let credentials = credentials::resolve(&settings.credentials, &settings.data_dir)?;
@@ -46,7 +51,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let clock = clock::for_server(settings.clock, settings.start_time_ms, &settings.data_dir)?;
     let (store, db) = open_store(&settings, clock)?;
     let (bindings, seeds) = ensure_namespaces(&store, &settings.namespaces)?;
-    let listeners = Listeners::bind(&settings).await?;
+    let listeners = Listeners::bind(&settings, tls).await?;
     // Guests are loaded once the listeners are bound: their egress policy names them.
     let egress = listeners.egress_policy(settings.allow_guest_management)?;
     let (runtime, apps) = load_apps(&settings, engine, &store, &bindings, egress)?;
@@ -85,6 +90,34 @@ struct Listeners {
     main: TcpListener,
     admin: Option<TcpListener>,
     browser: BrowserPlace,
+    tls: ListenerTls,
+}
+
+/// The TLS of the listeners that serve it. The browser's own listener, a management surface, is
+/// served as the admin listener is when there is one, else as the main one.
+struct ListenerTls {
+    main: Option<TlsAcceptor>,
+    admin: Option<TlsAcceptor>,
+}
+
+impl ListenerTls {
+    fn load(settings: &Settings) -> Result<ListenerTls> {
+        let acceptor =
+            |files: &Option<TlsFiles>| files.as_ref().map(TlsFiles::acceptor).transpose();
+        Ok(ListenerTls {
+            main: acceptor(&settings.tls)?,
+            admin: acceptor(&settings.admin_tls)?,
+        })
+    }
+
+    /// The browser's own listener's, given whether there is an admin listener.
+    fn browser(&self, admin_listener: bool) -> Option<TlsAcceptor> {
+        if admin_listener {
+            self.admin.clone()
+        } else {
+            self.main.clone()
+        }
+    }
 }
 
 /// Where a person finds what the listeners serve.
@@ -95,7 +128,7 @@ struct Urls {
 }
 
 impl Listeners {
-    async fn bind(settings: &Settings) -> Result<Listeners> {
+    async fn bind(settings: &Settings, tls: ListenerTls) -> Result<Listeners> {
         let main = bind(settings.listen).await?;
         let admin = match settings.admin_listen {
             Some(addr) => Some(bind(addr).await?),
@@ -107,6 +140,7 @@ impl Listeners {
             main,
             admin,
             browser,
+            tls,
         })
     }
 
@@ -126,13 +160,17 @@ impl Listeners {
     }
 
     fn urls(&self) -> Result<Urls> {
-        let main = format!("http://{}", self.main.local_addr()?);
+        let url = |listener: &TcpListener, tls: Option<&TlsAcceptor>| -> Result<String> {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            Ok(format!("{scheme}://{}", listener.local_addr()?))
+        };
+        let main = url(&self.main, self.tls.main.as_ref())?;
         let management = match &self.admin {
-            Some(admin) => format!("http://{}", admin.local_addr()?),
+            Some(admin) => url(admin, self.tls.admin.as_ref())?,
             None => main.clone(),
         };
         let browser = match self.browser.own() {
-            Some(own) => format!("http://{}", own.local_addr()?),
+            Some(own) => url(own, self.tls.browser(self.admin.is_some()).as_ref())?,
             None => management.clone(),
         };
         Ok(Urls {
@@ -169,11 +207,13 @@ impl Listeners {
             main,
             admin,
             browser,
+            tls,
         } = self;
         let main_apis = admin.is_none().then(|| management.clone());
         let main_door =
             FrontDoor::public(main_apis, apps, budget("main", settings.max_connections));
-        let mut doors = vec![(main, main_door)];
+        let browser_tls = tls.browser(admin.is_some());
+        let mut doors = vec![(main, main_door, tls.main)];
         if let Some(admin) = admin {
             let surfaces = match browser {
                 BrowserPlace::Admin => Surfaces::ApisAndBrowser,
@@ -183,6 +223,7 @@ impl Listeners {
             doors.push((
                 admin,
                 FrontDoor::private(apis, budget("admin", settings.max_connections)),
+                tls.admin,
             ));
         }
         if let BrowserPlace::Own(listener) = browser {
@@ -190,14 +231,20 @@ impl Listeners {
             doors.push((
                 listener,
                 FrontDoor::private(page, budget("browser", BROWSER_CONNECTIONS)),
+                browser_tls,
             ));
         }
         let (stop, stopped) = watch::channel(false);
         let servers: Vec<_> = doors
             .into_iter()
-            .map(|(listener, door)| {
+            .map(|(listener, door, tls)| {
                 let door = Arc::new(door);
-                tokio::spawn(front_door::serve(listener, door, wait(stopped.clone())))
+                tokio::spawn(front_door::serve(
+                    listener,
+                    door,
+                    tls,
+                    wait(stopped.clone()),
+                ))
             })
             .collect();
         shutdown_signal().await;

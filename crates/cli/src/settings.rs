@@ -7,6 +7,7 @@ use crate::clock::{self, ClockChoice};
 use crate::config::{self, AppConfig, Config, NamespaceConfig};
 use crate::credentials::CredentialArgs;
 use crate::store::{StoreArgs, StoreChoice};
+use crate::tls::TlsFiles;
 use anyhow::{bail, Result};
 use clap::Args;
 use edgekv_store::Durability;
@@ -112,6 +113,8 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub metrics: Switch,
     #[command(flatten)]
+    pub tls: Box<TlsArgs>,
+    #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
     pub credentials: CredentialArgs,
@@ -124,6 +127,26 @@ pub enum Switch {
     On,
     /// Off.
     Off,
+}
+
+/// `edgekv serve`'s TLS flags (boxed in [`ServeArgs`]: four paths would make it the largest
+/// command's arguments by far).
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Serve the main listener over TLS (HTTP/2 or HTTP/1.1, as the client offers) with this
+    /// certificate chain (PEM, the server's own certificate first); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve the admin listener (--admin-listen) over TLS with this certificate chain (PEM), on
+    /// its own: either listener may be TLS without the other; needs --admin-tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// The private key of --admin-tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub admin_tls_key: Option<PathBuf>,
 }
 
 /// What `edgekv serve` runs with, every choice made.
@@ -169,6 +192,12 @@ pub struct Settings {
     pub start_time_ms: Option<i64>,
     /// Whether the server counts and serves its metrics.
     pub metrics: bool,
+    /// The main listener's certificate and key, if it serves TLS (the browser's own listener
+    /// too, when there is no admin listener).
+    pub tls: Option<TlsFiles>,
+    /// The admin listener's certificate and key, if it serves TLS (the browser's own listener
+    /// too, when there is an admin listener).
+    pub admin_tls: Option<TlsFiles>,
 }
 
 impl Settings {
@@ -204,6 +233,20 @@ impl Settings {
             bail!("--start-time sets where a manual clock starts: give --clock manual with it");
         }
         let seconds = |secs: u64| Duration::from_secs(secs.max(1));
+        let tls = TlsFiles::pair(
+            args.tls.tls_cert.or(server.tls_cert),
+            args.tls.tls_key.or(server.tls_key),
+            ("--tls-cert", "--tls-key"),
+        )?;
+        let admin_tls = TlsFiles::pair(
+            args.tls.admin_tls_cert.or(server.admin_tls_cert),
+            args.tls.admin_tls_key.or(server.admin_tls_key),
+            ("--admin-tls-cert", "--admin-tls-key"),
+        )?;
+        let admin_listen = args.admin_listen.or(server.admin_listen);
+        if admin_tls.is_some() && admin_listen.is_none() {
+            bail!("--admin-tls-cert is the admin listener's: give --admin-listen with it");
+        }
         Ok(Settings {
             namespaces: config.namespaces,
             apps: config.apps,
@@ -214,7 +257,7 @@ impl Settings {
             durability,
             store: StoreChoice::resolve(args.store, config.store.url, config.store.pool),
             listen: args.listen.or(server.listen).unwrap_or(DEFAULT_LISTEN),
-            admin_listen: args.admin_listen.or(server.admin_listen),
+            admin_listen,
             browser_listen: args.browser_listen.or(server.browser_listen),
             allow_guest_management: args.allow_guest_management,
             watch: args.watch,
@@ -227,6 +270,8 @@ impl Settings {
             clock: args.clock,
             start_time_ms: args.start_time,
             metrics: args.metrics == Switch::On,
+            tls,
+            admin_tls,
         })
     }
 }
@@ -240,6 +285,7 @@ pub fn serve_help() -> String {
   edgekv serve app.wasm
   edgekv serve --config edgekv.toml --data-dir /tmp/kv
   EDGEKV_API_TOKEN=secret edgekv serve app.wasm --admin-listen 127.0.0.1:8788
+  edgekv serve app.wasm --tls-cert server.pem --tls-key server.key   # https://127.0.0.1:8787
 
 Listeners: --listen serves the guests, and the management APIs unless --admin-listen gives them
 their own. The data browser (sign in with the API token as the password) is never served where
@@ -251,6 +297,13 @@ process serves) and /_edgekv/readyz (the store answers; 503 with the reason othe
 one cannot lock out another: --max-connections each for the main and admin listeners, {BROWSER_CONNECTIONS} for the
 browser's.
 
+TLS: --tls-cert and --tls-key (PEM files) serve the main listener over TLS, --admin-tls-cert and
+--admin-tls-key the admin listener, each on its own. A TLS listener speaks HTTP/2 to clients that
+offer it (ALPN), else HTTP/1.1; its handshake must end within --header-timeout. The browser's own
+listener (--browser-listen) has the admin listener's TLS when there is an admin listener, else the
+main one's. A certificate or key that cannot be read, is not PEM, or a key that does not match its
+certificate stops the start.
+
 Config file (edgekv.toml):
   [server]
   listen = \"{DEFAULT_LISTEN}\"
@@ -259,6 +312,10 @@ Config file (edgekv.toml):
                                       # set, else the port after listen's]
   data_dir = \"{DEFAULT_DATA_DIR}\"
   durability = \"{DEFAULT_DURABILITY}\"      # or \"full\"
+  # tls_cert = \"server.pem\"           # TLS on listen (PEM, relative to this file)
+  # tls_key = \"server.key\"
+  # admin_tls_cert = \"admin.pem\"      # TLS on admin_listen, on its own
+  # admin_tls_key = \"admin.key\"
   [[namespaces]]
   binding = \"default\"        # the name apps open it by
   profile = \"cloudflare\"     # cloudflare | cloudfront | telnyx
@@ -402,6 +459,59 @@ mod tests {
         assert_eq!(settings.max_connections, 1);
         assert_eq!(settings.max_instances, 1);
         assert_eq!(settings.header_timeout, Duration::from_secs(1));
+    }
+
+    const TLS_TABLE: &str = r#"
+        [server]
+        admin_listen = "127.0.0.1:9001"
+        tls_cert = "config.pem"
+        tls_key = "config.key"
+        admin_tls_cert = "admin.pem"
+        admin_tls_key = "admin.key"
+    "#;
+
+    fn files(cert: &str, key: &str) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })
+    }
+
+    #[test]
+    fn tls_comes_from_the_flags_else_the_config_file() {
+        let from_config = settings(&[], TLS_TABLE).expect("settings");
+        assert_eq!(from_config.tls, files("config.pem", "config.key"));
+        assert_eq!(from_config.admin_tls, files("admin.pem", "admin.key"));
+        let flags = ["--tls-cert=flag.pem", "--tls-key=flag.key"];
+        let from_flags = settings(&flags, TLS_TABLE).expect("settings");
+        assert_eq!(from_flags.tls, files("flag.pem", "flag.key"));
+        assert_eq!(from_flags.admin_tls, files("admin.pem", "admin.key"));
+        let plain = settings(&[], "").expect("settings");
+        assert_eq!((plain.tls, plain.admin_tls), (None, None));
+    }
+
+    #[test]
+    fn the_admin_listener_may_serve_tls_without_the_main_one() {
+        let flags = [
+            "--admin-listen=127.0.0.1:7001",
+            "--admin-tls-cert=a.pem",
+            "--admin-tls-key=a.key",
+        ];
+        let settings = settings(&flags, "").expect("settings");
+        assert_eq!(settings.tls, None);
+        assert_eq!(settings.admin_tls, files("a.pem", "a.key"));
+    }
+
+    #[test]
+    fn half_a_tls_pair_or_admin_tls_without_admin_listener_stops_the_start() {
+        for flags in [
+            &["--tls-cert=c.pem"][..],
+            &["--tls-key=c.key"],
+            &["--admin-listen=127.0.0.1:7001", "--admin-tls-key=a.key"],
+            &["--admin-tls-cert=a.pem", "--admin-tls-key=a.key"],
+        ] {
+            assert!(settings(flags, "").is_err(), "{flags:?} was accepted");
+        }
     }
 
     /// `--help` quotes the defaults the settings apply.
