@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every edgekv test from a fresh machine: installs what it needs (the wasm32-wasip2 target, a
-# Python venv with the real SDKs, local npm packages, each guest language's tools, Debian's Chromium,
-# cargo-fuzz), checks formatting and clippy (warnings are errors, the workspace's lints included),
+# Python venv with the real SDKs, local npm packages, each guest language's tools, Debian's Chromium
+# and Prometheus, cargo-fuzz), checks formatting and clippy (warnings are errors, the workspace's lints included),
 # builds the workspace and every guest once, starts a throwaway PostgreSQL server (tests/postgres.sh,
 # stopped on exit) so the store's suites run on both backends, then runs the Rust tests, the
 # black-box suites against the real server (the SDK suites a second time with every server on
@@ -59,6 +59,13 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! command -v prometheus >/dev/null; then
+  step "setup: Debian's Prometheus for the metrics test (scrapes a running edgekv)"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 step "test: black-box suites against the real server"
