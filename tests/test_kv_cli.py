@@ -39,6 +39,12 @@ def test_exit_codes(edgekv):
     assert server.kv("get", "-n", "no-such-namespace", "k").returncode == 1
     rule = server.kv("put", "-n", "codes", "k", "v", "--ttl", "30")
     assert rule.returncode == 3 and b"ttl_too_short" in rule.stderr
+    # Words a person reads, then the rule's name.
+    assert b"expiration_ttl" not in rule.stderr.split(b"(rule")[0], rule.stderr
+    assert rule.stderr.decode().rstrip().endswith("(rule ttl_too_short)"), rule.stderr
+    named = server.kv("namespace", "create", "")
+    assert named.returncode == 3 and b"(rule namespace_name)" in named.stderr, named.stderr
+    assert b"namespace_name:" not in named.stderr, named.stderr
     assert server.kv("put", "-n", "codes").returncode == 2  # usage: no key
     tx = server.kv("namespace", "create", "tx-no-ttl", "--profile", "telnyx", "--no-ttl")
     assert tx.returncode == 0

@@ -21,8 +21,8 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use edgekv_api::bulk_json::{self, Item};
 use edgekv_store::{
-    Delete, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition, Profile, Put,
-    SeedError, Store, StoreError, StoreOptions, Uuid,
+    Delete, Interface, ListQuery, NamespaceQuery, NamespaceUpdate, NewNamespace, Precondition,
+    Profile, Put, RuleViolation, SeedError, Store, StoreError, StoreOptions, Uuid,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -343,6 +343,7 @@ pub fn run(args: KvArgs) -> Result<i32> {
     );
     let clock = clock::of_data_dir(&data_dir)?;
     let (store, shown) = choice.open(&data_dir, StoreOptions::default().durability, None, clock)?;
+    let store = store.via(Interface::Cli);
     let source = Source {
         data_dir: &data_dir,
         store: &store,
@@ -357,8 +358,8 @@ pub fn run(args: KvArgs) -> Result<i32> {
                 eprintln!("edgekv: {e}");
                 Ok(1)
             }
-            Some(StoreError::Rule(_)) => {
-                eprintln!("edgekv: rule broken: {e:#}");
+            Some(StoreError::Rule(violation)) => {
+                eprintln!("edgekv: {}", broken(&e, violation));
                 Ok(3)
             }
             Some(StoreError::Conflict { .. }) => {
@@ -367,6 +368,21 @@ pub fn run(args: KvArgs) -> Result<i32> {
             }
             _ => Err(e),
         },
+    }
+}
+
+/// A broken rule as a person reads it: what was being done, what broke and the rule's name, e.g.
+/// "importing seed.json: The key is 600 bytes long, over the limit of 512 bytes (rule key_too_large)".
+fn broken(e: &anyhow::Error, violation: &RuleViolation) -> String {
+    let doing: Vec<String> = e
+        .chain()
+        .take_while(|cause| cause.downcast_ref::<StoreError>().is_none())
+        .map(ToString::to_string)
+        .collect();
+    let what = format!("{} (rule {})", violation.describe(), violation.rule.name());
+    match doing.is_empty() {
+        true => what,
+        false => format!("{}: {what}", doing.join(": ")),
     }
 }
 
