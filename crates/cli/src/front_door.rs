@@ -1,6 +1,7 @@
 //! The front door: one hyper server per listener. Each request is routed on its raw target, before
 //! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
-//! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
+//! is the longest prefix of the path. Every request is one [`Exchange`] (request id, access log).
+//! Shutdown stops accepting and lets in-flight requests finish.
 //!
 //! Which surfaces a listener serves is fixed when its door is built: the public door serves guests
 //! and never the data browser's page or its browser sign-in (a guest's page would share their
@@ -14,8 +15,9 @@
 //! deadline, or whose client went away before its body was in, is abandoned: its guest is
 //! cancelled and may not change data after.
 
+use crate::exchange::{Exchange, RouteKind};
 use crate::reload::LiveApp;
-use edgekv_api::{BoxError, Management, Surfaces};
+use edgekv_api::{BoxError, Dialect, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -91,15 +93,23 @@ impl FrontDoor {
         }
     }
 
-    /// Routes `req`, received on `local`, within the request timeout. At the timeout the request
-    /// is abandoned before its handling is dropped, so a guest still running is cancelled and no
+    /// Routes `req`, received on `local`, within the request timeout, as one [`Exchange`]: its
+    /// response carries the request id and its end is logged. At the timeout the request is
+    /// abandoned before its handling is dropped, so a guest still running is cancelled and no
     /// write of it starts after the client was told 408.
     async fn answer(&self, req: Request<Incoming>, local: SocketAddr) -> Response<Body> {
+        let route = self.route_of(&req);
+        let exchange = Exchange::begin(
+            req.method(),
+            req.headers(),
+            route.kind(),
+            route.app().map(App::name),
+        );
         let timeout = self.limits.request_timeout;
         let abandon = Abandoned::default();
-        let routed = self.route(req, local, abandon.clone());
+        let routed = self.route(route, req, local, exchange.id.clone(), abandon.clone());
         tokio::pin!(routed);
-        tokio::select! {
+        let response = tokio::select! {
             response = &mut routed => response,
             () = tokio::time::sleep(timeout) => {
                 abandon.set();
@@ -113,29 +123,44 @@ impl FrontDoor {
                 );
                 response
             }
+        };
+        exchange.respond(response)
+    }
+
+    /// What serves `req`: a management API when one claims its raw target, else the app whose
+    /// route is the longest prefix of its path.
+    fn route_of(&self, req: &Request<Incoming>) -> Route<'_> {
+        let target = edgekv_api::rest::route::target(req.uri());
+        if let Some(management) = &self.management {
+            if let Some(dialect) = management.dialect_of(target) {
+                return Route::Management(management, dialect);
+            }
+        }
+        match self.app_for(req.uri().path()) {
+            Some(app) => Route::App(app),
+            None => Route::None,
         }
     }
 
     async fn route(
         &self,
+        route: Route<'_>,
         mut req: Request<Incoming>,
         local: SocketAddr,
+        request_id: Arc<str>,
         abandon: Abandoned,
     ) -> Response<Body> {
-        let target = edgekv_api::rest::route::target(req.uri()).to_string();
-        if let Some(management) = &self.management {
-            if let Some(dialect) = management.dialect_of(&target) {
-                return management
-                    .handle(dialect, req)
-                    .await
-                    .map(|b| b.boxed_unsync());
-            }
+        if let Route::Management(management, dialect) = route {
+            return management
+                .handle(dialect, req)
+                .await
+                .map(|b| b.boxed_unsync());
         }
         if let Err(refused) = ensure_host(&mut req, local) {
             return refused;
         }
-        match self.app_for(req.uri().path()) {
-            Some(app) => match app.handle(req, abandon).await {
+        match route {
+            Route::App(app) => match app.handle(req, request_id, abandon).await {
                 Ok(response) => response.map(|b| {
                     b.map_err(|e| BoxError::from(format!("{e:?}")))
                         .boxed_unsync()
@@ -150,7 +175,7 @@ impl FrontDoor {
                     )
                 }
             },
-            None => text(
+            Route::Management(..) | Route::None => text(
                 StatusCode::NOT_FOUND,
                 "edgekv: no app serves this path\n".into(),
             ),
@@ -166,6 +191,33 @@ impl FrontDoor {
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
             .map(|(_, live)| live.get())
+    }
+}
+
+/// What serves one request.
+enum Route<'a> {
+    /// A management API.
+    Management(&'a Management, Dialect),
+    /// An app (the version current when the request came in).
+    App(App),
+    /// Nothing: 404.
+    None,
+}
+
+impl Route<'_> {
+    fn kind(&self) -> RouteKind {
+        match self {
+            Route::Management(_, dialect) => RouteKind::of(*dialect),
+            Route::App(_) => RouteKind::App,
+            Route::None => RouteKind::None,
+        }
+    }
+
+    fn app(&self) -> Option<&App> {
+        match self {
+            Route::App(app) => Some(app),
+            _ => None,
+        }
     }
 }
 

@@ -20,7 +20,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -104,8 +103,8 @@ impl GuestFailure {
 #[derive(Debug, thiserror::Error)]
 #[error("request {request}: {failure}")]
 pub struct RequestFailure {
-    /// The app's number for the request, in the log line that has the details.
-    pub request: u64,
+    /// The request's id, as the caller gave it: the log line that has the details carries it.
+    pub request: Arc<str>,
     /// What went wrong in the guest.
     #[source]
     pub failure: GuestFailure,
@@ -121,7 +120,8 @@ pub struct App {
     kv_cursors: Arc<DraftCursors>,
     limits: AppLimits,
     egress: Option<EgressPolicy>,
-    next_request: Arc<AtomicU64>,
+    /// The component file's stem, as log lines name the app.
+    name: Arc<str>,
     /// The engine's instance slots, shared by every app.
     slots: Arc<Semaphore>,
 }
@@ -155,9 +155,14 @@ impl App {
             kv_cursors: Arc::default(),
             limits,
             egress: runtime.options.egress.clone(),
-            next_request: Arc::default(),
+            name: app_name(path),
             slots: runtime.slots.clone(),
         })
+    }
+
+    /// The app's name: its component file's stem (`rust-kv-api` for `rust-kv-api.wasm`).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Serves one request in a fresh instance, once an instance slot is free. The guest runs in
@@ -170,28 +175,37 @@ impl App {
     /// cancelled. Dropping the future before the guest answered also abandons the request when its
     /// body has not arrived whole; with the whole request in, the guest runs on to its end.
     /// Dropping the response body before its end cancels the guest writing it.
+    ///
+    /// `request_id` tags the guest's stdout and stderr lines and the log line of a failure.
     pub async fn handle<B>(
         &self,
         req: hyper::Request<B>,
+        request_id: Arc<str>,
         abandon: Abandoned,
     ) -> Result<hyper::Response<HyperOutgoingBody>, RequestFailure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        self.serve(id, req, abandon)
+        self.serve(request_id.clone(), req, abandon)
             .await
             .map_err(|failure| RequestFailure {
-                request: id,
+                request: request_id,
                 failure,
             })
-            .inspect_err(|f| tracing::warn!(request = id, "request failed: {}", f.failure))
+            .inspect_err(|f| {
+                tracing::warn!(
+                    request_id = &*f.request,
+                    app = &*self.name,
+                    "request failed: {}",
+                    f.failure
+                )
+            })
     }
 
     async fn serve<B>(
         &self,
-        id: u64,
+        id: Arc<str>,
         req: hyper::Request<B>,
         abandoned: Abandoned,
     ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
@@ -273,6 +287,14 @@ impl App {
             Answer::Ended(Err(failure)) => Err(failure),
         }
     }
+}
+
+/// An app's name from its component's path: the file stem, else the whole path.
+fn app_name(path: &Path) -> Arc<str> {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy())
+        .unwrap_or_else(|| path.to_string_lossy())
+        .into()
 }
 
 /// A guest's run, from instantiation to the end of its handler.

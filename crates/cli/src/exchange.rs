@@ -1,0 +1,244 @@
+//! One request-response exchange as the operator sees it: what kind of route served it, its
+//! request id (the client's `x-request-id` when it is safe to echo, else a fresh one), which app
+//! answered, when it started and how many body bytes went out. The exchange ends when the
+//! response body has been sent whole or is dropped (the client went away, the connection failed):
+//! that end is the single place that writes the access-log line.
+
+use crate::front_door::Body;
+use edgekv_api::{BoxError, Dialect};
+use hyper::body::{Bytes, Frame, SizeHint};
+use hyper::header::HeaderValue;
+use hyper::{HeaderMap, Method, Response};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest client-given request id kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// What served a request, as access-log fields and metric labels name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    /// A guest app.
+    App,
+    /// The Cloudflare Workers KV API.
+    Cloudflare,
+    /// The CloudFront KeyValueStore APIs (data and control plane).
+    Cloudfront,
+    /// The Telnyx Edge Compute KV API.
+    Telnyx,
+    /// The data browser, its API and the admin API.
+    Browser,
+    /// The health endpoints and metrics.
+    Operations,
+    /// Nothing serves the path.
+    None,
+}
+
+impl RouteKind {
+    /// The management API a dialect belongs to.
+    pub fn of(dialect: Dialect) -> RouteKind {
+        match dialect {
+            Dialect::Cloudflare => RouteKind::Cloudflare,
+            Dialect::CloudfrontData | Dialect::CloudfrontControl => RouteKind::Cloudfront,
+            Dialect::Telnyx => RouteKind::Telnyx,
+            Dialect::Browser => RouteKind::Browser,
+            Dialect::Operations => RouteKind::Operations,
+        }
+    }
+
+    /// The kind's name in logs and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::App => "app",
+            RouteKind::Cloudflare => "cloudflare",
+            RouteKind::Cloudfront => "cloudfront",
+            RouteKind::Telnyx => "telnyx",
+            RouteKind::Browser => "browser",
+            RouteKind::Operations => "operations",
+            RouteKind::None => "none",
+        }
+    }
+}
+
+/// The id of a request: the client's `x-request-id` when it is at most 128 bytes of
+/// `[A-Za-z0-9._:/+=-]`, else a fresh UUID (v4, simple form). Either way safe to echo in a header
+/// and to write in a log line.
+pub fn request_id(headers: &HeaderMap) -> Arc<str> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_safe_id(id))
+        .map(Arc::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string().into())
+}
+
+fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/+=-".contains(&b))
+}
+
+/// One request on its way through the front door.
+pub struct Exchange {
+    /// The request's id.
+    pub id: Arc<str>,
+    method: Method,
+    kind: RouteKind,
+    app: Option<Arc<str>>,
+    start: Instant,
+}
+
+impl Exchange {
+    /// An exchange starting now, for a request with `method` and `headers`, served by `kind` (and
+    /// the app named `app`, for an app route).
+    pub fn begin(
+        method: &Method,
+        headers: &HeaderMap,
+        kind: RouteKind,
+        app: Option<&str>,
+    ) -> Exchange {
+        Exchange {
+            id: request_id(headers),
+            method: method.clone(),
+            kind,
+            app: app.map(Arc::from),
+            start: Instant::now(),
+        }
+    }
+
+    /// Sends `response` as this exchange's answer: tags it with the request id, and counts its
+    /// body to the end, where the exchange ends.
+    pub fn respond(self, mut response: Response<Body>) -> Response<Body> {
+        if let Ok(id) = HeaderValue::from_str(&self.id) {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        let status = response.status().as_u16();
+        response.map(|body| {
+            Body::new(CountedBody {
+                inner: body,
+                end: Some(End {
+                    exchange: self,
+                    status,
+                    bytes: 0,
+                }),
+            })
+        })
+    }
+}
+
+/// What is known at the end of an exchange; dropping it ends the exchange.
+struct End {
+    exchange: Exchange,
+    status: u16,
+    bytes: u64,
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        let Exchange {
+            id,
+            method,
+            kind,
+            app,
+            start,
+        } = &self.exchange;
+        let duration = start.elapsed();
+        // metrics: request_done(kind, app, status, duration)
+        tracing::info!(
+            target: "edgekv::access",
+            method = method.as_str(),
+            kind = kind.as_str(),
+            app = app.as_deref(),
+            status = self.status,
+            duration_ms = duration.as_secs_f64() * 1e3,
+            bytes = self.bytes,
+            request_id = &**id,
+            "{method} {} {}",
+            kind.as_str(),
+            self.status,
+        );
+    }
+}
+
+/// A response body that counts the bytes passing through it, and ends its exchange when it ends
+/// or is dropped.
+struct CountedBody {
+    inner: Body,
+    end: Option<End>,
+}
+
+impl hyper::body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(end)) = (frame.data_ref(), self.end.as_mut()) {
+                    end.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.end = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_id(id: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_bytes(id).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_safe_client_id_is_kept() {
+        for id in ["abc-123", "a.b_c:d/e+f=g", &"x".repeat(128)] {
+            assert_eq!(&*request_id(&with_id(id.as_bytes())), id);
+        }
+    }
+
+    #[test]
+    fn an_unsafe_or_missing_id_is_replaced_by_a_fresh_one() {
+        let long = "x".repeat(129);
+        let unsafe_ids: [&[u8]; 6] = [
+            long.as_bytes(),
+            b"has space",
+            b"tab\there",
+            b"",
+            b"quote\"",
+            b"\xc3\xa9t\xc3\xa9",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for id in unsafe_ids {
+            let fresh = request_id(&with_id(id));
+            assert_eq!(fresh.len(), 32, "{fresh}");
+            assert!(fresh.bytes().all(|b| b.is_ascii_hexdigit()), "{fresh}");
+            assert!(seen.insert(fresh));
+        }
+        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+}
