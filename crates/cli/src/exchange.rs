@@ -2,17 +2,24 @@
 //! request id (the client's `x-request-id` when it is safe to echo, else a fresh one), which app
 //! answered, when it started and how many body bytes went out. The exchange ends when the
 //! response body has been sent whole or is dropped (the client went away, the connection failed):
-//! that end is the single place that writes the access-log line.
+//! that end is the single place that writes the access-log line and ends the request's server
+//! span (a child of the client's `traceparent`, when it sent one).
 
 use crate::front_door::Body;
 use edgekv_api::{BoxError, Dialect};
+use edgekv_runtime::TRACE_TARGET;
 use hyper::body::{Bytes, Frame, SizeHint};
 use hyper::header::HeaderValue;
-use hyper::{HeaderMap, Method, Response};
+use hyper::{HeaderMap, Method, Request, Response};
+use opentelemetry_http::HeaderExtractor;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
+use tracing::field::Empty;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -93,23 +100,28 @@ pub struct Exchange {
     kind: RouteKind,
     app: Option<Arc<str>>,
     start: Instant,
+    /// The request's server span (disabled unless traces are exported).
+    pub span: Span,
 }
 
 impl Exchange {
-    /// An exchange starting now, for a request with `method` and `headers`, served by `kind` (and
-    /// the app named `app`, for an app route).
-    pub fn begin(
-        method: &Method,
-        headers: &HeaderMap,
+    /// An exchange starting now, for `req` received on `local`, served by `kind` (and the app
+    /// named `app`, for an app route).
+    pub fn begin<B>(
+        req: &Request<B>,
+        local: SocketAddr,
         kind: RouteKind,
         app: Option<&str>,
     ) -> Exchange {
+        let id = request_id(req.headers());
+        let span = server_span(req, local, kind, app, &id);
         Exchange {
-            id: request_id(headers),
-            method: method.clone(),
+            id,
+            method: req.method().clone(),
             kind,
             app: app.map(Arc::from),
             start: Instant::now(),
+            span,
         }
     }
 
@@ -120,6 +132,12 @@ impl Exchange {
             response.headers_mut().insert(REQUEST_ID, id);
         }
         let status = response.status().as_u16();
+        // As i64: the trace layer keeps integers only as signed ones (a u64 becomes text).
+        self.span
+            .record("http.response.status_code", i64::from(status));
+        if status >= 500 {
+            self.span.record("otel.status_code", "error");
+        }
         response.map(|body| {
             Body::new(CountedBody {
                 inner: body,
@@ -131,6 +149,44 @@ impl Exchange {
             })
         })
     }
+}
+
+/// The server span of `req` (OpenTelemetry's HTTP semantic conventions), a child of the trace
+/// context the request carries.
+fn server_span<B>(
+    req: &Request<B>,
+    local: SocketAddr,
+    kind: RouteKind,
+    app: Option<&str>,
+    id: &str,
+) -> Span {
+    let method = req.method().as_str();
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let span = tracing::info_span!(
+        target: TRACE_TARGET,
+        "request",
+        otel.name = format!("{method} {}", kind.as_str()),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = kind.as_str(),
+        url.path = req.uri().path(),
+        url.scheme = "http",
+        server.address = %local.ip(),
+        server.port = i64::from(local.port()),
+        user_agent.original = header(hyper::header::USER_AGENT),
+        http.response.status_code = Empty,
+        edgekv.route_kind = kind.as_str(),
+        edgekv.app = app,
+        edgekv.request_id = id,
+    );
+    if !span.is_disabled() {
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(req.headers()))
+        });
+        let _ = span.set_parent(parent);
+    }
+    span
 }
 
 /// What is known at the end of an exchange; dropping it ends the exchange.
@@ -148,6 +204,7 @@ impl Drop for End {
             kind,
             app,
             start,
+            ..
         } = &self.exchange;
         let duration = start.elapsed();
         // metrics: request_done(kind, app, status, duration)

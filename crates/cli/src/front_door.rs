@@ -35,6 +35,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
+use tracing::Instrument;
 
 /// How the front door bounds its clients.
 #[derive(Debug, Clone)]
@@ -99,15 +100,12 @@ impl FrontDoor {
     /// write of it starts after the client was told 408.
     async fn answer(&self, req: Request<Incoming>, local: SocketAddr) -> Response<Body> {
         let route = self.route_of(&req);
-        let exchange = Exchange::begin(
-            req.method(),
-            req.headers(),
-            route.kind(),
-            route.app().map(App::name),
-        );
+        let exchange = Exchange::begin(&req, local, route.kind(), route.app().map(App::name));
         let timeout = self.limits.request_timeout;
         let abandon = Abandoned::default();
-        let routed = self.route(route, req, local, exchange.id.clone(), abandon.clone());
+        let routed = self
+            .route(route, req, local, exchange.id.clone(), abandon.clone())
+            .instrument(exchange.span.clone());
         tokio::pin!(routed);
         let response = tokio::select! {
             response = &mut routed => response,

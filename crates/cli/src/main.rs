@@ -79,11 +79,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            telemetry::init_logs(args.log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(serve::run(args))
+            let telemetry = telemetry::init(args.log_format, runtime.handle())?;
+            let served = runtime.block_on(serve::run(args));
+            telemetry.shutdown();
+            served
         }
         Command::Kv(args) => {
             telemetry::init_logs(telemetry::LogFormat::Text);

@@ -13,12 +13,14 @@ mod instance;
 mod keyvalue;
 mod kv;
 mod request;
+mod spans;
 
 pub use abandon::Abandoned;
 pub use egress::{destinations, EgressPolicy};
 pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
 pub use request::{App, AppLimits, GuestFailure, RequestFailure};
+pub use spans::TRACE_TARGET;
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ use crate::engine::{Runtime, EPOCH_TICK};
 use crate::instance::Instance;
 use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
+use crate::spans;
 use crate::LoadError;
 use edgekv_store::Store;
 use http_body_util::BodyExt;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Semaphore};
+use tracing::Instrument;
 use wasmtime::component::Linker;
 use wasmtime::UpdateDeadline;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -260,24 +262,28 @@ impl App {
         let pre = self.pre.clone();
         let limits = self.limits;
         let (cancel, cancelled) = abandon::cancel_on_early_drop();
-        let guest: Guest = Box::pin(async move {
-            let run = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
-                    .await
-            };
-            // A backstop for a guest blocked in a host call, where epochs are never checked.
-            let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
-            let outcome = tokio::select! {
-                result = result => classify(result, store.data(), limits),
-                () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
-            };
-            drop(store);
-            drop(slot); // the instance is gone: its slot is free
-            outcome
-        });
+        let span = spans::guest_call(&self.name);
+        let guest: Guest = Box::pin(
+            async move {
+                let run = async {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, req, out)
+                        .await
+                };
+                // A backstop for a guest blocked in a host call, where epochs are never checked.
+                let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
+                let outcome = tokio::select! {
+                    result = result => classify(result, store.data(), limits),
+                    () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
+                };
+                drop(store);
+                drop(slot); // the instance is gone: its slot is free
+                outcome
+            }
+            .instrument(span),
+        );
         match run_until_answered(guest, receiver, abandoned).await {
             Answer::Response(Ok(response)) => {
                 Ok(response.map(|body| GuardedBody::new(body, cancel).boxed_unsync()))

@@ -109,6 +109,7 @@ fn lock<C>(mutex: &Mutex<C>) -> MutexGuard<'_, C> {
 }
 
 fn commit_group(conn: &mut impl WriterConn, mut group: Vec<Box<dyn WriteJob>>) {
+    let _spans = commit_spans(&group);
     let result = run_group(conn, &mut group);
     if result.is_err() && conn.in_transaction() {
         let _ = conn.execute("ROLLBACK");
@@ -120,6 +121,34 @@ fn commit_group(conn: &mut impl WriterConn, mut group: Vec<Box<dyn WriteJob>>) {
             Some(why) => Err(StorageError::Commit(why.clone())),
         });
     }
+}
+
+/// The target of the store's spans for traces (the log's filter leaves it out).
+const TRACE_TARGET: &str = "edgekv::trace";
+
+/// The current span, to queue with a write: a disabled one unless traces are exported (no span
+/// is entered then). Not gated by `tracing::enabled!`: with per-layer filters, that check leaves
+/// the thread's filter state set and the next event on the thread is dropped.
+pub(crate) fn caller_span() -> tracing::Span {
+    tracing::Span::current()
+}
+
+/// One `store.commit` span per job of a group, each a child of the span its caller queued it
+/// with, open until the group's commit ends.
+fn commit_spans(group: &[Box<dyn WriteJob>]) -> Vec<tracing::Span> {
+    group
+        .iter()
+        .filter(|job| !job.span().is_none())
+        .map(|job| {
+            tracing::info_span!(
+                target: TRACE_TARGET,
+                parent: job.span(),
+                "store.commit",
+                // Signed: the trace layer writes an unsigned integer as text.
+                edgekv.commit.group_size = group.len() as i64,
+            )
+        })
+        .collect()
 }
 
 /// Runs every job of the group in one transaction and commits it.
