@@ -13,9 +13,12 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-/// Every span made: its id, name and parent's id.
+/// A span made: its id, name and parent's id.
+type Made = (u64, String, Option<u64>);
+
+/// Every span made.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(u64, String, Option<u64>)>>>);
+struct Recorder(Arc<Mutex<Vec<Made>>>);
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     fn on_new_span(&self, _: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
