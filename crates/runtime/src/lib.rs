@@ -2,6 +2,7 @@
 //! deadlines, memory caps), loading and caching compiled components, linking WASI 0.2, `wasi:http`
 //! and the host side of `edgekv:kv/store` and of `wasi:keyvalue` (0.2.0-draft and 0.2.0-draft2), and
 //! serving each HTTP request in a fresh instance.
+//! The spans of a guest call and of each KV operation, for traces, are opened here too.
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
 mod abandon;
