@@ -149,8 +149,8 @@ def test_guest_output_is_logged_with_the_request_id(edgekv, guests_dir):
     assert requests.get(f"{server.url}/log").status_code == 200
     server.stop()
     lines = [l for l in server.log().splitlines() if "hello on std" in l]
-    assert any("stdout" in l and "request=" in l for l in lines), server.log()
-    assert any("stderr" in l and "request=" in l for l in lines), server.log()
+    assert any("stdout" in l and "request_id=" in l for l in lines), server.log()
+    assert any("stderr" in l and "request_id=" in l for l in lines), server.log()
 
 
 def test_plain_wasi_http_component_runs_unchanged(edgekv, guests_dir):

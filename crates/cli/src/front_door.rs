@@ -1,6 +1,7 @@
 //! The front door: one hyper server per listener. Each request is routed on its raw target, before
 //! any decoding: management prefixes go to the REST dialects, everything else to the app whose route
-//! is the longest prefix of the path. Shutdown stops accepting and lets in-flight requests finish.
+//! is the longest prefix of the path. Every request is one [`Exchange`] (request id, access log).
+//! Shutdown stops accepting and lets in-flight requests finish.
 //!
 //! Which surfaces a listener serves is fixed when its door is built: the public door serves guests
 //! and never the data browser's page or its browser sign-in (a guest's page would share their
@@ -20,8 +21,9 @@
 //! deadline closes a connection that has had no request open (being handled or its response being
 //! sent) for that long, and each of its requests has the request deadline, as on HTTP/1.
 
+use crate::exchange::{Exchange, RouteKind};
 use crate::metrics::ServerMetrics;
-use crate::reload::{LiveApp, Routes};
+use crate::reload::Routes;
 use crate::tls;
 use edgekv_api::{BoxError, Dialect, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
@@ -40,12 +42,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 /// How the front door bounds its clients.
 #[derive(Debug, Clone)]
@@ -104,15 +107,24 @@ impl FrontDoor {
         }
     }
 
-    /// Routes `req`, received on `local`, within the request timeout. At the timeout the request
-    /// is abandoned before its handling is dropped, so a guest still running is cancelled and no
+    /// Routes `req`, received on `local`, within the request timeout, as one [`Exchange`]: its
+    /// response carries the request id and its end is logged. At the timeout the request is
+    /// abandoned before its handling is dropped, so a guest still running is cancelled and no
     /// write of it starts after the client was told 408.
     async fn answer(&self, req: Request<Incoming>, local: SocketAddr) -> Response<Body> {
-        let started = Instant::now();
+        let route = self.route_of(&req);
+        let exchange = Exchange::begin(
+            &req,
+            local,
+            route.kind(),
+            route.app().map(App::name),
+            self.limits.metrics.clone(),
+        );
         let timeout = self.limits.request_timeout;
         let abandon = Abandoned::default();
-        let kind = self.kind_of(&req);
-        let routed = self.route(req, local, abandon.clone());
+        let routed = self
+            .route(route, req, local, exchange.id.clone(), abandon.clone())
+            .instrument(exchange.span.clone());
         tokio::pin!(routed);
         let response = tokio::select! {
             response = &mut routed => response,
@@ -129,52 +141,43 @@ impl FrontDoor {
                 response
             }
         };
-        if let Some(metrics) = &self.limits.metrics {
-            let (kind, app) = kind;
-            metrics.request_done(kind, app, response.status().as_u16(), started.elapsed());
-        }
-        response
+        exchange.respond(response)
     }
 
-    /// What serves `req`, as the metrics label it: the route kind, and the app's route.
-    fn kind_of(&self, req: &Request<Incoming>) -> (&'static str, &str) {
+    /// What serves `req`: a management API when one claims its raw target, else the app whose
+    /// route is the longest prefix of its path.
+    fn route_of(&self, req: &Request<Incoming>) -> Route<'_> {
         let target = edgekv_api::rest::route::target(req.uri());
-        if let Some(dialect) = self.management.as_ref().and_then(|m| m.dialect_of(target)) {
-            let kind = match dialect {
-                Dialect::Cloudflare => "cloudflare",
-                Dialect::CloudfrontData | Dialect::CloudfrontControl => "cloudfront",
-                Dialect::Telnyx => "telnyx",
-                Dialect::Operations => "operations",
-                Dialect::Browser => "browser",
-            };
-            return (kind, "");
+        if let Some(management) = &self.management {
+            if let Some(dialect) = management.dialect_of(target) {
+                return Route::Management(management, dialect);
+            }
         }
-        match self.route_of(req.uri().path()) {
-            Some((route, _)) => ("app", route),
-            None => ("none", ""),
+        match self.app_for(req.uri().path()) {
+            Some(app) => Route::App(app),
+            None => Route::None,
         }
     }
 
     async fn route(
         &self,
+        route: Route<'_>,
         mut req: Request<Incoming>,
         local: SocketAddr,
+        request_id: Arc<str>,
         abandon: Abandoned,
     ) -> Response<Body> {
-        let target = edgekv_api::rest::route::target(req.uri()).to_string();
-        if let Some(management) = &self.management {
-            if let Some(dialect) = management.dialect_of(&target) {
-                return management
-                    .handle(dialect, req)
-                    .await
-                    .map(|b| b.boxed_unsync());
-            }
+        if let Route::Management(management, dialect) = route {
+            return management
+                .handle(dialect, req)
+                .await
+                .map(|b| b.boxed_unsync());
         }
         if let Err(refused) = ensure_host(&mut req, local) {
             return refused;
         }
-        match self.app_for(req.uri().path()) {
-            Some(app) => match app.handle(req, abandon).await {
+        match route {
+            Route::App(app) => match app.handle(req, request_id, abandon).await {
                 Ok(response) => response.map(|b| {
                     b.map_err(|e| BoxError::from(format!("{e:?}")))
                         .boxed_unsync()
@@ -189,7 +192,7 @@ impl FrontDoor {
                     )
                 }
             },
-            None => text(
+            Route::Management(..) | Route::None => text(
                 StatusCode::NOT_FOUND,
                 "edgekv: no app serves this path\n".into(),
             ),
@@ -197,11 +200,6 @@ impl FrontDoor {
     }
 
     fn app_for(&self, path: &str) -> Option<App> {
-        self.route_of(path).map(|(_, live)| live.get())
-    }
-
-    /// The app whose route is the longest prefix of `path`, with that route.
-    fn route_of(&self, path: &str) -> Option<(&str, &LiveApp)> {
         self.apps
             .iter()
             .find(|(route, _)| {
@@ -209,7 +207,34 @@ impl FrontDoor {
                 path.strip_prefix(route)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
-            .map(|(route, live)| (route.as_str(), live.as_ref()))
+            .map(|(_, live)| live.get())
+    }
+}
+
+/// What serves one request.
+enum Route<'a> {
+    /// A management API.
+    Management(&'a Management, Dialect),
+    /// An app (the version current when the request came in).
+    App(App),
+    /// Nothing: 404.
+    None,
+}
+
+impl Route<'_> {
+    fn kind(&self) -> RouteKind {
+        match self {
+            Route::Management(_, dialect) => RouteKind::of(*dialect),
+            Route::App(_) => RouteKind::App,
+            Route::None => RouteKind::None,
+        }
+    }
+
+    fn app(&self) -> Option<&App> {
+        match self {
+            Route::App(app) => Some(app),
+            _ => None,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod config;
 mod copy;
 mod credentials;
 mod egress;
+mod exchange;
 mod front_door;
 mod kv;
 mod metrics;
@@ -15,10 +16,10 @@ mod serve;
 mod serve_lock;
 mod settings;
 mod store;
+mod telemetry;
 mod tls;
 
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
 
 #[derive(Parser)]
 #[command(name = "edgekv", version, about, long_about = None, after_help = EXAMPLES)]
@@ -77,24 +78,25 @@ A move back is refused: ETags, versions and expiry follow the clock. The same AP
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(serve::run(args))
+            let telemetry = telemetry::init(args.log_format, runtime.handle())?;
+            let served = runtime.block_on(serve::run(args));
+            telemetry.shutdown();
+            served
         }
-        Command::Kv(args) => std::process::exit(kv::run(args)?),
-        Command::Clock(args) => clock::run(args),
+        Command::Kv(args) => {
+            telemetry::init_logs(telemetry::LogFormat::Text);
+            std::process::exit(kv::run(args)?)
+        }
+        Command::Clock(args) => {
+            telemetry::init_logs(telemetry::LogFormat::Text);
+            clock::run(args)
+        }
     }
 }
 

@@ -85,7 +85,7 @@ impl ServerMetrics {
         );
         registry.register_with_unit(
             "edgekv_http_request_duration",
-            "Time from a request's headers to its response's end",
+            "Time from a request's headers to the end of its response body",
             Unit::Seconds,
             self.durations.clone(),
         );

@@ -7,6 +7,7 @@ use crate::clock::{self, ClockChoice};
 use crate::config::{self, AppConfig, Config, NamespaceConfig};
 use crate::credentials::CredentialArgs;
 use crate::store::{StoreArgs, StoreChoice};
+use crate::telemetry::LogFormat;
 use crate::tls::TlsFiles;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -118,6 +119,10 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// How log lines go to stderr: `text` for people (coloured on a terminal), `json` for
+    /// machines (one object per line, fields at the top level).
+    #[arg(long, env = "EDGEKV_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// A feature turned on or off.

@@ -147,7 +147,7 @@ async fn request(app: &App, path: &str) {
         .body(Empty::<Bytes>::new().map_err(never))
         .expect("request");
     let response = app
-        .handle(req, Abandoned::default())
+        .handle(req, "bench".into(), Abandoned::default())
         .await
         .expect("guest answered");
     let status = response.status();

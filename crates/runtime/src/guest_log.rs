@@ -13,13 +13,13 @@ const MAX_LINE: usize = 8 * 1024;
 /// One output stream of one request.
 #[derive(Clone)]
 pub struct GuestLog {
-    request_id: u64,
+    request_id: Arc<str>,
     stream: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,
 }
 
 impl GuestLog {
-    pub fn new(request_id: u64, stream: &'static str) -> Self {
+    pub fn new(request_id: Arc<str>, stream: &'static str) -> Self {
         GuestLog {
             request_id,
             stream,
@@ -44,7 +44,7 @@ impl GuestLog {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\n', '\r']);
-        tracing::info!(target: "guest", request = self.request_id, stream = self.stream, "{text}");
+        tracing::info!(target: "guest", request_id = &*self.request_id, stream = self.stream, "{text}");
     }
 }
 

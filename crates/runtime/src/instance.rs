@@ -30,7 +30,7 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(
-        request_id: u64,
+        request_id: Arc<str>,
         kv: KvCtx,
         kv_cursors: Arc<DraftCursors>,
         memory_bytes: usize,
@@ -38,7 +38,7 @@ impl Instance {
         egress: EgressHooks,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(GuestLog::new(request_id, "stdout"))
+        wasi.stdout(GuestLog::new(request_id.clone(), "stdout"))
             .stderr(GuestLog::new(request_id, "stderr"));
         if kv.store.clock_is_manual() {
             wasi.wall_clock(StoreClock(kv.store.clone()));

@@ -3,11 +3,13 @@
 //! into the WIT `error` variant that names the broken rule.
 
 use crate::abandon::{Abandoned, REFUSED_WRITE};
+use crate::spans;
 use edgekv_store::{
     Delete, Expiry, ListQuery, Precondition, Put, RuleFamily, Store, StoreError, Uuid,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
+use tracing::{Instrument, Span};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
 wasmtime::component::bindgen!({
@@ -55,6 +57,8 @@ impl Grants {
 /// An open namespace, as held in the guest's resource table.
 pub struct NamespaceHandle {
     id: Uuid,
+    /// The binding name the guest opened it with, as its KV spans name it.
+    binding: Arc<str>,
 }
 
 /// The per-instance state the binding needs.
@@ -114,6 +118,12 @@ impl KvView<'_> {
         Ok(self.table.get(handle)?.id)
     }
 
+    /// The span of operation `op` on the namespace behind `handle`.
+    fn span(&self, handle: &Resource<NamespaceHandle>, op: &'static str) -> wasmtime::Result<Span> {
+        let binding = &self.table.get(handle)?.binding;
+        Ok(spans::kv_operation("edgekv:kv", op, binding))
+    }
+
     /// Runs a store read inline. A WAL-mode reader never waits for the writer, so a point read or
     /// one list page is microseconds of work: cheaper than the two thread hand-offs of the blocking
     /// pool, and it cannot stall the executor.
@@ -145,16 +155,21 @@ impl wit::HostNamespace for KvView<'_> {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(Ok(self.table.push(NamespaceHandle { id })?))
+        let binding = binding.into();
+        Ok(Ok(self.table.push(NamespaceHandle { id, binding })?))
     }
 
     fn get(&mut self, handle: Resource<NamespaceHandle>, key: String) -> Reply<Option<wit::Entry>> {
         let id = self.namespace_id(&handle)?;
-        let found = self.read(|s| match s.get(&id, &key) {
-            Ok(entry) => Ok(Some(entry)),
-            Err(StoreError::KeyNotFound(_)) => Ok(None),
-            Err(e) => Err(e),
+        let span = self.span(&handle, "kv.get")?;
+        let found = span.in_scope(|| {
+            self.read(|s| match s.get(&id, &key) {
+                Ok(entry) => Ok(Some(entry)),
+                Err(StoreError::KeyNotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            })
         });
+        record(&span, &found);
         Ok(found.map(|entry| {
             entry.map(|e| wit::Entry {
                 value: e.value,
@@ -190,7 +205,12 @@ impl wit::HostNamespace for KvView<'_> {
                 Some(wit::Precondition::IfAbsent) => Precondition::Absent,
             },
         };
-        let out = self.call(move |s| s.put(&id, put)).await;
+        let span = self.span(&handle, "kv.put")?;
+        let out = self
+            .call(move |s| s.put(&id, put))
+            .instrument(span.clone())
+            .await;
+        record(&span, &out);
         Ok(out.map(|o| wit::PutResult {
             etag: o.etag.map(|e| e.to_string()).unwrap_or_default(),
             created: !o.existed,
@@ -205,9 +225,12 @@ impl wit::HostNamespace for KvView<'_> {
     ) -> Reply<bool> {
         let id = self.namespace_id(&handle)?;
         let precondition = if_match.map_or(Precondition::None, Precondition::EntryEtag);
+        let span = self.span(&handle, "kv.delete")?;
         let out = self
             .call(move |s| s.delete(&id, Delete { key, precondition }))
+            .instrument(span.clone())
             .await;
+        record(&span, &out);
         Ok(out.map(|o| o.existed))
     }
 
@@ -224,7 +247,9 @@ impl wit::HostNamespace for KvView<'_> {
             cursor,
             limit: limit.map(u64::from),
         };
-        let page = self.read(|s| s.list(&id, &query));
+        let span = self.span(&handle, "kv.list")?;
+        let page = span.in_scope(|| self.read(|s| s.list(&id, &query)));
+        record(&span, &page);
         Ok(page.map(|p| wit::KeyPage {
             keys: p
                 .keys
@@ -244,6 +269,23 @@ impl wit::HostNamespace for KvView<'_> {
         self.table.delete(handle)?;
         Ok(())
     }
+}
+
+/// Records the outcome of a KV operation on its span: `ok` or the WIT error's variant.
+fn record<T>(span: &Span, result: &Result<T, KvError>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(KvError::NoSuchStore) => "no-such-store",
+        Err(KvError::AccessDenied) => "access-denied",
+        Err(KvError::InvalidKey(_)) => "invalid-key",
+        Err(KvError::ValueTooLarge(_)) => "value-too-large",
+        Err(KvError::MetadataTooLarge(_)) => "metadata-too-large",
+        Err(KvError::InvalidExpiration(_)) => "invalid-expiration",
+        Err(KvError::QuotaExceeded(_)) => "quota-exceeded",
+        Err(KvError::Conflict(_)) => "conflict",
+        Err(KvError::Other(_)) => "other",
+    };
+    spans::kv_outcome(span, outcome);
 }
 
 impl From<StoreError> for KvError {

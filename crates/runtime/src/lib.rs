@@ -2,6 +2,7 @@
 //! deadlines, memory caps), loading and caching compiled components, linking WASI 0.2, `wasi:http`
 //! and the host side of `edgekv:kv/store` and of `wasi:keyvalue` (0.2.0-draft and 0.2.0-draft2), and
 //! serving each HTTP request in a fresh instance.
+//! The spans of a guest call and of each KV operation, for traces, are opened here too.
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
 mod abandon;
@@ -14,6 +15,7 @@ mod keyvalue;
 mod kv;
 mod metrics;
 mod request;
+mod spans;
 
 pub use abandon::Abandoned;
 pub use egress::{destinations, EgressPolicy};
@@ -21,6 +23,7 @@ pub use engine::{Runtime, RuntimeOptions};
 pub use kv::Grants;
 pub use metrics::RuntimeMetrics;
 pub use request::{App, AppLimits, GuestFailure, RequestFailure};
+pub use spans::TRACE_TARGET;
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]

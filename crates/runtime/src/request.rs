@@ -14,6 +14,7 @@ use crate::instance::Instance;
 use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
 use crate::metrics::AppRuns;
+use crate::spans;
 use crate::LoadError;
 use edgekv_store::{Interface, Store};
 use http_body_util::BodyExt;
@@ -22,11 +23,11 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tracing::Instrument;
 use wasmtime::component::Linker;
 use wasmtime::UpdateDeadline;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -106,8 +107,8 @@ impl GuestFailure {
 #[derive(Debug, thiserror::Error)]
 #[error("request {request}: {failure}")]
 pub struct RequestFailure {
-    /// The app's number for the request, in the log line that has the details.
-    pub request: u64,
+    /// The request's id, as the caller gave it: the log line that has the details carries it.
+    pub request: Arc<str>,
     /// What went wrong in the guest.
     #[source]
     pub failure: GuestFailure,
@@ -123,7 +124,8 @@ pub struct App {
     kv_cursors: Arc<DraftCursors>,
     limits: AppLimits,
     egress: Option<EgressPolicy>,
-    next_request: Arc<AtomicU64>,
+    /// Where the app is served: its name in logs, traces and metrics.
+    name: Arc<str>,
     /// The engine's instance slots, shared by every app.
     slots: Arc<Semaphore>,
     /// Requests waiting for a slot, counted for the metrics.
@@ -164,11 +166,16 @@ impl App {
             kv_cursors: Arc::default(),
             limits,
             egress: runtime.options.egress.clone(),
-            next_request: Arc::default(),
+            name: route.into(),
             slots: runtime.slots.clone(),
             slot_waiters: runtime.slot_waiters.clone(),
             runs: runtime.metrics_if_on().map(|m| m.app(route)),
         })
+    }
+
+    /// The app's name in logs, traces and metrics: the route it is served at (`/`, `/api`).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Serves one request in a fresh instance, once an instance slot is free. The guest runs in
@@ -181,28 +188,37 @@ impl App {
     /// cancelled. Dropping the future before the guest answered also abandons the request when its
     /// body has not arrived whole; with the whole request in, the guest runs on to its end.
     /// Dropping the response body before its end cancels the guest writing it.
+    ///
+    /// `request_id` tags the guest's stdout and stderr lines and the log line of a failure.
     pub async fn handle<B>(
         &self,
         req: hyper::Request<B>,
+        request_id: Arc<str>,
         abandon: Abandoned,
     ) -> Result<hyper::Response<HyperOutgoingBody>, RequestFailure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        self.serve(id, req, abandon)
+        self.serve(request_id.clone(), req, abandon)
             .await
             .map_err(|failure| RequestFailure {
-                request: id,
+                request: request_id,
                 failure,
             })
-            .inspect_err(|f| tracing::warn!(request = id, "request failed: {}", f.failure))
+            .inspect_err(|f| {
+                tracing::warn!(
+                    request_id = &*f.request,
+                    app = &*self.name,
+                    "request failed: {}",
+                    f.failure
+                )
+            })
     }
 
     async fn serve<B>(
         &self,
-        id: u64,
+        id: Arc<str>,
         req: hyper::Request<B>,
         abandoned: Abandoned,
     ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
@@ -253,27 +269,31 @@ impl App {
         let limits = self.limits;
         let runs = self.runs.clone();
         let (cancel, cancelled) = abandon::cancel_on_early_drop();
-        let guest: Guest = Box::pin(async move {
-            let run = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
-                    .await
-            };
-            // A backstop for a guest blocked in a host call, where epochs are never checked.
-            let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
-            let outcome = tokio::select! {
-                result = result => classify(result, store.data(), limits),
-                () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
-            };
-            drop(store);
-            drop(slot); // the instance is gone: its slot is free
-            if let Some(runs) = runs {
-                runs.count(outcome.as_ref().map(|_| ()));
+        let span = spans::guest_call(&self.name);
+        let guest: Guest = Box::pin(
+            async move {
+                let run = async {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, req, out)
+                        .await
+                };
+                // A backstop for a guest blocked in a host call, where epochs are never checked.
+                let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
+                let outcome = tokio::select! {
+                    result = result => classify(result, store.data(), limits),
+                    () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
+                };
+                drop(store);
+                drop(slot); // the instance is gone: its slot is free
+                if let Some(runs) = runs {
+                    runs.count(outcome.as_ref().map(|_| ()));
+                }
+                outcome
             }
-            outcome
-        });
+            .instrument(span),
+        );
         match run_until_answered(guest, receiver, abandoned).await {
             Answer::Response(Ok(response)) => {
                 Ok(response.map(|body| GuardedBody::new(body, cancel).boxed_unsync()))

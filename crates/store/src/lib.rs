@@ -374,7 +374,9 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let store = self.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
+        // The caller's span goes along, so the call's commit is traced as its child.
+        let span = writer::caller_span();
+        match tokio::task::spawn_blocking(move || span.in_scope(|| f(&store))).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err(StoreError::Closed.into()),
@@ -740,6 +742,7 @@ impl Store {
             f: Some(f),
             result: None,
             done,
+            span: writer::caller_span(),
         }))?;
         outcome.recv().map_err(|_| StoreError::Closed)?
     }
@@ -801,6 +804,8 @@ struct Job<F, T> {
     f: Option<F>,
     result: Option<Result<T>>,
     done: mpsc::SyncSender<Result<T>>,
+    /// The span of the caller that queued it, when traces are exported.
+    span: tracing::Span,
 }
 
 impl<F, T> WriteJob for Job<F, T>
@@ -830,6 +835,10 @@ where
 
     fn lock_order(&self) -> Option<i64> {
         self.lock
+    }
+
+    fn span(&self) -> &tracing::Span {
+        &self.span
     }
 }
 

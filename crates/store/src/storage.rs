@@ -269,6 +269,12 @@ pub trait WriteJob: Send {
     fn lock_order(&self) -> Option<i64> {
         None
     }
+    /// The span of the caller that queued the job (disabled when traces are not exported): its
+    /// commit is traced as a child of it.
+    fn span(&self) -> &tracing::Span {
+        const NONE: &tracing::Span = &tracing::Span::none();
+        NONE
+    }
 }
 
 /// A storage backend.

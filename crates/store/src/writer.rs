@@ -127,6 +127,7 @@ fn commit_group(
     mut group: Vec<Box<dyn WriteJob>>,
 ) {
     let started = Instant::now();
+    let _spans = commit_spans(&group);
     let result = run_group(conn, &mut group);
     if result.is_err() && conn.in_transaction() {
         let _ = conn.execute("ROLLBACK");
@@ -139,6 +140,34 @@ fn commit_group(
             Some(why) => Err(StorageError::Commit(why.clone())),
         });
     }
+}
+
+/// The target of the store's spans for traces (the log's filter leaves it out).
+const TRACE_TARGET: &str = "edgekv::trace";
+
+/// The current span, to queue with a write: a disabled one unless traces are exported (no span
+/// is entered then). Not gated by `tracing::enabled!`: with per-layer filters, that check leaves
+/// the thread's filter state set and the next event on the thread is dropped.
+pub(crate) fn caller_span() -> tracing::Span {
+    tracing::Span::current()
+}
+
+/// One `store.commit` span per job of a group, each a child of the span its caller queued it
+/// with, open until the group's commit ends.
+fn commit_spans(group: &[Box<dyn WriteJob>]) -> Vec<tracing::Span> {
+    group
+        .iter()
+        .filter(|job| !job.span().is_none())
+        .map(|job| {
+            tracing::info_span!(
+                target: TRACE_TARGET,
+                parent: job.span(),
+                "store.commit",
+                // Signed: the trace layer writes an unsigned integer as text.
+                edgekv.commit.group_size = group.len() as i64,
+            )
+        })
+        .collect()
 }
 
 /// Runs every job of the group in one transaction and commits it.

@@ -4,7 +4,8 @@
 //! resolving, checking and connecting to exactly the checked addresses). The server uses this to
 //! keep guests off its own management APIs, whose credentials guests must not be able to borrow
 //! (the management listener is reachable on loopback). The same hooks answer which header names
-//! guests may not set, from wasi:http's own list.
+//! guests may not set, from wasi:http's own list. Each outgoing request carries the trace context of
+//! the guest call that sends it (`traceparent`), when traces are exported.
 
 mod send;
 
@@ -52,11 +53,12 @@ impl WasiHttpHooks for EgressHooks {
 
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         drop(fut);
+        crate::spans::propagate(request.headers_mut());
         Box::new(send::send(request, options, self.policy.clone()))
     }
 }

@@ -12,9 +12,12 @@ use super::cursor::{DraftCursors, ListCursor};
 use super::Failure;
 use crate::abandon::Abandoned;
 use crate::kv::{self, KvCtx};
+use crate::spans;
 use edgekv_store::{
     Batch, BatchOp, Delete, Entry, Interface, ListQuery, MissingKeys, Put, Store, StoreError, Uuid,
 };
+use std::sync::Arc;
+use tracing::{Instrument, Span};
 
 /// One page of keys in key order, and the cursor for the next in the version's cursor type (`None`
 /// on the last).
@@ -35,16 +38,29 @@ pub struct Bucket {
     store: Store,
     namespace_id: Uuid,
     abandoned: Abandoned,
+    /// The binding name it was opened with, as its KV spans name it.
+    binding: Arc<str>,
 }
 
 impl Bucket {
-    /// The bucket of namespace `namespace_id`, for the request `ctx` serves.
-    pub fn new(ctx: &KvCtx, namespace_id: Uuid) -> Bucket {
+    /// The bucket of namespace `namespace_id`, opened as `binding`, for the request `ctx` serves.
+    pub fn new(ctx: &KvCtx, namespace_id: Uuid, binding: Arc<str>) -> Bucket {
         Bucket {
             store: ctx.store.via(Interface::WasiKeyvalue),
             namespace_id,
             abandoned: ctx.abandoned.clone(),
+            binding,
         }
+    }
+
+    /// The binding name the bucket was opened with.
+    pub fn binding(&self) -> &Arc<str> {
+        &self.binding
+    }
+
+    /// The span of operation `op` on this bucket.
+    fn span(&self, op: &'static str) -> Span {
+        spans::kv_operation("wasi:keyvalue", op, &self.binding)
     }
 
     /// The namespace behind the bucket.
@@ -52,12 +68,16 @@ impl Bucket {
         self.namespace_id
     }
 
-    /// Runs a store read inline.
+    /// Runs store read `op` inline.
     fn read<T>(
         &self,
+        op: &'static str,
         f: impl FnOnce(&Store, &Uuid) -> edgekv_store::Result<T>,
     ) -> Result<T, Failure> {
-        f(&self.store, &self.namespace_id).map_err(Failure::from)
+        let span = self.span(op);
+        let result = span.in_scope(|| f(&self.store, &self.namespace_id).map_err(Failure::from));
+        record(&span, &result);
+        result
     }
 
     /// Runs `f` (which writes) on the blocking pool and waits for its commit, unless the request
@@ -65,20 +85,27 @@ impl Bucket {
     /// the host future stays `Send`.
     pub(super) async fn write<T: Send + 'static>(
         self,
+        op: &'static str,
         f: impl FnOnce(&Store, &Uuid) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
+        let span = self.span(op);
         let Bucket {
             store,
             namespace_id,
             abandoned,
+            ..
         } = self;
         let other = |message| Failure::other("other", message);
-        kv::write(store, abandoned, move |s| f(s, &namespace_id), other).await
+        let result = kv::write(store, abandoned, move |s| f(s, &namespace_id), other)
+            .instrument(span.clone())
+            .await;
+        record(&span, &result);
+        result
     }
 
     /// The live entry at `key`, or `None`.
     pub fn entry(&self, key: &str) -> Result<Option<Entry>, Failure> {
-        self.read(|s, id| match s.get(id, key) {
+        self.read("keyvalue.get", |s, id| match s.get(id, key) {
             Ok(entry) => Ok(Some(entry)),
             Err(StoreError::KeyNotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -95,14 +122,18 @@ impl Bucket {
     }
 
     pub async fn set(self, key: String, value: Vec<u8>) -> Result<(), Failure> {
-        self.write(move |s, id| Ok(s.put(id, Put::new(key, value)).map(drop)?))
-            .await
+        self.write("keyvalue.set", move |s, id| {
+            Ok(s.put(id, Put::new(key, value)).map(drop)?)
+        })
+        .await
     }
 
     pub async fn delete(self, key: String) -> Result<(), Failure> {
         let delete = Delete::new(key);
-        self.write(move |s, id| Ok(s.delete(id, delete).map(drop)?))
-            .await
+        self.write("keyvalue.delete", move |s, id| {
+            Ok(s.delete(id, delete).map(drop)?)
+        })
+        .await
     }
 
     /// One page of keys after `cursor` (in the version's cursor type `C`; the draft's numbers are
@@ -119,7 +150,7 @@ impl Bucket {
             cursor: after,
             limit: None,
         };
-        let page = self.read(|s, id| s.list(id, &query))?;
+        let page = self.read("keyvalue.list-keys", |s, id| s.list(id, &query))?;
         Ok(Page {
             keys: page.keys.into_iter().map(|k| k.key).collect(),
             cursor: page
@@ -133,7 +164,7 @@ impl Bucket {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let entries = self.read(|s, id| s.get_many(id, &keys))?;
+        let entries = self.read("keyvalue.get-many", |s, id| s.get_many(id, &keys))?;
         Ok(entries
             .into_iter()
             .map(|entry| entry.map(|e| (e.key, e.value)))
@@ -161,7 +192,7 @@ impl Bucket {
         if ops.is_empty() {
             return Ok(());
         }
-        self.write(move |s, id| {
+        self.write("keyvalue.batch", move |s, id| {
             let batch = Batch {
                 ops,
                 if_match: None,
@@ -171,6 +202,17 @@ impl Bucket {
         })
         .await
     }
+}
+
+/// Records the outcome of a KV operation on its span: `ok`, or the error's variant.
+fn record<T>(span: &Span, result: &Result<T, Failure>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(Failure::NoSuchStore) => "no-such-store",
+        Err(Failure::AccessDenied) => "access-denied",
+        Err(Failure::Other(message)) => message.split(':').next().unwrap_or("other"),
+    };
+    spans::kv_outcome(span, outcome);
 }
 
 #[cfg(test)]
@@ -185,7 +227,7 @@ mod tests {
             grants: Default::default(),
             abandoned: Abandoned::default(),
         };
-        let bucket = Bucket::new(&ctx, namespace_id);
+        let bucket = Bucket::new(&ctx, namespace_id, "test".into());
         bucket
             .clone()
             .set("before".into(), b"1".to_vec())

@@ -9,12 +9,15 @@
 use super::bucket::Bucket;
 use super::Failure;
 use edgekv_store::{Precondition, Put, StoreError, Uuid};
+use std::sync::Arc;
 
 /// A compare-and-swap handle, as held in the guest's resource table: the key and the version of it
 /// that was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cas {
     namespace_id: Uuid,
+    /// The binding name of the bucket it was read from.
+    binding: Arc<str>,
     key: String,
     /// The value read, `None` when the key was absent.
     current: Option<Vec<u8>>,
@@ -26,6 +29,11 @@ impl Cas {
     /// The namespace the handle was read from.
     pub fn namespace_id(&self) -> Uuid {
         self.namespace_id
+    }
+
+    /// The binding name of the bucket the handle was read from.
+    pub fn binding(&self) -> Arc<str> {
+        self.binding.clone()
     }
 
     /// The value read when the handle was made.
@@ -60,6 +68,7 @@ impl Bucket {
         };
         Ok(Cas {
             namespace_id: self.namespace_id(),
+            binding: self.binding().clone(),
             key,
             current,
             etag,
@@ -80,7 +89,7 @@ impl Bucket {
         };
         let reread = self.clone();
         let written = self
-            .write(move |store, id| match store.put(id, put) {
+            .write("keyvalue.swap", move |store, id| match store.put(id, put) {
                 Ok(_) => Ok(true),
                 Err(StoreError::Conflict { .. }) => Ok(false),
                 Err(e) => Err(e.into()),
@@ -104,7 +113,7 @@ mod tests {
             grants: Default::default(),
             abandoned: Default::default(),
         };
-        (dir, Bucket::new(&ctx, namespace_id))
+        (dir, Bucket::new(&ctx, namespace_id, "test".into()))
     }
 
     #[tokio::test]

@@ -93,8 +93,10 @@ pub fn next<T: CounterValue>(stored: Option<&[u8]>, delta: i128) -> Result<T, Co
 impl Bucket {
     /// Adds `delta` to the counter at `key` atomically; returns the new value.
     pub async fn increment<T: CounterValue>(self, key: String, delta: i128) -> Result<T, Failure> {
-        self.write(move |store, id| increment(store, id, &key, delta))
-            .await
+        self.write("keyvalue.increment", move |store, id| {
+            increment(store, id, &key, delta)
+        })
+        .await
     }
 }
 

@@ -50,7 +50,7 @@ impl atomics::Host for KeyValueView<'_> {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let cas = self.table.delete(cas)?;
-        let bucket = Bucket::new(self.ctx, cas.namespace_id());
+        let bucket = Bucket::new(self.ctx, cas.namespace_id(), cas.binding());
         match bucket.swap(cas, value).await {
             Ok(Swap::Done) => Ok(Ok(())),
             Ok(Swap::Stale(fresh)) => {

@@ -211,7 +211,7 @@ impl KeyValueView<'_> {
     /// The bucket of the namespace behind `identifier` (a binding name), under the app's grants.
     fn open_bucket(&self, identifier: &str) -> Result<Bucket, Failure> {
         match self.ctx.grants.open(identifier) {
-            Ok(namespace_id) => Ok(Bucket::new(self.ctx, namespace_id)),
+            Ok(namespace_id) => Ok(Bucket::new(self.ctx, namespace_id, identifier.into())),
             Err(KvError::NoSuchStore) => Err(Failure::NoSuchStore),
             Err(_) => Err(Failure::AccessDenied),
         }
