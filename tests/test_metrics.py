@@ -85,9 +85,13 @@ def test_traffic_is_counted_by_kind_outcome_and_rule(edgekv):
     assert value(samples, "edgekv_instance_slot_waiters") == 0
     assert value(samples, "edgekv_http_connections_open", listener="main") >= 1
 
-    # The scrape itself is a request of the operations kind.
+    # The scrape itself is a request of the operations kind; the admin API is told from the browser's.
+    assert requests.get(f"{server.url}/_edgekv/api/clock", headers=AUTH).status_code == 200
+    assert requests.get(f"{server.url}/_edgekv/api/namespaces", headers=AUTH).status_code == 200
     again, _ = scrape(f"{server.url}/_edgekv/metrics")
     assert value(again, requests_total, kind="operations", status="2xx") >= 1
+    assert value(again, requests_total, kind="admin", status="2xx") == 1
+    assert value(again, requests_total, kind="browser", status="2xx") == 1
 
 
 MISBEHAVE = """

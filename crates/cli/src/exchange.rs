@@ -7,7 +7,7 @@
 
 use crate::front_door::Body;
 use crate::metrics::ServerMetrics;
-use edgekv_api::{BoxError, Dialect};
+use edgekv_api::{browser, BoxError, Dialect};
 use edgekv_runtime::TRACE_TARGET;
 use hyper::body::{Bytes, Frame, SizeHint};
 use hyper::header::HeaderValue;
@@ -39,8 +39,10 @@ pub enum RouteKind {
     Cloudfront,
     /// The Telnyx Edge Compute KV API.
     Telnyx,
-    /// The data browser, its API and the admin API.
+    /// The data browser and its API.
     Browser,
+    /// The admin API a test suite drives (clock, snapshots, namespace reset and fork).
+    Admin,
     /// The health endpoints and metrics.
     Operations,
     /// Nothing serves the path.
@@ -48,12 +50,16 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
-    /// The management API a dialect belongs to.
-    pub fn of(dialect: Dialect) -> RouteKind {
+    /// What a request `dialect` serves is: its management API (the admin API's routes share the
+    /// browser's mount).
+    pub fn of<B>(dialect: Dialect, req: &Request<B>) -> RouteKind {
         match dialect {
             Dialect::Cloudflare => RouteKind::Cloudflare,
             Dialect::CloudfrontData | Dialect::CloudfrontControl => RouteKind::Cloudfront,
             Dialect::Telnyx => RouteKind::Telnyx,
+            Dialect::Browser if browser::is_admin(req.method(), req.uri().path()) => {
+                RouteKind::Admin
+            }
             Dialect::Browser => RouteKind::Browser,
             Dialect::Operations => RouteKind::Operations,
         }
@@ -67,6 +73,7 @@ impl RouteKind {
             RouteKind::Cloudfront => "cloudfront",
             RouteKind::Telnyx => "telnyx",
             RouteKind::Browser => "browser",
+            RouteKind::Admin => "admin",
             RouteKind::Operations => "operations",
             RouteKind::None => "none",
         }

@@ -116,7 +116,7 @@ impl FrontDoor {
         let exchange = Exchange::begin(
             &req,
             local,
-            route.kind(),
+            route.kind(&req),
             route.app().map(App::name),
             self.limits.metrics.clone(),
         );
@@ -222,9 +222,10 @@ enum Route<'a> {
 }
 
 impl Route<'_> {
-    fn kind(&self) -> RouteKind {
+    /// What `req`, routed here, is as logs and metrics name it.
+    fn kind<B>(&self, req: &Request<B>) -> RouteKind {
         match self {
-            Route::Management(_, dialect) => RouteKind::of(*dialect),
+            Route::Management(_, dialect) => RouteKind::of(*dialect, req),
             Route::App(_) => RouteKind::App,
             Route::None => RouteKind::None,
         }

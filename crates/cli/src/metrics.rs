@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 /// The labels of `edgekv_http_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
-    /// `app`, `cloudflare`, `cloudfront`, `telnyx`, `browser`, `operations` or `none`.
+    /// `app`, `cloudflare`, `cloudfront`, `telnyx`, `browser`, `admin`, `operations` or `none`.
     kind: &'static str,
     /// The app's route for `app` requests, else empty.
     app: String,

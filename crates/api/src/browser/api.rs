@@ -84,6 +84,24 @@ pub enum Op {
     ForkNamespace,
 }
 
+impl Op {
+    /// Whether the operation is the admin API's (what a test suite drives: the clock, snapshots,
+    /// namespace reset and fork) rather than the data browser's.
+    pub fn is_admin(self) -> bool {
+        matches!(
+            self,
+            Op::Clock
+                | Op::MoveClock
+                | Op::ListSnapshots
+                | Op::TakeSnapshot
+                | Op::RestoreSnapshot
+                | Op::DeleteSnapshot
+                | Op::ResetNamespace
+                | Op::ForkNamespace
+        )
+    }
+}
+
 const NS: Seg = Seg::Param("namespace");
 const KEY: Seg = Seg::Rest("key");
 const SNAPSHOT: Seg = Seg::Param("name");

@@ -39,6 +39,11 @@ const PAGE: &str = include_str!("page.html");
 /// The header every browser write must carry (the page's `fetch` sets it).
 const WRITE_GUARD: &str = "x-edgekv-browser";
 
+/// Whether a request to the browser's mount is for the admin API (see [`api::Op::is_admin`]).
+pub fn is_admin(method: &hyper::Method, path: &str) -> bool {
+    route::dispatch(&MOUNT, api::ROUTES, method, path).is_ok_and(|found| found.op.is_admin())
+}
+
 /// Serves one request under `/_edgekv`.
 pub async fn handle(m: &Management, req: Request<Body>) -> Response<Body> {
     let sign_in = SignIn::on(m.surfaces());
