@@ -59,7 +59,7 @@ fi
 install_tool() { # crate version binary features
   if [ "$("$tools/bin/$3" --version 2>/dev/null | awk '{print $2}')" != "$2" ]; then
     log "installing $1 $2 into $tools"
-    cargo install --quiet --locked --root "$tools" "$1" --version "$2" --no-default-features --features "$4"
+    cargo install --locked --root "$tools" "$1" --version "$2" --no-default-features --features "$4"
   fi
 }
 install_tool wit-bindgen-cli "$WIT_BINDGEN_VERSION" wit-bindgen c

@@ -14,7 +14,7 @@ tool="$venv/bin/componentize-py"
 if [ "$("$tool" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY_VERSION" ]; then
   echo "{{name}}: installing componentize-py $COMPONENTIZE_PY_VERSION into $venv (once)"
   [ -x "$venv/bin/python3" ] || python3 -m venv "$venv"
-  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
+  "$venv/bin/python3" -m pip install --disable-pip-version-check --progress-bar on "componentize-py==$COMPONENTIZE_PY_VERSION"
 fi
 # Build from a copy so that bytecode caches stay out of the source folder.
 work="$here/build/src"
