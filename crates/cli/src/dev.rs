@@ -167,3 +167,47 @@ fn walk(path: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
         out.push((path.to_path_buf(), meta.len(), meta.modified().ok()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_the_component_with_watch_and_the_apps_data_dir() {
+        let listen: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let args = serve_args(
+            Path::new("/app/.edgekv/app.wasm"),
+            Path::new("/app/.edgekv"),
+            Some(listen),
+        )
+        .expect("parsed");
+        assert!(args.watch);
+        assert_eq!(
+            args.app.as_deref(),
+            Some(Path::new("/app/.edgekv/app.wasm"))
+        );
+        assert_eq!(args.data_dir.as_deref(), Some(Path::new("/app/.edgekv")));
+        assert_eq!(args.listen, Some(listen));
+        assert_eq!(
+            serve_args(Path::new("a.wasm"), Path::new("d"), None)
+                .expect("parsed")
+                .listen,
+            None
+        );
+    }
+
+    #[test]
+    fn a_source_edit_is_a_change_and_build_output_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("src")).expect("mkdir");
+        std::fs::write(dir.path().join("src/lib.rs"), "fn a() {}").expect("write");
+        let before = Sources::scan(dir.path(), Lang::Rust);
+        std::fs::create_dir_all(dir.path().join("target")).expect("mkdir");
+        std::fs::write(dir.path().join("target/out"), "x").expect("write");
+        assert!(Sources::scan(dir.path(), Lang::Rust) == before);
+        std::fs::write(dir.path().join("src/lib.rs"), "fn ab() {}").expect("write");
+        let after = Sources::scan(dir.path(), Lang::Rust);
+        assert!(after != before);
+        assert!(before.wait_for_change(dir.path(), Lang::Rust) == after);
+    }
+}
