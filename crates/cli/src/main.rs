@@ -1,6 +1,7 @@
 //! edgekv: run edge functions locally. `edgekv serve` serves wasi:http components with a KV binding
 //! persisted to SQLite under the rules of the real edge KV services, and the management REST APIs of
 //! Cloudflare Workers KV, AWS CloudFront KeyValueStore and Telnyx Edge Compute KV on the same port.
+//! `edgekv new` makes a guest app from a template and `edgekv dev` builds, serves and rebuilds it.
 
 mod clock;
 mod config;
