@@ -1,16 +1,19 @@
 //! edgekv: run edge functions locally. `edgekv serve` serves wasi:http components with a KV binding
 //! persisted to SQLite under the rules of the real edge KV services, and the management REST APIs of
 //! Cloudflare Workers KV, AWS CloudFront KeyValueStore and Telnyx Edge Compute KV on the same port.
+//! `edgekv new` makes a guest app from a template and `edgekv dev` builds, serves and rebuilds it.
 
 mod clock;
 mod config;
 mod copy;
 mod credentials;
+mod dev;
 mod egress;
 mod exchange;
 mod front_door;
 mod kv;
 mod metrics;
+mod new;
 mod reload;
 mod serve;
 mod serve_lock;
@@ -29,6 +32,8 @@ struct Cli {
 }
 
 const EXAMPLES: &str = "Examples:
+  edgekv new --lang rust hello               a new guest app in hello/ (rust, js, python or c)
+  edgekv dev hello                           build it, serve it, rebuild on every change
   edgekv serve app.wasm                      serve app.wasm at http://127.0.0.1:8787 with a `default` namespace
   edgekv serve --config edgekv.toml          namespaces, apps and listeners from a config file
   edgekv serve --listen 127.0.0.1:0          management APIs only, on a free port
@@ -41,6 +46,15 @@ enum Command {
     /// Serve a guest component (or the apps of a config file) and the management APIs.
     #[command(after_help = settings::serve_help())]
     Serve(settings::ServeArgs),
+    /// Create a guest app folder: a small app (a visit counter and a KV API over HTTP), its build
+    /// script, the edgekv `wit/` and the language's guest library, a .gitignore and a README.
+    #[command(after_help = NEW_EXAMPLES)]
+    New(new::NewArgs),
+    /// Build an app made by `edgekv new` from source (installing its language's tools the first
+    /// time), serve it with its data in `.edgekv/` in the app folder, and rebuild and swap it in
+    /// when a source changes (a failed build keeps the last good version serving).
+    #[command(after_help = DEV_EXAMPLES)]
+    Dev(dev::DevArgs),
     /// Read and write namespaces and keys in the data dir (safe while `edgekv serve` runs). A write
     /// to `default` (or, with --config, to a namespace the config declares) makes it first if
     /// missing, as `edgekv serve` would.
@@ -59,6 +73,17 @@ enum Command {
     #[command(after_help = CLOCK_EXAMPLES)]
     Clock(clock::ClockArgs),
 }
+
+const NEW_EXAMPLES: &str = "Examples:
+  edgekv new --lang rust hello               Rust, with the edgekv-guest crate
+  edgekv new --lang js hello                 JavaScript (componentize-js), Workers KV's API
+  edgekv new --lang python hello             Python (componentize-py)
+  edgekv new --lang c hello                  C (clang, wasi-libc)
+then: cd hello && edgekv dev";
+
+const DEV_EXAMPLES: &str = "Examples:
+  edgekv dev                                 the app in the current folder, at http://127.0.0.1:8787
+  edgekv dev hello --listen 127.0.0.1:0      the app in hello/, on a free port";
 
 const CLOCK_EXAMPLES: &str = "Examples:
   edgekv serve app.wasm --clock manual --start-time 2030-01-01T00:00:00Z
@@ -80,15 +105,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let telemetry = telemetry::init(args.log_format, runtime.handle())?;
-            let served = runtime.block_on(serve::run(args));
-            telemetry.shutdown();
-            served
-        }
+        Command::Serve(args) => serve::run_with_telemetry(args),
         Command::Kv(args) => {
             telemetry::init_logs(telemetry::LogFormat::Text);
             std::process::exit(kv::run(args)?)
@@ -97,6 +114,11 @@ fn main() -> anyhow::Result<()> {
             telemetry::init_logs(telemetry::LogFormat::Text);
             clock::run(args)
         }
+        Command::New(args) => {
+            telemetry::init_logs(telemetry::LogFormat::Text);
+            new::run(args)
+        }
+        Command::Dev(args) => dev::run(args),
     }
 }
 

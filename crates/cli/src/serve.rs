@@ -37,6 +37,18 @@ use tokio_rustls::TlsAcceptor;
 /// Where in the data dir the admin API keeps named snapshots.
 pub const SNAPSHOT_DIR: &str = "snapshots";
 
+/// Runs `edgekv serve` on a runtime of its own, with its logs (and traces, when an OTLP endpoint
+/// is set) on; flushes the traces when it stops.
+pub fn run_with_telemetry(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let telemetry = crate::telemetry::init(args.log_format, runtime.handle())?;
+    let served = runtime.block_on(run(args));
+    telemetry.shutdown();
+    served
+}
+
 /// Runs `edgekv serve`: resolves its settings, then starts what they say.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = Settings::resolve(args)?;
