@@ -66,6 +66,7 @@ class WriteLoad:
         self.nodes, self.namespace_id, self.limit = nodes, namespace_id, limit
         self.acknowledged = {}  # key -> value, for every 200
         self.statuses = []  # (monotonic time, node index, status or exception name)
+        self.errors = []  # the exceptions themselves, for a failure's message
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self.write, args=(w,)) for w in range(WRITERS)]
         for thread in self.threads:
@@ -88,6 +89,7 @@ class WriteLoad:
                     assert_cloudflare_unavailable(put)
             except requests.RequestException as e:
                 outcome = type(e).__name__
+                self.errors.append(f"node {n}: {e!r}")
             self.statuses.append((time.monotonic(), n, outcome))
 
     def count(self):
@@ -167,7 +169,10 @@ def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, g
         load.stop()
     during = [s for t, _, s in load.statuses if t > outage_started and s != 200]
     assert during, "no write failed while the database was down"
-    assert set(during) == {503}, f"writes failed otherwise than with 503: {set(during)}"
+    assert set(during) == {503}, (
+        f"writes failed otherwise than with 503: {set(during)}: {load.errors[:3]}\n"
+        f"node a:\n{a.log()[-3000:]}\nnode b:\n{b.log()[-3000:]}"
+    )
     for node in (a, b):
         assert_every_acknowledged_write_is_there(node, namespace_id, load.acknowledged)
 
