@@ -5,10 +5,10 @@
 //! that end is the single place that writes the access-log line and ends the request's server
 //! span (a child of the client's `traceparent`, when it sent one).
 
-use crate::front_door::Body;
 use crate::metrics::ServerMetrics;
 use edgekv_api::{browser, BoxError, Dialect};
 use edgekv_runtime::TRACE_TARGET;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Bytes, Frame, SizeHint};
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, Response};
@@ -21,6 +21,9 @@ use std::time::Instant;
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The body of every response the front door sends.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The header that carries a request's id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";

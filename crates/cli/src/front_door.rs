@@ -21,13 +21,12 @@
 //! deadline closes a connection that has had no request open (being handled or its response being
 //! sent) for that long, and each of its requests has the request deadline, as on HTTP/1.
 
-use crate::exchange::{Exchange, RouteKind};
+use crate::exchange::{Body, Exchange, RouteKind};
 use crate::metrics::ServerMetrics;
 use crate::reload::Routes;
 use crate::tls;
 use edgekv_api::{BoxError, Dialect, Management, Surfaces};
 use edgekv_runtime::{Abandoned, App, RequestFailure};
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::body::{Frame, SizeHint};
@@ -67,9 +66,6 @@ pub struct ClientLimits {
     /// Where requests are counted, when metrics are on.
     pub metrics: Option<Arc<ServerMetrics>>,
 }
-
-/// The body of every response the front door sends.
-pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The largest request head (request line and headers) read; a bigger one is answered 431.
 const MAX_HEADER_BYTES: usize = 64 * 1024;

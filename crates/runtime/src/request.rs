@@ -92,6 +92,20 @@ impl GuestFailure {
         }
     }
 
+    /// How a run that failed this way ended, as the metrics' `outcome` label names it. A guest
+    /// that set an error code or no response still ran `ok`: the front door's status counts what
+    /// the client got.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            GuestFailure::NoResponse | GuestFailure::ErrorCode(_) => "ok",
+            GuestFailure::Trap(_) => "trap",
+            GuestFailure::Timeout(_) => "deadline",
+            GuestFailure::OutOfMemory(_) => "out_of_memory",
+            GuestFailure::ResponseDropped => "response_dropped",
+            GuestFailure::ShuttingDown => "shutting_down",
+        }
+    }
+
     /// The HTTP status the client gets for this failure.
     pub fn status(&self) -> u16 {
         match self {
@@ -226,7 +240,7 @@ impl App {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let slot = self.slot().await.inspect_err(|f| self.count(Err(f)))?;
+        let slot = self.slot().await.inspect_err(|f| self.count(f))?;
         let req = req.map(|body| WatchedBody::new(body, abandoned.clone()));
         let kv = KvCtx {
             store: self.store.clone(),
@@ -288,7 +302,11 @@ impl App {
                 drop(store);
                 drop(slot); // the instance is gone: its slot is free
                 if let Some(runs) = runs {
-                    runs.count(outcome.as_ref().map(|_| ()));
+                    runs.count(
+                        outcome
+                            .as_ref()
+                            .map_or_else(GuestFailure::outcome, |()| "ok"),
+                    );
                 }
                 outcome
             }
@@ -322,9 +340,9 @@ impl App {
             .map_err(|_| GuestFailure::ShuttingDown)
     }
 
-    fn count(&self, outcome: Result<(), &GuestFailure>) {
+    fn count(&self, failure: &GuestFailure) {
         if let Some(runs) = &self.runs {
-            runs.count(outcome);
+            runs.count(failure.outcome());
         }
     }
 }
