@@ -39,6 +39,7 @@
 //! bindings = ["default"]           # namespaces it may open
 //! deadline_secs = 30
 //! memory_mb = 128
+//! instance_reuse = 1               # requests per instance (1: a fresh instance per request)
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -121,6 +122,9 @@ pub struct AppConfig {
     pub deadline_secs: u64,
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// Requests one instance serves, one at a time, before it is discarded.
+    #[serde(default = "one")]
+    pub instance_reuse: u32,
 }
 
 fn default_profile() -> Profile {
@@ -128,6 +132,9 @@ fn default_profile() -> Profile {
 }
 fn yes() -> bool {
     true
+}
+fn one() -> u32 {
+    1
 }
 fn root_route() -> String {
     "/".into()
@@ -191,6 +198,7 @@ impl Config {
                 bindings: vec!["default".into()],
                 deadline_secs: DEFAULT_DEADLINE_SECS,
                 memory_mb: DEFAULT_MEMORY_MB,
+                instance_reuse: 1,
             }],
         }
     }
@@ -211,9 +219,9 @@ impl Config {
             if !app.route.starts_with('/') {
                 bail!("app route {:?} must start with /", app.route);
             }
-            if app.deadline_secs == 0 || app.memory_mb == 0 {
+            if app.deadline_secs == 0 || app.memory_mb == 0 || app.instance_reuse == 0 {
                 bail!(
-                    "app {:?}: deadline_secs and memory_mb must be positive",
+                    "app {:?}: deadline_secs, memory_mb and instance_reuse must be positive",
                     app.route
                 );
             }

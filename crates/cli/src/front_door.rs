@@ -195,7 +195,7 @@ impl FrontDoor {
         }
     }
 
-    fn app_for(&self, path: &str) -> Option<App> {
+    fn app_for(&self, path: &str) -> Option<Arc<App>> {
         self.apps
             .iter()
             .find(|(route, _)| {
@@ -212,7 +212,7 @@ enum Route<'a> {
     /// A management API.
     Management(&'a Management, Dialect),
     /// An app (the version current when the request came in).
-    App(App),
+    App(Arc<App>),
     /// Nothing: 404.
     None,
 }

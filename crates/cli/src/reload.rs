@@ -17,18 +17,18 @@ pub type Routes = Vec<(String, Arc<LiveApp>)>;
 
 /// The current version of one app.
 pub struct LiveApp {
-    current: RwLock<App>,
+    current: RwLock<Arc<App>>,
 }
 
 impl LiveApp {
     pub fn new(app: App) -> Arc<LiveApp> {
         Arc::new(LiveApp {
-            current: RwLock::new(app),
+            current: RwLock::new(Arc::new(app)),
         })
     }
 
     /// The version a new request runs on.
-    pub fn get(&self) -> App {
+    pub fn get(&self) -> Arc<App> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -36,7 +36,7 @@ impl LiveApp {
     }
 
     fn swap(&self, app: App) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = app;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(app);
     }
 }
 

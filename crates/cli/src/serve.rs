@@ -442,6 +442,7 @@ fn load_apps(
         let limits = AppLimits {
             deadline: Duration::from_secs(app.deadline_secs),
             memory_bytes: (app.memory_mb << 20) as usize,
+            instance_reuse: app.instance_reuse,
         };
         let source = AppSource {
             runtime: runtime.clone(),

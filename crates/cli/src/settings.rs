@@ -91,6 +91,13 @@ pub struct ServeArgs {
     /// start-up); more requests wait for one to finish.
     #[arg(long, default_value_t = DEFAULT_MAX_INSTANCES, value_name = "N")]
     pub max_instances: u32,
+    /// Serve up to N requests, one at a time, from one instance of APP.wasm before discarding it,
+    /// as Workers reuse an isolate: the guest's globals survive between requests on the same
+    /// instance, never across instances. A trap, a deadline or memory exhaustion discards the
+    /// instance at once. [default: 1, a fresh instance per request] (with --config:
+    /// `instance_reuse` of each [[apps]])
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub instance_reuse: Option<u32>,
     /// Seconds a client may take to send a request's headers.
     #[arg(long, default_value_t = DEFAULT_HEADER_TIMEOUT_SECS, value_name = "SECS")]
     pub header_timeout: u64,
@@ -209,12 +216,21 @@ impl Settings {
     /// Reads the config file the flags name (or makes the config of the one app they name) and
     /// resolves the settings from both.
     pub fn resolve(args: ServeArgs) -> Result<Settings> {
-        let config = match (&args.config, &args.app) {
+        let mut config = match (&args.config, &args.app) {
             (Some(path), None) => Config::load(path)?,
             (Some(_), Some(_)) => bail!("give either APP.wasm or --config, not both"),
             (None, Some(app)) => Config::single_app(app.clone()),
             (None, None) => Config::default(),
         };
+        if let Some(reuse) = args.instance_reuse {
+            match (&args.app, config.apps.as_mut_slice()) {
+                (Some(_), [app]) => app.instance_reuse = reuse,
+                _ => bail!(
+                    "--instance-reuse is for the one-app form (edgekv serve APP.wasm); with \
+                     --config, set instance_reuse in each [[apps]]"
+                ),
+            }
+        }
         Settings::from_sources(args, config)
     }
 
@@ -335,6 +351,8 @@ Config file (edgekv.toml):
   bindings = [\"default\"]     # granted namespaces; others are access-denied
   deadline_secs = {deadline}
   memory_mb = {memory}
+  instance_reuse = 1         # requests one instance serves, one at a time (1: a fresh
+                             # instance per request; more: globals survive between them)
 
 Admin API for test suites (same token as the data browser's API):
   POST /_edgekv/api/namespaces/NAME/reset              empty a namespace ({{\"reseed\": true}}: refill it

@@ -4,6 +4,7 @@
 //! cannot be reserved.
 
 use crate::metrics::RuntimeMetrics;
+use crate::warm::IdleInstances;
 use crate::LoadError;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::{Arc, OnceLock};
@@ -64,6 +65,8 @@ pub struct Runtime {
     pub(crate) slots: Arc<Semaphore>,
     /// Requests waiting for a slot.
     pub(crate) slot_waiters: Gauge,
+    /// Instances kept between requests, idle, whose slots a request may take.
+    pub(crate) idle: Arc<IdleInstances>,
     /// Set once metrics are on ([`Runtime::metrics`]).
     metrics: Arc<OnceLock<Arc<RuntimeMetrics>>>,
 }
@@ -84,6 +87,7 @@ impl Runtime {
             engine,
             slots: Arc::new(Semaphore::new(options.max_instances as usize)),
             slot_waiters: Gauge::default(),
+            idle: Arc::default(),
             metrics: Arc::default(),
             options: Arc::new(options),
         })

@@ -1,4 +1,5 @@
-//! Guest stdout and stderr, sent to the server log line by line, tagged with the request id.
+//! Guest stdout and stderr, sent to the server log line by line, tagged with the request id (the
+//! current one's, for an instance kept between requests).
 
 use std::io;
 use std::pin::Pin;
@@ -10,10 +11,10 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// Longest line kept before it is logged in pieces.
 const MAX_LINE: usize = 8 * 1024;
 
-/// One output stream of one request.
+/// One output stream of one instance.
 #[derive(Clone)]
 pub struct GuestLog {
-    request_id: Arc<str>,
+    request_id: Arc<Mutex<Arc<str>>>,
     stream: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,
 }
@@ -21,10 +22,20 @@ pub struct GuestLog {
 impl GuestLog {
     pub fn new(request_id: Arc<str>, stream: &'static str) -> Self {
         GuestLog {
-            request_id,
+            request_id: Arc::new(Mutex::new(request_id)),
             stream,
             pending: Arc::default(),
         }
+    }
+
+    /// Tags the lines from now on with `request_id`, after logging what the previous request left
+    /// unfinished with its own.
+    pub fn next_request(&self, request_id: Arc<str>) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !pending.is_empty() {
+            self.emit(&pending);
+        }
+        *self.request_id.lock().unwrap_or_else(|e| e.into_inner()) = request_id;
     }
 
     fn write(&self, bytes: &[u8]) {
@@ -44,7 +55,12 @@ impl GuestLog {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\n', '\r']);
-        tracing::info!(target: "guest", request_id = &*self.request_id, stream = self.stream, "{text}");
+        let request_id = self
+            .request_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        tracing::info!(target: "guest", request_id = &*request_id, stream = self.stream, "{text}");
     }
 }
 

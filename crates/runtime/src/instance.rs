@@ -1,7 +1,10 @@
-//! The state of one guest instance (one request): WASI (its wall clock the store's when that is manual), `wasi:http` (outgoing requests behind the
-//! app's egress policy), the KV bindings (`edgekv:kv` and `wasi:keyvalue`), its resource table, the
-//! memory cap, and what ended it (deadline or memory) when it failed.
+//! The state of one guest instance: WASI (its wall clock the store's when that is manual),
+//! `wasi:http` (outgoing requests behind the app's egress policy), the KV bindings (`edgekv:kv`
+//! and `wasi:keyvalue`), its resource table, the memory cap, and what ended it (deadline or
+//! memory) when it failed. What belongs to the request it serves (its id, whether it was
+//! abandoned, its deadline) is set again for each request of an instance kept between requests.
 
+use crate::abandon::Abandoned;
 use crate::egress::EgressHooks;
 use crate::guest_log::GuestLog;
 use crate::keyvalue::{DraftCursors, KeyValueView};
@@ -16,6 +19,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct Instance {
     wasi: WasiCtx,
+    /// Its stdout and stderr.
+    logs: [GuestLog; 2],
     http: WasiHttpCtx,
     /// What the guest's outgoing requests go through.
     egress: EgressHooks,
@@ -37,15 +42,19 @@ impl Instance {
         deadline: Instant,
         egress: EgressHooks,
     ) -> Self {
+        let logs = [
+            GuestLog::new(request_id.clone(), "stdout"),
+            GuestLog::new(request_id, "stderr"),
+        ];
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(GuestLog::new(request_id.clone(), "stdout"))
-            .stderr(GuestLog::new(request_id, "stderr"));
+        wasi.stdout(logs[0].clone()).stderr(logs[1].clone());
         if kv.store.clock_is_manual() {
             wasi.wall_clock(StoreClock(kv.store.clone()));
         }
         let wasi = wasi.build();
         Instance {
             wasi,
+            logs,
             http: WasiHttpCtx::new(),
             egress,
             table: ResourceTable::new(),
@@ -58,6 +67,16 @@ impl Instance {
             deadline,
             timed_out: false,
         }
+    }
+
+    /// Readies an instance that served a request for the next one.
+    pub fn next_request(&mut self, request_id: Arc<str>, abandoned: Abandoned, deadline: Instant) {
+        for log in &self.logs {
+            log.next_request(request_id.clone());
+        }
+        self.kv.abandoned = abandoned;
+        self.deadline = deadline;
+        self.timed_out = false;
     }
 
     pub fn kv_view(&mut self) -> KvView<'_> {

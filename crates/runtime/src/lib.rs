@@ -1,7 +1,8 @@
 //! edgekv-runtime: runs guest components. It owns the wasmtime engine (pooling allocator, epoch
 //! deadlines, memory caps), loading and caching compiled components, linking WASI 0.2, `wasi:http`
 //! and the host side of `edgekv:kv/store` and of `wasi:keyvalue` (0.2.0-draft and 0.2.0-draft2), and
-//! serving each HTTP request in a fresh instance.
+//! serving each HTTP request in a fresh instance (or, for an app that chose it, in one kept from its
+//! earlier requests).
 //! The spans of a guest call and of each KV operation, for traces, are opened here too.
 //! The KV rules are not here: the binding calls the store, which enforces them.
 
@@ -16,6 +17,7 @@ mod kv;
 mod metrics;
 mod request;
 mod spans;
+mod warm;
 
 pub use abandon::Abandoned;
 pub use egress::{destinations, EgressPolicy};

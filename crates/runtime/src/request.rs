@@ -1,5 +1,6 @@
 //! Serving a request with an app: a fresh instance per request from the app's pre-linked
-//! `ProxyPre`, run in the caller's task until it answers (no task per request and no hop to
+//! `ProxyPre` (or, for an app that chose `instance_reuse`, one kept from its earlier requests:
+//! `warm`), run in the caller's task until it answers (no task per request and no hop to
 //! another worker thread), a deadline enforced with epoch interruption (yielding to the executor
 //! every tick so a looping guest never holds a worker thread), a memory cap, and the failure of
 //! that request alone when the guest traps, runs out of time or out of memory. A caller that stops
@@ -15,6 +16,7 @@ use crate::keyvalue::{self, DraftCursors};
 use crate::kv::{self, Grants, KvCtx};
 use crate::metrics::AppRuns;
 use crate::spans;
+use crate::warm::{IdleInstances, WarmInstance, WarmPool};
 use crate::LoadError;
 use edgekv_store::{Interface, Store};
 use http_body_util::BodyExt;
@@ -42,6 +44,10 @@ pub struct AppLimits {
     pub deadline: Duration,
     /// The most linear memory one instance may grow to.
     pub memory_bytes: usize,
+    /// How many requests one instance serves, one at a time, before it is discarded: 1 is a
+    /// fresh instance per request; more keep the guest's globals from one request to the next on
+    /// that instance (a run that does not end well discards it at once).
+    pub instance_reuse: u32,
 }
 
 impl Default for AppLimits {
@@ -49,6 +55,7 @@ impl Default for AppLimits {
         AppLimits {
             deadline: Duration::from_secs(30),
             memory_bytes: 128 << 20,
+            instance_reuse: 1,
         }
     }
 }
@@ -144,6 +151,10 @@ pub struct App {
     slots: Arc<Semaphore>,
     /// Requests waiting for a slot, counted for the metrics.
     slot_waiters: Gauge,
+    /// Every app's idle instances, whose slots a request may take.
+    idle: Arc<IdleInstances>,
+    /// This app's idle instances, when it reuses them.
+    warm: Option<Arc<WarmPool>>,
     /// This app's run counters, when metrics are on.
     runs: Option<AppRuns>,
 }
@@ -183,6 +194,9 @@ impl App {
             name: route.into(),
             slots: runtime.slots.clone(),
             slot_waiters: runtime.slot_waiters.clone(),
+            idle: runtime.idle.clone(),
+            warm: (limits.instance_reuse > 1)
+                .then(|| WarmPool::new(limits.instance_reuse, &runtime.idle)),
             runs: runtime.metrics_if_on().map(|m| m.app(route)),
         })
     }
@@ -192,7 +206,8 @@ impl App {
         &self.name
     }
 
-    /// Serves one request in a fresh instance, once an instance slot is free. The guest runs in
+    /// Serves one request in a fresh instance, once an instance slot is free, or in one kept from
+    /// the app's earlier requests when it reuses instances. The guest runs in
     /// the calling task until it answers; the response body may still be streaming from it (in a
     /// task of its own) when this returns. The request body is any `http_body`
     /// body: hyper's `Incoming` from the front door, or one built in memory.
@@ -240,35 +255,27 @@ impl App {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let slot = self.slot().await.inspect_err(|f| self.count(f))?;
-        let req = req.map(|body| WatchedBody::new(body, abandoned.clone()));
-        let kv = KvCtx {
-            store: self.store.clone(),
-            grants: self.grants.clone(),
-            abandoned: abandoned.clone(),
-        };
         let deadline = Instant::now() + self.limits.deadline;
-        let mut store = wasmtime::Store::new(
-            self.pre.engine(),
-            Instance::new(
-                id,
-                kv,
-                self.kv_cursors.clone(),
-                self.limits.memory_bytes,
-                deadline,
-                EgressHooks::new(self.egress.clone()),
-            ),
-        );
-        store.limiter(|i| &mut i.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let instance = ctx.data_mut();
-            if Instant::now() >= instance.deadline {
-                instance.timed_out = true;
-                return Ok(UpdateDeadline::Interrupt);
+        let kept = self.warm.as_ref().and_then(|warm| warm.take());
+        let (mut store, proxy, slot, served) = match kept {
+            Some(mut kept) => {
+                kept.store
+                    .data_mut()
+                    .next_request(id, abandoned.clone(), deadline);
+                (kept.store, Some(kept.proxy), kept.slot, kept.served)
             }
-            Ok(UpdateDeadline::Yield(1))
-        });
+            None => {
+                let slot = self.slot().await.inspect_err(|f| self.count(f))?;
+                (
+                    self.new_store(id, abandoned.clone(), deadline),
+                    None,
+                    slot,
+                    0,
+                )
+            }
+        };
+        store.set_epoch_deadline(1);
+        let req = req.map(|body| WatchedBody::new(body, abandoned.clone()));
         let (sender, receiver) = oneshot::channel();
         let setup = (|| {
             let req = store
@@ -282,16 +289,22 @@ impl App {
         let pre = self.pre.clone();
         let limits = self.limits;
         let runs = self.runs.clone();
+        let warm = self.warm.clone();
+        let request = abandoned.clone();
         let (cancel, cancelled) = abandon::cancel_on_early_drop();
         let span = spans::guest_call(&self.name);
         let guest: Guest = Box::pin(
             async move {
                 let run = async {
-                    let proxy = pre.instantiate_async(&mut store).await?;
+                    let proxy = match proxy {
+                        Some(proxy) => proxy,
+                        None => pre.instantiate_async(&mut store).await?,
+                    };
                     proxy
                         .wasi_http_incoming_handler()
                         .call_handle(&mut store, req, out)
-                        .await
+                        .await?;
+                    Ok(proxy)
                 };
                 // A backstop for a guest blocked in a host call, where epochs are never checked.
                 let result = tokio::time::timeout(limits.deadline + EPOCH_TICK * 50, run);
@@ -299,16 +312,28 @@ impl App {
                     result = result => classify(result, store.data(), limits),
                     () = cancelled.wait() => Err(GuestFailure::ResponseDropped),
                 };
-                drop(store);
-                drop(slot); // the instance is gone: its slot is free
                 if let Some(runs) = runs {
                     runs.count(
                         outcome
                             .as_ref()
-                            .map_or_else(GuestFailure::outcome, |()| "ok"),
+                            .map_or_else(GuestFailure::outcome, |_| "ok"),
                     );
                 }
-                outcome
+                // Memory exhaustion discards the instance even when the guest got over it.
+                let kept = !request.is_set() && !store.data().limits.exhausted;
+                match (outcome, warm) {
+                    (Ok(proxy), Some(warm)) if kept => {
+                        warm.keep(WarmInstance {
+                            store,
+                            proxy,
+                            served,
+                            slot,
+                        });
+                        Ok(())
+                    }
+                    // Dropping the store frees the instance, then its slot.
+                    (outcome, _) => outcome.map(drop),
+                }
             }
             .instrument(span),
         );
@@ -324,12 +349,54 @@ impl App {
 }
 
 impl App {
-    /// An instance slot: at once when one is free, else once one frees (counted as waiting).
+    /// The store of a fresh instance for one request.
+    fn new_store(
+        &self,
+        id: Arc<str>,
+        abandoned: Abandoned,
+        deadline: Instant,
+    ) -> wasmtime::Store<Instance> {
+        let kv = KvCtx {
+            store: self.store.clone(),
+            grants: self.grants.clone(),
+            abandoned,
+        };
+        let mut store = wasmtime::Store::new(
+            self.pre.engine(),
+            Instance::new(
+                id,
+                kv,
+                self.kv_cursors.clone(),
+                self.limits.memory_bytes,
+                deadline,
+                EgressHooks::new(self.egress.clone()),
+            ),
+        );
+        store.limiter(|i| &mut i.limits);
+        store.epoch_deadline_callback(|mut ctx| {
+            let instance = ctx.data_mut();
+            if Instant::now() >= instance.deadline {
+                instance.timed_out = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// An instance slot: at once when one is free, else an idle instance's (of any app), else
+    /// once one frees (counted as waiting).
     async fn slot(&self) -> Result<OwnedSemaphorePermit, GuestFailure> {
         match self.slots.clone().try_acquire_owned() {
             Ok(slot) => return Ok(slot),
             Err(TryAcquireError::Closed) => return Err(GuestFailure::ShuttingDown),
             Err(TryAcquireError::NoPermits) => {}
+        }
+        let (_wanting, evicted) = self.idle.want_slot();
+        if evicted {
+            if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+                return Ok(slot);
+            }
         }
         self.slot_waiters.inc();
         let _waited = DecOnDrop(&self.slot_waiters);
@@ -447,13 +514,13 @@ impl Drop for Inline {
     }
 }
 
-fn classify(
-    result: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
+fn classify<T>(
+    result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     instance: &Instance,
     limits: AppLimits,
-) -> Result<(), GuestFailure> {
+) -> Result<T, GuestFailure> {
     match result {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(done)) => Ok(done),
         Err(_) => Err(GuestFailure::Timeout(limits.deadline)),
         Ok(Err(_)) if instance.timed_out => Err(GuestFailure::Timeout(limits.deadline)),
         Ok(Err(_)) if instance.limits.exhausted => {

@@ -5,6 +5,10 @@
 // tests/test_guest_libraries.py to assert. A case that throws unexpectedly reports
 // `{"unexpected": "<name>: <message>"}`.
 //
+// Instance routes, for tests of instance reuse with a large guest: `GET /count` answers how many
+// requests this instance served through it (a global, which survives between requests only on a
+// reused instance), `GET /spin` never returns, `GET /grow` allocates until memory runs out.
+//
 // The request is served through `wasi:http/incoming-handler` by hand (StarlingMonkey's fetch event
 // targets another wasi:http version than edgekv's world); componentize-js runs the event loop until
 // `handle`'s promise settles.
@@ -17,9 +21,25 @@ const KV = binding('default');
 
 const dispose = Symbol.dispose || Symbol.for('dispose');
 
+// Requests this instance served through `/count`.
+let count = 0;
+
 export const incomingHandler = {
   async handle(request, responseOut) {
-    const query = (request.pathWithQuery() ?? '/').split('?')[1] ?? '';
+    const [path, query = ''] = (request.pathWithQuery() ?? '/').split('?');
+    if (path === '/count') {
+      count += 1;
+      return send(responseOut, JSON.stringify({ count }));
+    }
+    if (path === '/spin') {
+      for (;;) {}
+    }
+    if (path === '/grow') {
+      const hoard = [];
+      for (;;) {
+        hoard.push(new Uint8Array(1 << 20).fill(1));
+      }
+    }
     const prefix = new URLSearchParams(query).get('prefix') ?? 't-';
     const results = {};
     for (const [name, run] of Object.entries(CASES)) {

@@ -1,10 +1,20 @@
 //! A guest that fails on purpose, to show a failing request never takes the server down:
 //! `/trap` hits `unreachable`, `/loop` spins forever, `/oom` allocates until memory runs out,
+//! `/grow-refused` asks for 64 MiB more memory at once and answers `refused` when it is not given,
 //! `/sleep` answers after one second, `/log` writes to stdout and stderr, `/fetch` sends a GET to
 //! the URL in `x-target` (with `x-target-auth` as its Authorization) and answers with the upstream
-//! status, or 502 and the error; any other path answers 200 `ok`.
+//! status, or 502 and the error; `/count` (the path's end, under any route) answers `<instance> <n>`, where n counts the requests
+//! this instance served (a global, so it survives between requests only on a reused instance) and
+//! instance is random, drawn at its first request; `/count-slow` is `/count` answered after 300 ms;
+//! any other path answers 200 `ok`.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Requests this instance served through `/count`.
+static COUNT: AtomicU64 = AtomicU64::new(0);
+/// This instance's random id, drawn at its first `/count` (0 until then).
+static INSTANCE: AtomicU64 = AtomicU64::new(0);
 use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 struct Misbehave;
@@ -25,6 +35,12 @@ impl wasi::exports::http::incoming_handler::Guest for Misbehave {
                     hoard.push(black_box(vec![1u8; 1 << 20]));
                 }
             }
+            Some("/grow-refused") => {
+                // 64 MiB past a smaller cap: the growth is refused and the guest goes on.
+                let mut hoard: Vec<u8> = Vec::new();
+                let grew = hoard.try_reserve(black_box(64 << 20)).is_ok();
+                respond(out, if grew { b"grew\n" } else { b"refused\n" });
+            }
             Some("/sleep") => {
                 wasi::clocks::monotonic_clock::subscribe_duration(1_000_000_000).block();
                 respond(out, b"slept\n");
@@ -36,6 +52,16 @@ impl wasi::exports::http::incoming_handler::Guest for Misbehave {
                 };
                 let (status, body) = fetch(&header("x-target").unwrap_or_default(), header("x-target-auth"));
                 respond_with(out, status, body.as_bytes());
+            }
+            Some(path) if path.ends_with("/count") || path.ends_with("/count-slow") => {
+                if INSTANCE.load(Ordering::Relaxed) == 0 {
+                    INSTANCE.store(wasi::random::random::get_random_u64() | 1, Ordering::Relaxed);
+                }
+                let n = COUNT.fetch_add(1, Ordering::Relaxed) + 1;
+                if path.ends_with("/count-slow") {
+                    wasi::clocks::monotonic_clock::subscribe_duration(300_000_000).block();
+                }
+                respond(out, format!("{:x} {n}\n", INSTANCE.load(Ordering::Relaxed)).as_bytes());
             }
             Some("/log") => {
                 println!("hello on stdout");
