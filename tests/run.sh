@@ -30,6 +30,9 @@ cargo build --release --workspace --all-targets
 if [ -x guest-examples/build.sh ]; then
   step "build: guests (examples and test guests)"
   export EDGEKV_GUESTS_DIR="${EDGEKV_GUESTS_DIR:-$CARGO_TARGET_DIR/guests}"
+  # The edgekv just built makes the example apps from the templates (`edgekv new`), so that
+  # nothing is rebuilt with other features.
+  export EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv"
   guest-examples/build.sh
 fi
 

@@ -160,8 +160,15 @@ def test_edgekv_clock_reads_and_moves_the_servers_clock(server):
     assert wrong.returncode != 0 and "401" in wrong.stderr
 
 
-def test_a_js_guests_date_now_is_the_clocks(edgekv):
-    server = edgekv(app=guest("js-kv-api"), args=["--clock", "manual", "--start-time", START])
+# The example guests made from each language's app template (templates/<lang>): `GET /now` is the
+# language's own wall clock (Rust's SystemTime, JavaScript's Date.now(), C's timespec_get, Python's
+# time.time_ns()).
+TEMPLATE_GUESTS = ["rust-kv-api", "js-kv-api", "c-kv-api", "python-kv-lib"]
+
+
+@pytest.mark.parametrize("name", TEMPLATE_GUESTS)
+def test_each_languages_wall_clock_is_the_clocks(edgekv, name):
+    server = edgekv(app=guest(name), args=["--clock", "manual", "--start-time", START])
     assert requests.get(f"{server.url}/now").json() == {"now_ms": START_MS}
     clock(server, advance="90s")
     assert requests.get(f"{server.url}/now").json() == {"now_ms": START_MS + 90_000}

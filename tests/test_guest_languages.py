@@ -1,9 +1,9 @@
 """One suite for the example guest in every language: the same requests to each component must get
-the same responses. Each guest exposes the same routes (see guest-examples/rust-kv-api):
+the same responses. Each guest exposes the same routes (see templates/rust/src/lib.rs):
 
-- rust-kv-api, js-kv-api and c-kv-api use the edgekv:kv binding: metadata, content type, TTL and
-  ETag preconditions, through their language's guest library (guest-libs/); so does
-  python-kv-lib (tests/guests), the check of the Python library;
+- rust-kv-api, js-kv-api, c-kv-api and python-kv-lib are the app templates (templates/<lang>) made
+  with `edgekv new` by guest-examples/build.sh; they use the edgekv:kv binding: metadata, content
+  type, TTL and ETag preconditions, through their language's guest library (guest-libs/);
 - python-kv-api uses the standard wasi:keyvalue@0.2.0-draft2 interfaces instead, which have no
   metadata, expiry or ETag: it refuses those headers with 400 `unsupported`, and the suite checks
   that, so nothing is silently dropped.

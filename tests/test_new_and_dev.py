@@ -106,6 +106,15 @@ def new(lang, folder):
     )
 
 
+def build(app, out):
+    """Runs the app's build.sh into `out`, as `edgekv dev` does; what it printed."""
+    run = subprocess.run(
+        ["bash", "build.sh", str(out)], cwd=app, env=tools_env(), capture_output=True, text=True, timeout=BUILD_TIMEOUT
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
 @pytest.mark.parametrize("lang", sorted(LANGUAGES))
 def test_new_then_dev_serves_counts_stores_and_rebuilds(tmp_path, lang):
     app = tmp_path / f"hello-{lang}"
@@ -141,6 +150,16 @@ def test_new_then_dev_serves_counts_stores_and_rebuilds(tmp_path, lang):
             assert time.monotonic() < deadline, f"the edit was not served:\n{dev.log()}"
             assert dev.proc.poll() is None, dev.log()
             time.sleep(0.5)
+
+        # Built already and nothing changed since: build.sh skips the build, and leaves the component
+        # it was asked for as it is, so a server watching it does not reload.
+        out = tmp_path / "again.wasm"
+        first = build(app, out)
+        written = out.stat().st_mtime_ns
+        second = build(app, out)
+        if lang != "rust":  # cargo has an up-to-date check of its own
+            assert "up to date" in first and "up to date" in second, first + second
+        assert out.stat().st_mtime_ns == written
 
         # A broken edit: the compiler's error is printed and the last good version keeps serving.
         mark = len(dev.lines)

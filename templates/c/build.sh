@@ -7,6 +7,7 @@
 #   - wit-bindgen-cli and wasm-tools (cargo install) into $EDGEKV_GUEST_TOOLS (default
 #     ~/.cache/edgekv/guest-tools, shared by every app),
 #   - the adapter, copied out of the crate wasi-preview1-component-adapter-provider.
+# The build is skipped when its inputs (sources, wit/, this script, tools, flags) are unchanged.
 set -euo pipefail
 WIT_BINDGEN_VERSION=0.63.0   # matches the wit-bindgen 0.63 of the Rust guests
 WASM_TOOLS_VERSION=1.262.0   # the wit-component/wit-parser 0.262 that wit-bindgen 0.63 uses
@@ -100,19 +101,40 @@ CFLAGS=(--target=wasm32-wasi --sysroot="$sysroot" -Os -std=c11)
 WARNINGS=(-Wall -Wextra -Wpedantic -Werror)  # for src/, not for the generated bindings
 LDFLAGS=(-mexec-model=reactor -Wl,--strip-all)
 
-# --- bindings, compile, componentize ---------------------------------------------------------
-# No *_component_type.o: `wasm-tools component embed` adds the world's type information instead.
-rm -rf "$work/bindings"
-"$WIT_BINDGEN" c --no-object-file --world "$WORLD" --out-dir "$work/bindings" "$here/wit" >"$work/wit-bindgen.log" 2>&1 ||
-  { cat "$work/wit-bindgen.log" >&2; exit 1; }
-rm -rf "$work/obj" && mkdir -p "$work/obj"
-for src in "$here"/src/*.c "$here"/lib/edgekv.c; do
-  "$CC" "${CFLAGS[@]}" "${WARNINGS[@]}" -I "$work/bindings" -I "$here/lib" -c "$src" -o "$work/obj/$(basename "$src" .c).o"
-done
-"$CC" "${CFLAGS[@]}" -c "$work/bindings/edge_app.c" -o "$work/obj/edge_app.o"
-"$CC" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$work/core.wasm" "$work"/obj/*.o
-"$WASM_TOOLS" component embed "$here/wit" --world "$WORLD" "$work/core.wasm" -o "$work/embedded.wasm"
-"$WASM_TOOLS" component new "$work/embedded.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$out.tmp"
-"$WASM_TOOLS" validate "$out.tmp"
-mv "$out.tmp" "$out"
+# --- up to date? -----------------------------------------------------------------------------
+built="$work/component.wasm"
+stamp="$work/inputs.sha256"
+inputs="$( {
+  echo "$WIT_BINDGEN_VERSION $WASM_TOOLS_VERSION $ADAPTER_VERSION $WORLD ${CFLAGS[*]} ${WARNINGS[*]} ${LDFLAGS[*]}"
+  "$CC" --version | head -n1
+  sha256sum "$adapter"
+  cd "$here" && find src lib wit build.sh -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+} | sha256sum | cut -d' ' -f1)"
+if [ -s "$built" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+  log "up to date"
+else
+  rm -f "$stamp"
+
+  # --- bindings, compile, componentize ---------------------------------------------------------
+  # No *_component_type.o: `wasm-tools component embed` adds the world's type information instead.
+  rm -rf "$work/bindings"
+  "$WIT_BINDGEN" c --no-object-file --world "$WORLD" --out-dir "$work/bindings" "$here/wit" >"$work/wit-bindgen.log" 2>&1 ||
+    { cat "$work/wit-bindgen.log" >&2; exit 1; }
+  rm -rf "$work/obj" && mkdir -p "$work/obj"
+  for src in "$here"/src/*.c "$here"/lib/edgekv.c; do
+    "$CC" "${CFLAGS[@]}" "${WARNINGS[@]}" -I "$work/bindings" -I "$here/lib" -c "$src" -o "$work/obj/$(basename "$src" .c).o"
+  done
+  "$CC" "${CFLAGS[@]}" -c "$work/bindings/edge_app.c" -o "$work/obj/edge_app.o"
+  "$CC" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$work/core.wasm" "$work"/obj/*.o
+  "$WASM_TOOLS" component embed "$here/wit" --world "$WORLD" "$work/core.wasm" -o "$work/embedded.wasm"
+  "$WASM_TOOLS" component new "$work/embedded.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$built.tmp"
+  "$WASM_TOOLS" validate "$built.tmp"
+  mv "$built.tmp" "$built"
+  echo "$inputs" > "$stamp"
+fi
+
+if ! cmp -s "$built" "$out"; then
+  cp "$built" "$out.tmp"
+  mv "$out.tmp" "$out"
+fi
 echo "{{name}}: built $out"

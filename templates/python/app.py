@@ -5,16 +5,20 @@
 - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl` (seconds)
   or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create only). Answers
-  201 (created) or 200 with the new `etag`.
+  201 (created) or 200 with the new `etag`; a body that did not arrive whole is answered 400 and
+  nothing is written.
 - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+- `GET /now`: the guest's wall clock (`wasi:clocks/wall-clock`) as `{"now_ms": ...}`.
 
-Every route takes `x-binding` (default `default`). The KV binding comes from edgekv.py. Built with
+Every route takes `x-binding` (default `default`). A KV error becomes a 4xx whose JSON body names
+the error variant: `{"error":"value-too-large","message":"..."}`. The KV binding comes from edgekv.py. Built with
 componentize-py for the world `edgekv:kv/edge-app` (wit/) by build.sh; `edgekv dev` runs it.
 """
 
 import json
 import re
+import time
 from urllib.parse import unquote_to_bytes
 
 from componentize_py_types import Err, Ok
@@ -24,7 +28,7 @@ from wit_world.imports import streams, types
 import edgekv
 
 READ_CHUNK = 64 * 1024
-ROUTES = "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit="
+ROUTES = "routes: GET /, GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=, GET /now"
 STATUS = {
     "no-such-store": 404,
     "access-denied": 403,
@@ -69,6 +73,8 @@ def route(request):
         return None
 
     path, _, query = (request.path_with_query() or "/").partition("?")
+    if method == "GET" and path == "/now":
+        return as_json(200, {"now_ms": time.time_ns() // 1_000_000})
     body = read_body(request.consume()) if method in ("PUT", "POST") else b""
     ns = edgekv.Namespace.open(header("x-binding") or "default")
     if method == "GET" and path == "/":

@@ -14,7 +14,11 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx w
 fi
 target="${CARGO_TARGET_DIR:-$here/target}"
 cargo build --release --target wasm32-wasip2 --target-dir "$target"
-mkdir -p "$(dirname "$out")"
-cp "$target/wasm32-wasip2/release/app.wasm" "$out.tmp"
-mv "$out.tmp" "$out"
+# Copied only when it changed, so that a server watching the file does not reload for nothing.
+built="$target/wasm32-wasip2/release/app.wasm"
+if ! cmp -s "$built" "$out"; then
+  mkdir -p "$(dirname "$out")"
+  cp "$built" "$out.tmp"
+  mv "$out.tmp" "$out"
+fi
 echo "{{name}}: built $out"

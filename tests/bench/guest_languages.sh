@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 export EDGEKV_GUESTS_DIR="${EDGEKV_GUESTS_DIR:-$CARGO_TARGET_DIR/guests}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 if [ -z "${EDGEKV_BIN:-}" ]; then
-  (cd "$repo" && cargo build --release -p edgekv >/dev/null && guest-examples/build.sh rust-kv-api js-kv-api python-kv-api c-kv-api >/dev/null)
+  (cd "$repo" && cargo build --release -p edgekv >/dev/null && EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv" guest-examples/build.sh rust-kv-api js-kv-api python-kv-api c-kv-api >/dev/null)
 fi
 edgekv="${EDGEKV_BIN:-$CARGO_TARGET_DIR/release/edgekv}"
 langs=(rust-kv-api js-kv-api python-kv-api c-kv-api)

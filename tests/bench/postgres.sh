@@ -38,7 +38,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "pg_point_select" and m.get("executable"):
         print(m["executable"])')"
 [ -x "$point_select" ] || { echo "could not build the pg_point_select bench" >&2; exit 1; }
-[ -f "$EDGEKV_GUESTS_DIR/rust-kv-api.wasm" ] || (cd "$repo" && guest-examples/build.sh >/dev/null)
+[ -f "$EDGEKV_GUESTS_DIR/rust-kv-api.wasm" ] || (cd "$repo" && EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv" guest-examples/build.sh >/dev/null)
 edgekv="$CARGO_TARGET_DIR/release/edgekv"
 kvapi="$EDGEKV_GUESTS_DIR/rust-kv-api.wasm"
 

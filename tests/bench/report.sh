@@ -28,7 +28,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 wasmtime="${WASMTIME:-$tools/bin/wasmtime}"
 [ -x "$wasmtime" ] || cargo install wasmtime-cli --version 48.0.8 --locked --root "$tools"
 [ -d "$repo/tests/node/node_modules/miniflare" ] || (cd "$repo/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
-(cd "$repo" && cargo build --release -p edgekv >/dev/null && guest-examples/build.sh >/dev/null)
+(cd "$repo" && cargo build --release -p edgekv >/dev/null && EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv" guest-examples/build.sh >/dev/null)
 edgekv="$CARGO_TARGET_DIR/release/edgekv"
 hello="$EDGEKV_GUESTS_DIR/hello.wasm"
 kvapi="$EDGEKV_GUESTS_DIR/rust-kv-api.wasm"

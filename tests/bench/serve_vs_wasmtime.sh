@@ -19,7 +19,7 @@ wasmtime="${WASMTIME:-$tools/bin/wasmtime}"
 if [ ! -x "$wasmtime" ]; then
   cargo install wasmtime-cli --version 48.0.8 --locked --root "$tools"
 fi
-(cd "$repo" && cargo build --release -p edgekv >/dev/null && guest-examples/build.sh >/dev/null)
+(cd "$repo" && cargo build --release -p edgekv >/dev/null && EDGEKV_BIN="$CARGO_TARGET_DIR/release/edgekv" guest-examples/build.sh >/dev/null)
 edgekv="$CARGO_TARGET_DIR/release/edgekv"
 hello="$EDGEKV_GUESTS_DIR/hello.wasm"
 kvapi="$EDGEKV_GUESTS_DIR/rust-kv-api.wasm"

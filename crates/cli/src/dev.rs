@@ -25,7 +25,7 @@ pub struct DevArgs {
     /// The app folder (made by `edgekv new`).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    #[arg(long, help = format!("Address to serve the app and the management APIs on [default: {DEFAULT_LISTEN}]"))]
+    #[arg(long, env = "EDGEKV_LISTEN", help = format!("Address to serve the app and the management APIs on [default: {DEFAULT_LISTEN}]"))]
     pub listen: Option<SocketAddr>,
 }
 

@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// A config file declaring namespaces, apps and listeners (format below).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    #[arg(long, help = format!(
+    #[arg(long, env = "EDGEKV_LISTEN", help = format!(
         "Address for guests and the management APIs [default: {DEFAULT_LISTEN}]"
     ))]
     pub listen: Option<SocketAddr>,

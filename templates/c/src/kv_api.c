@@ -5,16 +5,22 @@
 // - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 // - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
 //   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
-//   only). Answers 201 (created) or 200 with the new `etag`.
+//   only). Answers 201 (created) or 200 with the new `etag`. A body that did not arrive whole (its
+//   stream failed instead of closing) is answered 400 and nothing is written.
 // - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 // - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+// - `GET /now`: the guest's wall clock (`wasi:clocks/wall-clock`, through wasi-libc) as
+//   `{"now_ms": ...}`.
 //
-// Every route takes `x-binding` (default `default`) to pick the namespace. The KV binding is used
+// Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
+// a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
+// `{key}` and the query values are percent-decoded once and must be UTF-8. The KV binding is used
 // through lib/edgekv.h; the wasi:http bindings come from `wit-bindgen c` (http.c). build.sh builds
 // it; `edgekv dev` runs build.sh on every change.
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "edge_app.h"
 #include "edgekv.h"
@@ -37,7 +43,6 @@ static void json_or_null(buf_t *b, bool has, edgekv_buf_t s) {
     }
 }
 
-// A binding error as a 4xx whose body names the variant. Frees `e`.
 // A binding error as a 4xx whose body names the variant. Frees `e`.
 static void error_reply(reply_t *reply, edgekv_error_t *e) {
     uint16_t status = 400;
@@ -306,7 +311,25 @@ static void entry_route(reply_t *reply, edgekv_namespace_t ns, const request_t *
     }
 }
 
+// The guest's wall clock in milliseconds since the Unix epoch, as `{"now_ms": ...}`.
+static void now(reply_t *reply) {
+    struct timespec ts;
+    uint64_t ms = 0;
+    if (timespec_get(&ts, TIME_UTC) == TIME_UTC && ts.tv_sec >= 0) {
+        ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    }
+    buf_t json = {0};
+    buf_str(&json, "{\"now_ms\":");
+    buf_u64(&json, ms);
+    buf_str(&json, "}");
+    reply_json(reply, 200, &json);
+}
+
 static void route(reply_t *reply, const request_t *req) {
+    if (req->method.tag == WASI_HTTP_TYPES_METHOD_GET && slice_eq_cstr(req->path, "/now")) {
+        now(reply);
+        return;
+    }
     slice_t binding;
     if (!request_header(req, "x-binding", &binding)) binding = slice_cstr("default");
     edgekv_namespace_t ns;
@@ -337,7 +360,7 @@ static void route(reply_t *reply, const request_t *req) {
         }
         buf_free(&key);
     } else {
-        reply_text(reply, 404, "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=");
+        reply_text(reply, 404, "routes: GET /, GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=, GET /now");
     }
     edgekv_close(&ns);
 }

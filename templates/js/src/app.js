@@ -5,11 +5,16 @@
 // - `GET /kv/{key}`: the value, with `etag`, `content-type`, `x-metadata` and `x-expires-at-ms`.
 // - `PUT /kv/{key}`: writes the body. Headers: `content-type`, `x-metadata` (JSON), `x-ttl`
 //   (seconds) or `x-expiration` (unix seconds), `if-match` (ETag) or `if-none-match: *` (create
-//   only). Answers 201 (created) or 200 with the new `etag`.
+//   only). Answers 201 (created) or 200 with the new `etag`. A body that did not arrive whole (its
+//   stream failed instead of closing) is answered 400 and nothing is written.
 // - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 // - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+// - `GET /now`: the guest's wall clock (`Date.now()`, from `wasi:clocks/wall-clock`) as
+//   `{"now_ms": ...}`.
 //
-// Every route takes `x-binding` (default `default`) to pick the namespace. The KV binding comes
+// Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
+// a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
+// The KV binding comes
 // from lib/edgekv.js (the Workers KV binding's API, plus entry-level methods with ETags). Built with
 // componentize-js for the world `edgekv:kv/edge-app` (wit/) by build.sh; `edgekv dev` runs it.
 
@@ -66,6 +71,9 @@ export const incomingHandler = {
 // ---- routing -----------------------------------------------------------------------------------
 
 async function route(req) {
+  if (req.method === 'get' && req.path === '/now') {
+    return Reply.json(200, JSON.stringify({ now_ms: Date.now() }));
+  }
   const binding = req.header('x-binding') ?? 'default';
   let namespace;
   try {
@@ -92,7 +100,7 @@ async function route(req) {
       }
       return await entryRoute(namespace, req, key);
     }
-    return Reply.text(404, 'routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=');
+    return Reply.text(404, 'routes: GET /, GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=, GET /now');
   } catch (e) {
     return errorReply(bindingError(e));
   }

@@ -10,6 +10,7 @@
 //!   answered 400 and nothing is written.
 //! - `DELETE /kv/{key}`: optional `if-match`. Answers `{"deleted":true|false}`.
 //! - `GET /kv?prefix=&cursor=&limit=`: one page of keys as JSON.
+//! - `GET /now`: the guest's wall clock (`wasi:clocks/wall-clock`) as `{"now_ms": ...}`.
 //!
 //! Every route takes `x-binding` (default `default`) to pick the namespace. A binding error becomes
 //! a 4xx whose JSON body names the error variant: `{"error":"value-too-large","message":"..."}`.
@@ -47,6 +48,9 @@ impl Guest for App {
 export!(App);
 
 fn route(req: &Request) -> Reply {
+    if matches!(req.method, Method::Get) && req.path == "/now" {
+        return now();
+    }
     let binding = req.header("x-binding");
     let namespace = match Namespace::open(binding.as_deref().unwrap_or("default")) {
         Ok(ns) => ns,
@@ -62,9 +66,16 @@ fn route(req: &Request) -> Reply {
             Some(key) => entry_route(&namespace, req, &key),
             None => Ok(Reply::text(400, "the key is not valid percent-encoded UTF-8")),
         },
-        _ => Ok(Reply::text(404, "routes: GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=")),
+        _ => Ok(Reply::text(404, "routes: GET /, GET/PUT/DELETE /kv/{key}, GET /kv?prefix=&cursor=&limit=, GET /now")),
     };
     result.unwrap_or_else(error_reply)
+}
+
+/// The guest's wall clock, in milliseconds since the Unix epoch.
+fn now() -> Reply {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let ms = since_epoch.map_or(0, |d| d.as_millis());
+    Reply::json(200, format!("{{\"now_ms\":{ms}}}"))
 }
 
 /// What `GET /` says before the visit count.

@@ -21,8 +21,8 @@
 //! A store error answers 403 `access-denied`, 404 `no-such-store`, or 400
 //! `{"error":"other","variant":"<text before the first ': '>","message":"<the whole string>"}`.
 
-// The request/response plumbing of rust-kv-api, shared rather than copied.
-#[path = "../../../../guest-examples/rust-kv-api/src/http.rs"]
+// The request/response plumbing of the Rust app template (rust-kv-api), shared rather than copied.
+#[path = "../../../../templates/rust/src/http.rs"]
 mod http;
 #[path = "../../keyvalue_shared.rs"]
 mod shared;
