@@ -331,8 +331,11 @@ impl App {
                         });
                         Ok(())
                     }
-                    // Dropping the store frees the instance, then its slot.
-                    (outcome, _) => outcome.map(drop),
+                    (outcome, _) => {
+                        drop(store);
+                        drop(slot); // the instance is gone: its slot is free
+                        outcome.map(drop)
+                    }
                 }
             }
             .instrument(span),

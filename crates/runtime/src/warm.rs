@@ -21,6 +21,7 @@ pub(crate) struct WarmInstance {
     pub proxy: Proxy,
     /// Requests it has served.
     pub served: u32,
+    /// Declared after the store, so it drops after it: the instance is gone before its slot frees.
     pub slot: OwnedSemaphorePermit,
 }
 
