@@ -14,28 +14,34 @@ const MAX_LINE: usize = 8 * 1024;
 /// One output stream of one instance.
 #[derive(Clone)]
 pub struct GuestLog {
+    /// The id of the request the instance serves, shared by its stdout and stderr.
     request_id: Arc<Mutex<Arc<str>>>,
     stream: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,
 }
 
 impl GuestLog {
-    pub fn new(request_id: Arc<str>, stream: &'static str) -> Self {
-        GuestLog {
-            request_id: Arc::new(Mutex::new(request_id)),
+    /// Stdout and stderr of an instance serving `request_id`.
+    pub fn pair(request_id: Arc<str>) -> [GuestLog; 2] {
+        let request_id = Arc::new(Mutex::new(request_id));
+        ["stdout", "stderr"].map(|stream| GuestLog {
+            request_id: request_id.clone(),
             stream,
             pending: Arc::default(),
-        }
+        })
     }
 
-    /// Tags the lines from now on with `request_id`, after logging what the previous request left
-    /// unfinished with its own.
-    pub fn next_request(&self, request_id: Arc<str>) {
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if !pending.is_empty() {
-            self.emit(&pending);
+    /// Tags the lines of both streams with `request_id` from now on, after logging what the
+    /// previous request left unfinished with its own.
+    pub fn next_request(pair: &[GuestLog; 2], request_id: Arc<str>) {
+        for log in pair {
+            let pending =
+                std::mem::take(&mut *log.pending.lock().unwrap_or_else(|e| e.into_inner()));
+            if !pending.is_empty() {
+                log.emit(&pending);
+            }
         }
-        *self.request_id.lock().unwrap_or_else(|e| e.into_inner()) = request_id;
+        *pair[0].request_id.lock().unwrap_or_else(|e| e.into_inner()) = request_id;
     }
 
     fn write(&self, bytes: &[u8]) {

@@ -42,10 +42,7 @@ impl Instance {
         deadline: Instant,
         egress: EgressHooks,
     ) -> Self {
-        let logs = [
-            GuestLog::new(request_id.clone(), "stdout"),
-            GuestLog::new(request_id, "stderr"),
-        ];
+        let logs = GuestLog::pair(request_id);
         let mut wasi = WasiCtx::builder();
         wasi.stdout(logs[0].clone()).stderr(logs[1].clone());
         if kv.store.clock_is_manual() {
@@ -71,9 +68,7 @@ impl Instance {
 
     /// Readies an instance that served a request for the next one.
     pub fn next_request(&mut self, request_id: Arc<str>, abandoned: Abandoned, deadline: Instant) {
-        for log in &self.logs {
-            log.next_request(request_id.clone());
-        }
+        GuestLog::next_request(&self.logs, request_id);
         self.kv.abandoned = abandoned;
         self.deadline = deadline;
         self.timed_out = false;
