@@ -142,9 +142,21 @@ def assert_each_api_answers_503_in_its_own_format(node, namespace_id):
     assert "unavailable" in guest_read.json()["message"], guest_read.text
 
 
+def timeline(load, since):
+    """Every write that was not a 200, as (seconds after `since`, node, outcome)."""
+    return [(round(t - since, 3), n, s) for t, n, s in list(load.statuses) if s != 200 and t > since - 1]
+
+
+def notable(log):
+    """A node's log lines that are not 200 access lines (warnings, errors, panics, failures)."""
+    return "\n".join(line for line in log.splitlines() if " 200 " not in line)[-6000:]
+
+
 def two_nodes_under_write_load(edgekv, url):
     """Two nodes serving rust-kv-api on the database at `url`, and a write load on both."""
-    a, b = (edgekv(app=guest("rust-kv-api"), args=["--store", url]) for _ in range(2))
+    # Connection-level events are logged at debug: a failure's message shows them.
+    env = {"RUST_LOG": "info,edgekv::front_door=debug"}
+    a, b = (edgekv(app=guest("rust-kv-api"), args=["--store", url], env=env) for _ in range(2))
     namespace_id = default_namespace(a)
     return a, b, namespace_id, WriteLoad([a, b], namespace_id)
 
@@ -171,7 +183,8 @@ def test_a_database_crash_under_write_load_loses_no_acknowledged_write(edgekv, g
     assert during, "no write failed while the database was down"
     assert set(during) == {503}, (
         f"writes failed otherwise than with 503: {set(during)}: {load.errors[:3]}\n"
-        f"node a:\n{a.log()[-3000:]}\nnode b:\n{b.log()[-3000:]}"
+        f"timeline (s after the crash, node, outcome): {timeline(load, outage_started)}\n"
+        f"node a:\n{notable(a.log())}\nnode b:\n{notable(b.log())}"
     )
     for node in (a, b):
         assert_every_acknowledged_write_is_there(node, namespace_id, load.acknowledged)
