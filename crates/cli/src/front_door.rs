@@ -20,8 +20,12 @@
 //! client offered it through ALPN. HTTP/2 has no header read timeout of its own: there the header
 //! deadline closes a connection that has had no request open (being handled or its response being
 //! sent) for that long, and each of its requests has the request deadline, as on HTTP/1.
+//!
+//! What a management handler leaves of a small request body is read before its answer goes out
+//! (`crate::leftover`), so an early answer is not lost to a reset and the connection stays open.
 
 use crate::exchange::{Body, Exchange, RouteKind};
+use crate::leftover::Leftover;
 use crate::metrics::ServerMetrics;
 use crate::reload::Routes;
 use crate::tls;
@@ -164,10 +168,12 @@ impl FrontDoor {
         abandon: Abandoned,
     ) -> Response<Body> {
         if let Route::Management(management, dialect) = route {
-            return management
-                .handle(dialect, req)
-                .await
-                .map(|b| b.boxed_unsync());
+            let leftover = Leftover::default();
+            let response = management
+                .handle(dialect, req.map(|body| leftover.watch(body)))
+                .await;
+            leftover.drain().await;
+            return response.map(|b| b.boxed_unsync());
         }
         if let Err(refused) = ensure_host(&mut req, local) {
             return refused;

@@ -12,6 +12,7 @@ mod egress;
 mod exchange;
 mod front_door;
 mod kv;
+mod leftover;
 mod metrics;
 mod new;
 mod reload;
