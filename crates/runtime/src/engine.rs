@@ -6,7 +6,6 @@
 use crate::metrics::RuntimeMetrics;
 use crate::warm::IdleInstances;
 use crate::LoadError;
-use prometheus_client::metrics::gauge::Gauge;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -63,9 +62,8 @@ pub struct Runtime {
     pub(crate) options: Arc<RuntimeOptions>,
     /// One permit per instance slot, held while an instance exists.
     pub(crate) slots: Arc<Semaphore>,
-    /// Requests waiting for a slot.
-    pub(crate) slot_waiters: Gauge,
-    /// Instances kept between requests, idle, whose slots a request may take.
+    /// Instances kept between requests, idle, whose slots a request may take, and the requests
+    /// waiting for a slot.
     pub(crate) idle: Arc<IdleInstances>,
     /// Set once metrics are on ([`Runtime::metrics`]).
     metrics: Arc<OnceLock<Arc<RuntimeMetrics>>>,
@@ -86,7 +84,6 @@ impl Runtime {
         Ok(Runtime {
             engine,
             slots: Arc::new(Semaphore::new(options.max_instances as usize)),
-            slot_waiters: Gauge::default(),
             idle: Arc::default(),
             metrics: Arc::default(),
             options: Arc::new(options),
@@ -101,7 +98,7 @@ impl Runtime {
                 Arc::new(RuntimeMetrics::new(
                     self.slots.clone(),
                     self.options.max_instances,
-                    self.slot_waiters.clone(),
+                    self.idle.clone(),
                 ))
             })
             .clone()

@@ -5,11 +5,12 @@
 //! server does when its metrics are on). Each app resolves its counters once, when it loads, so a
 //! run costs one atomic add. The slots are read from the runtime's semaphore at each scrape.
 
+use crate::warm::IdleInstances;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -40,13 +41,13 @@ pub struct RuntimeMetrics {
 }
 
 impl RuntimeMetrics {
-    pub(crate) fn new(slots: Arc<Semaphore>, capacity: u32, waiting: Gauge) -> Self {
+    pub(crate) fn new(slots: Arc<Semaphore>, capacity: u32, idle: Arc<IdleInstances>) -> Self {
         RuntimeMetrics {
             runs: Family::default(),
             slots: Slots {
                 slots,
                 capacity,
-                waiting,
+                idle,
             },
         }
     }
@@ -91,7 +92,8 @@ impl AppRuns {
 struct Slots {
     slots: Arc<Semaphore>,
     capacity: u32,
-    waiting: Gauge,
+    /// Counts the requests waiting for a slot.
+    idle: Arc<IdleInstances>,
 }
 
 impl Collector for Slots {
@@ -105,13 +107,13 @@ impl Collector for Slots {
             ),
             (
                 "edgekv_instance_slots_in_use",
-                "Guest instances running now",
+                "Instance slots held: guests running, and idle reused instances",
                 i64::from(self.capacity) - free,
             ),
             (
                 "edgekv_instance_slot_waiters",
                 "Requests waiting for a free instance slot",
-                self.waiting.get(),
+                i64::try_from(self.idle.waiting()).unwrap_or(i64::MAX),
             ),
         ];
         for (name, help, value) in gauges {

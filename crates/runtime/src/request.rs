@@ -20,7 +20,6 @@ use crate::warm::{IdleInstances, WarmInstance, WarmPool};
 use crate::LoadError;
 use edgekv_store::{Interface, Store};
 use http_body_util::BodyExt;
-use prometheus_client::metrics::gauge::Gauge;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -149,9 +148,7 @@ pub struct App {
     name: Arc<str>,
     /// The engine's instance slots, shared by every app.
     slots: Arc<Semaphore>,
-    /// Requests waiting for a slot, counted for the metrics.
-    slot_waiters: Gauge,
-    /// Every app's idle instances, whose slots a request may take.
+    /// Every app's idle instances, whose slots a request may take; counts requests waiting for one.
     idle: Arc<IdleInstances>,
     /// This app's idle instances, when it reuses them.
     warm: Option<Arc<WarmPool>>,
@@ -193,7 +190,6 @@ impl App {
             egress: runtime.options.egress.clone(),
             name: route.into(),
             slots: runtime.slots.clone(),
-            slot_waiters: runtime.slot_waiters.clone(),
             idle: runtime.idle.clone(),
             warm: (limits.instance_reuse > 1)
                 .then(|| WarmPool::new(limits.instance_reuse, &runtime.idle)),
@@ -388,7 +384,7 @@ impl App {
     }
 
     /// An instance slot: at once when one is free, else an idle instance's (of any app), else
-    /// once one frees (counted as waiting).
+    /// once one frees (counted as waiting until it has one, however it stops waiting).
     async fn slot(&self) -> Result<OwnedSemaphorePermit, GuestFailure> {
         match self.slots.clone().try_acquire_owned() {
             Ok(slot) => return Ok(slot),
@@ -401,8 +397,6 @@ impl App {
                 return Ok(slot);
             }
         }
-        self.slot_waiters.inc();
-        let _waited = DecOnDrop(&self.slot_waiters);
         self.slots
             .clone()
             .acquire_owned()
@@ -414,15 +408,6 @@ impl App {
         if let Some(runs) = &self.runs {
             runs.count(failure.outcome());
         }
-    }
-}
-
-/// Takes one from a gauge when dropped: a waiter that stops waiting, however it stops.
-struct DecOnDrop<'g>(&'g Gauge);
-
-impl Drop for DecOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 

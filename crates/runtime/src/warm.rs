@@ -73,7 +73,8 @@ impl WarmPool {
     }
 }
 
-/// Every app's pool of idle instances, for requests that need a slot.
+/// Every app's pool of idle instances, for requests that need a slot, and the count of those
+/// requests (the metrics' slot waiters).
 #[derive(Default)]
 pub(crate) struct IdleInstances {
     pools: Mutex<Vec<Weak<WarmPool>>>,
@@ -81,7 +82,20 @@ pub(crate) struct IdleInstances {
     wanting: AtomicUsize,
 }
 
+impl std::fmt::Debug for IdleInstances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleInstances")
+            .field("wanting", &self.waiting())
+            .finish_non_exhaustive()
+    }
+}
+
 impl IdleInstances {
+    /// Requests waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.wanting.load(Ordering::SeqCst)
+    }
+
     /// Marks a request as wanting a slot until the returned guard drops, and discards the least
     /// recently used idle instance (of any app), whose slot then frees. Returns whether one was.
     pub fn want_slot(&self) -> (Wanting<'_>, bool) {
